@@ -1,0 +1,173 @@
+"""Keras model -> hls4ml ModelGraph (io_stream) -> HLS project on disk + g++ C simulation."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault('KERAS_BACKEND', 'tensorflow')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+BACKENDS = ('Vitis', 'Vivado')
+DEFAULT_PRECISION = 'ap_fixed<16,6>'
+
+
+class ConversionError(ValueError):
+    """The model or configuration cannot be converted; the message names the problem."""
+
+
+def load_model(path: str | os.PathLike):
+    """Load a .keras model, HGQ2-quantized or plain float."""
+    import hgq  # noqa: F401  registers the HGQ2 layers with Keras
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConversionError(f'model file {path} not found (train one with `lenet5-hls train` or pass --model)')
+    if path.suffix != '.keras':
+        raise ConversionError(f'model file {path}: expected a Keras 3 .keras file')
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as e:  # keras raises many types for a bad archive
+        raise ConversionError(f'model file {path} cannot be loaded by Keras: {e}') from None
+
+
+def is_quantized(model) -> bool:
+    """True for an HGQ2 (quantization-aware) model: its layers carry their own fixed-point types."""
+    return any(type(layer).__module__.startswith('hgq') for layer in model.layers)
+
+
+def hls_config(model, precision: str | None = None, reuse_factor: int = 1, precision_config: dict | None = None) -> dict:
+    """The hls4ml configuration dict.
+
+    HGQ2 models take every type from their quantizers (hls4ml's bit-exact propagation); a float model is
+    quantized post-training with `precision` everywhere, refined per layer by `precision_config`, a dict in
+    hls4ml's own format ({'Model': {...}, 'LayerName': {name: {'Precision': ...}}}).
+    """
+    import hls4ml
+
+    if reuse_factor < 1:
+        raise ConversionError(f'reuse factor must be >= 1, got {reuse_factor}')
+    if is_quantized(model):
+        if precision_config:
+            raise ConversionError('a precision config applies to float models only; HGQ2 models carry their own types')
+        config = {'Model': {'Precision': precision or DEFAULT_PRECISION, 'ReuseFactor': reuse_factor, 'Strategy': 'Latency'}}
+        return config
+    config = hls4ml.utils.config_from_keras_model(
+        model, granularity='name', default_precision=precision or DEFAULT_PRECISION, default_reuse_factor=reuse_factor
+    )
+    config['Model']['Strategy'] = 'Latency'
+    for key, value in (precision_config or {}).items():
+        if key == 'Model':
+            config['Model'].update(value)
+        elif key == 'LayerName':
+            for name, layer_conf in value.items():
+                if name not in config['LayerName']:
+                    known = ', '.join(config['LayerName'])
+                    raise ConversionError(f'precision config names layer {name!r}, which the model does not have ({known})')
+                config['LayerName'][name].update(layer_conf)
+        else:
+            raise ConversionError(f'precision config key {key!r} not understood; use "Model" and "LayerName"')
+    return config
+
+
+def load_precision_config(path: str | os.PathLike | None) -> dict | None:
+    if path is None:
+        return None
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ConversionError(f'precision config {path}: {e}') from None
+
+
+def convert(
+    model,
+    output_dir: str | os.PathLike | None,
+    backend: str = 'Vitis',
+    reuse_factor: int = 1,
+    precision: str | None = None,
+    precision_config: dict | None = None,
+    project_name: str = 'myproject',
+    clock_period: float = 5,
+):
+    """Convert to an io_stream ModelGraph. With output_dir=None the graph is for inspection only."""
+    import hls4ml
+
+    if backend not in BACKENDS:
+        raise ConversionError(f'backend {backend!r} not supported; choose one of {", ".join(BACKENDS)}')
+    config = hls_config(model, precision, reuse_factor, precision_config)
+    scratch = None
+    if output_dir is None:
+        scratch = output_dir = tempfile.mkdtemp(prefix='lenet5-hls-')
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # hls4ml prints every layer it parses
+            graph = hls4ml.converters.convert_from_keras_model(
+                model,
+                output_dir=str(output_dir),
+                project_name=project_name,
+                backend=backend,
+                io_type='io_stream',
+                hls_config=config,
+                clock_period=clock_period,
+            )
+    except Exception as e:
+        raise ConversionError(f'hls4ml could not convert the model: {type(e).__name__}: {e}') from e
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return graph
+
+
+def write_and_compile(graph) -> None:
+    """Write the HLS project (synthesizable as is by Vitis/Vivado HLS) and build its C simulation with g++."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        graph.compile()  # writes the project, then runs its build_lib.sh
+
+
+def build_project(
+    model,
+    out: str | os.PathLike,
+    backend: str = 'Vitis',
+    reuse_factor: int = 1,
+    precision: str | None = None,
+    precision_config: dict | None = None,
+    project_name: str = 'myproject',
+    force: bool = False,
+    progress=print,
+):
+    """Write the HLS project to `out`, compile its C simulation and write `out/spec.json|npz`.
+
+    On any failure the output directory is removed again, so no half-written project is left behind.
+    Returns (graph, spec).
+    """
+    from .extract import extract
+
+    out = Path(out)
+    if out.exists():
+        if any(out.iterdir()) and not force:
+            raise ConversionError(f'output directory {out} exists and is not empty; choose another --out or pass --force')
+        shutil.rmtree(out)
+    try:
+        progress(f'[hls] converting with hls4ml ({backend} backend, io_stream, reuse factor {reuse_factor})')
+        graph = convert(model, out, backend, reuse_factor, precision, precision_config, project_name)
+        progress('[hls] extracting the pipeline spec')
+        source = {'backend': backend, 'io_type': 'io_stream', 'reuse_factor': reuse_factor, 'hls4ml': _hls4ml_version()}
+        spec = extract(graph, source=source)
+        progress(f'[hls] writing the HLS project to {out} and compiling the C simulation with g++')
+        write_and_compile(graph)
+        spec.save(out / 'spec.json')
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    return graph, spec
+
+
+def _hls4ml_version() -> str:
+    import hls4ml
+
+    return hls4ml.__version__

@@ -1,0 +1,54 @@
+"""Quantization-aware LeNet-5 (HGQ2, Keras 3) for 28x28x1 MNIST images.
+
+Bit budget: every weight, the input and every post-activation tensor has at most 8 bits. Each tensor
+has one trainable bit width (HGQ2 'kbi', at most 7 magnitude bits + sign, heterogeneous_axis=()):
+per-element widths would be merged by hls4ml into one wider union type per layer, and the hardware
+stores and multiplies that union type. The input
+quantizer is fixed at ap_ufixed<8,0>, so pixel/256 passes through exactly and the hardware input is
+the raw 8-bit pixel.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault('KERAS_BACKEND', 'tensorflow')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import keras  # noqa: E402
+from hgq.config import LayerConfigScope, QuantizerConfig, QuantizerConfigScope  # noqa: E402
+from hgq.constraints import MinMax  # noqa: E402
+from hgq.layers import QConv2D, QDense, QMaxPool2D  # noqa: E402
+
+MAX_BITS = 8
+
+
+def input_quantizer() -> QuantizerConfig:
+    """ap_ufixed<8,0>: the raw pixel, fixed (not trained)."""
+    return QuantizerConfig('kif', 'datalane', k0=False, i0=0, f0=8, trainable=False, heterogeneous_axis=())
+
+
+def build_lenet5(max_bits: int = MAX_BITS, beta0: float = 0.0) -> keras.Model:
+    """LeNet-5: Conv 6@5x5+ReLU, MaxPool 2, Conv 16@5x5+ReLU, MaxPool 2, Dense 120/84 + ReLU, Dense 10."""
+    magnitude_bits = max_bits - 1  # kbi counts bits excluding the sign
+    with (
+        QuantizerConfigScope(
+            place=('weight', 'bias', 'datalane'),
+            q_type='kbi',
+            default_q_type='kbi',
+            b0=magnitude_bits,
+            bc=MinMax(0, magnitude_bits),
+            heterogeneous_axis=(),
+        ),
+        LayerConfigScope(beta0=beta0),
+    ):
+        inputs = keras.Input((28, 28, 1), name='input_image')
+        x = QConv2D(6, 5, activation='relu', iq_conf=input_quantizer(), name='conv1')(inputs)
+        x = QMaxPool2D(2, name='pool1')(x)
+        x = QConv2D(16, 5, activation='relu', name='conv2')(x)
+        x = QMaxPool2D(2, name='pool2')(x)
+        x = keras.layers.Flatten(name='flatten')(x)
+        x = QDense(120, activation='relu', name='fc1')(x)
+        x = QDense(84, activation='relu', name='fc2')(x)
+        outputs = QDense(10, name='logits')(x)
+    return keras.Model(inputs, outputs, name='lenet5')
