@@ -42,7 +42,9 @@ def is_quantized(model) -> bool:
     return any(type(layer).__module__.startswith('hgq') for layer in model.layers)
 
 
-def hls_config(model, precision: str | None = None, reuse_factor: int = 1, precision_config: dict | None = None) -> dict:
+def hls_config(
+    model, precision: str | None = None, reuse_factor: int = 1, precision_config: dict | None = None
+) -> dict:
     """The hls4ml configuration dict.
 
     HGQ2 models take every type from their quantizers (hls4ml's bit-exact propagation); a float model is
@@ -94,8 +96,13 @@ def convert(
     precision_config: dict | None = None,
     project_name: str = 'myproject',
     clock_period: float = 5,
+    trace: bool = False,
 ):
-    """Convert to an io_stream ModelGraph. With output_dir=None the graph is for inspection only."""
+    """Convert to an io_stream ModelGraph. With output_dir=None the graph is for inspection only.
+
+    trace=True makes the C simulation record every layer's output (ModelGraph.trace), for localizing
+    mismatches; the trace code is excluded from synthesis.
+    """
     import hls4ml
 
     if backend not in BACKENDS:
@@ -120,6 +127,9 @@ def convert(
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
+    if trace:
+        for layer in graph.get_layers():
+            layer.set_attr('trace', True)
     return graph
 
 
@@ -138,6 +148,7 @@ def build_project(
     precision_config: dict | None = None,
     project_name: str = 'myproject',
     force: bool = False,
+    trace: bool = False,
     progress=print,
 ):
     """Write the HLS project to `out`, compile its C simulation and write `out/spec.json|npz`.
@@ -154,7 +165,7 @@ def build_project(
         shutil.rmtree(out)
     try:
         progress(f'[hls] converting with hls4ml ({backend} backend, io_stream, reuse factor {reuse_factor})')
-        graph = convert(model, out, backend, reuse_factor, precision, precision_config, project_name)
+        graph = convert(model, out, backend, reuse_factor, precision, precision_config, project_name, trace=trace)
         progress('[hls] extracting the pipeline spec')
         source = {'backend': backend, 'io_type': 'io_stream', 'reuse_factor': reuse_factor, 'hls4ml': _hls4ml_version()}
         spec = extract(graph, source=source)

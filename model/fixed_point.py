@@ -106,6 +106,8 @@ def _round_shift(raw: np.ndarray, shift: int, mode: str) -> np.ndarray:
 
 def _overflow(v: np.ndarray, t: FixedType) -> np.ndarray:
     lo, hi = t.raw_min, t.raw_max
+    if v.size == 0 or (lo <= v.min() and v.max() <= hi):  # common case, two cheap reductions
+        return v
     if t.overflow == 'WRAP':
         span = np.int64(1) << t.width
         wrapped = v & (span - 1)
@@ -129,21 +131,21 @@ def cast(raw, frac_in: int, t: FixedType) -> np.ndarray:
         raw = _round_shift(raw, shift, t.rounding)
     elif shift < 0:
         raw = raw << -shift
-    return _overflow(raw, t).astype(np.int64)
+    return _overflow(raw, t).astype(np.int64, copy=False)
 
 
 def from_float(x, t: FixedType) -> np.ndarray:
     """Quantize real numbers to t (as ap_fixed's constructor from double does); returns raw integers."""
     x = np.asarray(x, dtype=np.float64)
-    # Scale so that `extra` guard bits below t's LSB are exact integers, then round/overflow as integers.
-    extra = 30
-    scaled = x * 2.0 ** (t.frac + extra)
-    if np.any(np.abs(scaled) >= 2.0**62):
-        raise ValueError(f'value out of range for exact conversion to {t.cpp()}')
-    raw = np.trunc(scaled).astype(np.int64)
-    if np.any(raw != scaled):
-        raise ValueError(f'value has more than {extra} fractional bits below the LSB of {t.cpp()}')
-    return cast(raw, t.frac + extra, t)
+    # 30 guard bits below t's LSB plus a sticky bit for anything further down decide every rounding
+    # mode exactly: only "below / at / above the tie" and "exact or not" matter.
+    guard = 30
+    scaled = x * 2.0 ** (t.frac + guard)
+    if not np.all(np.isfinite(scaled)) or np.any(np.abs(scaled) >= 2.0**62):
+        raise ValueError(f'value out of range for conversion to {t.cpp()} (|x| must stay below 2**{61 - t.frac - guard})')
+    floor = np.floor(scaled)
+    raw = floor.astype(np.int64) | (scaled != floor)
+    return cast(raw, t.frac + guard, t)
 
 
 def to_float(raw, t_or_frac) -> np.ndarray:

@@ -46,11 +46,12 @@ def _mac(x: np.ndarray, w: np.ndarray, b: np.ndarray, types: dict[str, FixedType
     if prod_fits and (t_acc.overflow == 'WRAP' or never_overflows):
         # Products are exact in accum_t and wrapping is addition mod 2**W: one matmul, one wrap.
         if float(col_bound.max(initial=0)) < _EXACT_FLOAT:
-            acc = (x.astype(np.float64) @ (w.astype(np.float64) * 2.0**shift)).astype(np.int64)
+            acc = (x.astype(np.float64, copy=False) @ (w.astype(np.float64) * 2.0**shift)).astype(np.int64)
         else:
-            acc = x @ (w << shift)
+            acc = x.astype(np.int64, copy=False) @ (w << shift)
         acc = cast(acc + bias, t_acc.frac, t_acc)
     else:
+        x = x.astype(np.int64, copy=False)
         acc = np.broadcast_to(bias, (x.shape[0], w.shape[1])).copy()
         for k in range(w.shape[0]):  # sequential, in nnet's input order, casting at every step
             prod = cast(x[:, k : k + 1] * w[k : k + 1, :], f_prod, t_acc)
@@ -85,7 +86,9 @@ def _tree_reduce(vals: list[np.ndarray], op) -> np.ndarray:
 
 def conv2d(x: np.ndarray, layer: Layer) -> np.ndarray:
     a = layer.attrs
-    x = _pad(x, a['padding'])
+    # Windows of float64 copies of the (small) integer input: the im2col matrix is built once, in the
+    # type the exact BLAS path multiplies; integer paths convert back losslessly.
+    x = _pad(x, a['padding']).astype(np.float64)
     win = _windows(x, a['kernel'], a['stride'])
     n, oh, ow = win.shape[:3]
     cols = win.reshape(n * oh * ow, -1)  # index (ky*KW + kx)*C + c, as the line buffer orders it

@@ -52,3 +52,26 @@ def build_lenet5(max_bits: int = MAX_BITS, beta0: float = 0.0) -> keras.Model:
         x = QDense(84, activation='relu', name='fc2')(x)
         outputs = QDense(10, name='logits')(x)
     return keras.Model(inputs, outputs, name='lenet5')
+
+
+def quantizer_bits(model: keras.Model) -> dict[str, int]:
+    """Widest element of every HGQ2 quantizer (weights, biases, inputs): magnitude bits + sign bit."""
+    import numpy as np
+    from hgq.quantizer import Quantizer
+
+    bits = {}
+    for layer in model.layers:
+        for attr in ('kq', 'bq', 'iq'):
+            try:
+                q = getattr(layer, attr)
+            except AttributeError:  # HGQ2 raises for a disabled quantizer
+                continue
+            if not isinstance(q, Quantizer):
+                continue
+            inner = q.quantizer
+            if hasattr(inner, 'f'):  # KIF parametrization: k + i + f
+                width = np.asarray(inner.k) + np.asarray(inner.i) + np.asarray(inner.f)
+            else:  # KBI: b excludes the sign bit k
+                width = np.asarray(inner.b) + np.asarray(inner.k)
+            bits[f'{layer.name}.{attr}'] = int(np.max(width))
+    return bits

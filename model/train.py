@@ -11,18 +11,16 @@ import numpy as np
 from .mnist import Dataset, load_mnist, to_model_input
 
 
-def quantized_bit_widths(model) -> dict[str, dict[str, int]]:
-    """Hardware bit widths per tensor, as hls4ml derives them from the HGQ2 quantizers."""
+def hls_types(model) -> dict[str, dict[str, str]]:
+    """The C++ types hls4ml gives every tensor of the model (its containers may be wider than the values)."""
     from ..hls.convert import convert  # local import: hls4ml is slow to import
 
-    graph = convert(model, output_dir=None)
-    widths = {}
-    for layer in graph.get_layers():
-        entry = {'output': layer.get_output_variable().type.precision.width}
-        for wname, w in layer.weights.items():
-            entry[wname] = w.type.precision.width
-        widths[layer.name] = entry
-    return widths
+    types = {}
+    for layer in convert(model, output_dir=None).get_layers():
+        entry = {'output': str(layer.get_output_variable().type.precision)}
+        entry.update({name: str(w.type.precision) for name, w in layer.weights.items()})
+        types[layer.name] = entry
+    return types
 
 
 def train(
@@ -32,12 +30,12 @@ def train(
     batch_size: int = 128,
     learning_rate: float = 2e-3,
     seed: int = 1,
-    validation: int = 5000,
+    validation_fraction: float = 1 / 12,
 ) -> dict:
     """Train, evaluate on the full test split, save `out` (.keras) and `out` with .json metrics."""
     import keras
 
-    from .lenet5 import build_lenet5
+    from .lenet5 import build_lenet5, quantizer_bits
 
     out = Path(out)
     if out.suffix != '.keras':
@@ -45,6 +43,9 @@ def train(
     data = data or load_mnist()
     keras.utils.set_random_seed(seed)
     x_train, y_train = to_model_input(data.x_train), data.y_train
+    validation = max(1, int(len(x_train) * validation_fraction))  # 5,000 of the 60,000 MNIST images
+    if len(x_train) - validation < batch_size:
+        raise ValueError(f'only {len(x_train)} training images; need more than {batch_size + validation} to train')
     x_val, y_val = x_train[-validation:], y_train[-validation:]
     x_fit, y_fit = x_train[:-validation], y_train[:-validation]
 
@@ -65,8 +66,6 @@ def train(
     accuracy = float(np.mean(np.argmax(logits, axis=1) == data.y_test))
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.stem + '.tmp.keras')
-    model.save(tmp)
     metrics = {
         'test_accuracy': accuracy,
         'test_images': int(len(data.y_test)),
@@ -78,8 +77,14 @@ def train(
         'seed': seed,
         'train_seconds': round(train_seconds, 1),
         'history': {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
-        'bit_widths': quantized_bit_widths(model),
+        'quantizer_bits': quantizer_bits(model),
+        'hls_types': hls_types(model),
     }
-    tmp.replace(out)
-    out.with_suffix('.json').write_text(json.dumps(metrics, indent=2) + '\n')
+    tmp = out.with_name(out.stem + '.tmp.keras')
+    try:
+        model.save(tmp)
+        out.with_suffix('.json').write_text(json.dumps(metrics, indent=2) + '\n')
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return metrics

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian machine for lenet5-hls: Debian packages (when root), .venv with the project.
+# Idempotent: a second run only checks. Usage: bash scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(iverilog yosys dataset-fashion-mnist)
+
+missing=()
+for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[setup] installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "[setup] NOTE: not root; install these Debian packages yourself: sudo apt-get install ${missing[*]}" >&2
+    echo "[setup]       (iverilog: RTL simulation, yosys: synthesis checks, dataset-fashion-mnist: Fashion-MNIST)" >&2
+  fi
+fi
+
+PYTHON=${PYTHON:-}
+if [ -z "$PYTHON" ]; then
+  for candidate in python3.11 python3.12 python3.13 python3; do
+    if command -v "$candidate" >/dev/null; then PYTHON=$candidate; break; fi
+  done
+fi
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "[setup] ERROR: Python >= 3.11 needed, $PYTHON is $("$PYTHON" --version 2>&1); set PYTHON=/path/to/python3.11" >&2
+  exit 2
+fi
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv with $("$PYTHON" --version)"
+  "$PYTHON" -m venv .venv
+fi
+echo "[setup] installing lenet5-hls and its dependencies into .venv (first run: a few minutes)"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+echo "[setup] done: .venv/bin/lenet5-hls --help"

@@ -1,0 +1,77 @@
+"""The command line: bad input gives a clear error, exit status 2 and no half-written output."""
+
+import subprocess
+import sys
+
+import pytest
+
+from lenet5_hls.cli import main
+
+
+def test_hls_missing_model(tmp_path, capsys):
+    assert main(['hls', '--model', str(tmp_path / 'nope.keras'), '--out', str(tmp_path / 'out')]) == 2
+    assert 'nope.keras not found' in capsys.readouterr().err
+    assert not (tmp_path / 'out').exists()
+
+
+def test_hls_refuses_non_empty_output_dir(tmp_path, capsys):
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'keep.txt').write_text('user data')
+    assert main(['hls', '--out', str(out)]) == 2
+    assert 'not empty' in capsys.readouterr().err
+    assert (out / 'keep.txt').read_text() == 'user data'
+
+
+def test_hls_unsupported_layer_names_it(tmp_path, capsys):
+    import keras
+
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(2, 3, activation='tanh', name='tanh_conv')(inputs)
+    outputs = keras.layers.Dense(3, name='out')(keras.layers.Flatten()(x))
+    keras.Model(inputs, outputs).save(tmp_path / 'tanh.keras')
+    out = tmp_path / 'out'
+    assert main(['hls', '--model', str(tmp_path / 'tanh.keras'), '--out', str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "layer 'tanh_conv_tanh'" in err and "activation 'tanh' is not supported" in err
+    assert not out.exists(), 'a failed conversion must not leave a project behind'
+
+
+def test_hls_bad_precision_config(tmp_path, capsys):
+    import keras
+
+    inputs = keras.Input((4,))
+    keras.Model(inputs, keras.layers.Dense(2, name='d')(inputs)).save(tmp_path / 'm.keras')
+    cfg = tmp_path / 'cfg.json'
+    cfg.write_text('{"LayerName": {"missing": {"Precision": "ap_fixed<8,2>"}}}')
+    assert main(['hls', '--model', str(tmp_path / 'm.keras'), '--out', str(tmp_path / 'o'), '--precision-config', str(cfg)]) == 2
+    assert "names layer 'missing'" in capsys.readouterr().err
+
+
+def test_console_script_help():
+    result = subprocess.run([sys.executable, '-m', 'lenet5_hls.cli', '--help'], capture_output=True, text=True)
+    assert result.returncode == 0 and 'train' in result.stdout and 'hls' in result.stdout
+
+
+def test_train_rejects_bad_data_dir(tmp_path, capsys):
+    assert main(['train', '--data-dir', str(tmp_path / 'none'), '--out', str(tmp_path / 'm.keras')]) == 2
+    assert 'does not exist' in capsys.readouterr().err
+    assert not (tmp_path / 'm.keras').exists()
+
+
+@pytest.mark.parametrize('epochs', [1])
+def test_train_small_run_writes_model_and_metrics(tmp_path, epochs, monkeypatch):
+    """End to end on a tiny IDX set: seeded, saves .keras and .json."""
+    import json
+
+    import numpy as np
+
+    from test_mnist import _write_dir
+
+    _write_dir(tmp_path, n_train=300, n_test=16)
+    out = tmp_path / 'm.keras'
+    assert main(['train', '--data-dir', str(tmp_path), '--out', str(out), '--epochs', str(epochs)]) == 0
+    metrics = json.loads(out.with_suffix('.json').read_text())
+    assert metrics['epochs'] == epochs and 0 <= metrics['test_accuracy'] <= 1
+    assert max(metrics['quantizer_bits'].values()) <= 8
+    assert np.isfinite(metrics['history']['loss'][0])

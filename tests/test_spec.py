@@ -1,0 +1,149 @@
+"""Pipeline spec: hand-written specs (no TensorFlow), save/load round trip, validation messages."""
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+from lenet5_hls.hls import spec as S
+from lenet5_hls.model.fixed_point import FixedType, cast
+from lenet5_hls.model.golden import GoldenModel, InputError
+
+U4 = FixedType(4, 0, False)
+W4 = FixedType(4, 1, True)
+B6 = FixedType(6, 2, True)
+ACC = FixedType(16, 6, True)
+C8 = FixedType(8, 4, True, 'RND', 'SAT')
+R6 = FixedType(6, 3, False, 'RND', 'SAT')
+D12 = FixedType(12, 6, True)
+
+
+def tiny_spec(seed=0) -> S.Spec:
+    """6x6x1 -> conv 3x3x2 -> relu -> maxpool 2 -> flatten -> dense 3, written by hand."""
+    rng = np.random.default_rng(seed)
+    cw = rng.integers(W4.raw_min, W4.raw_max + 1, (3, 3, 1, 2))
+    cb = rng.integers(B6.raw_min, B6.raw_max + 1, 2)
+    dw = rng.integers(W4.raw_min, W4.raw_max + 1, (8, 3))
+    db = rng.integers(B6.raw_min, B6.raw_max + 1, 3)
+    layers = [
+        S.Layer('conv', 'conv2d', (6, 6, 1), (4, 4, 2), {'input': U4, 'weight': W4, 'bias': B6, 'accum': ACC, 'output': C8},
+                {'kernel': [3, 3], 'stride': [1, 1], 'padding': [0, 0, 0, 0]}, 1, 2, 'l1', {'weight': cw, 'bias': cb}),
+        S.Layer('relu', 'relu', (4, 4, 2), (4, 4, 2), {'input': C8, 'output': R6}, {}, 2, 2, 'l2'),
+        S.Layer('pool', 'maxpool2d', (4, 4, 2), (2, 2, 2), {'input': R6, 'accum': R6, 'output': R6},
+                {'pool': [2, 2], 'stride': [2, 2], 'padding': [0, 0, 0, 0]}, 2, 2, 'l3'),
+        S.Layer('flat', 'flatten', (2, 2, 2), (8,), {'input': R6, 'output': R6}, {}, 2, 2, 'l3'),
+        S.Layer('fc', 'dense', (8,), (3,), {'input': R6, 'weight': W4, 'bias': B6, 'accum': ACC, 'output': D12}, {}, 2, 3, 'l4',
+                {'weight': dw, 'bias': db}),
+    ]
+    return S.Spec('tiny', S.Port('x', (6, 6, 1), U4, 1), S.Port('l4', (3,), D12, 3), layers)
+
+
+def reference(spec: S.Spec, x: np.ndarray) -> np.ndarray:
+    """Direct loops in exact real arithmetic (accumulators are wide enough); casts from fixed_point."""
+    conv, _, _, _, fc = spec.layers
+    xr = x * 2.0**-U4.frac
+    w = conv.arrays['weight'] * 2.0**-W4.frac
+    out = np.zeros((x.shape[0], 4, 4, 2))
+    for i in range(4):
+        for j in range(4):
+            out[:, i, j, :] = np.einsum('nabc,abcf->nf', xr[:, i : i + 3, j : j + 3, :], w) + conv.arrays['bias'] * 2.0**-B6.frac
+    c = cast(np.rint(out * 2.0**ACC.frac).astype(np.int64), ACC.frac, C8)
+    r = cast(np.maximum(c, 0), C8.frac, R6)
+    p = r.reshape(-1, 2, 2, 2, 2, 2).max(axis=(2, 4))
+    flat = p.reshape(len(x), -1) * 2.0**-R6.frac
+    acc = flat @ (fc.arrays['weight'] * 2.0**-W4.frac) + fc.arrays['bias'] * 2.0**-B6.frac
+    return cast(np.rint(acc * 2.0**ACC.frac).astype(np.int64), ACC.frac, D12)
+
+
+def test_hand_written_spec_runs_without_tensorflow():
+    import subprocess
+    import sys
+
+    spec = tiny_spec()
+    x = np.random.default_rng(1).integers(0, 16, (200, 6, 6, 1))
+    got = GoldenModel(spec).run(x)
+    assert np.array_equal(got, reference(spec, x))
+    # A fresh interpreter imports spec and golden without pulling in TensorFlow.
+    code = 'import sys; import lenet5_hls.hls.spec, lenet5_hls.model.golden; sys.exit("tensorflow" in sys.modules)'
+    assert subprocess.run([sys.executable, '-c', code]).returncode == 0
+
+
+def test_save_load_round_trip(tmp_path):
+    spec = tiny_spec()
+    spec.save(tmp_path / 'spec.json')
+    loaded = S.load(tmp_path / 'spec.json')
+    assert loaded.to_json() == spec.to_json()
+    for a, b in zip(spec.layers, loaded.layers):
+        for k in a.arrays:
+            assert np.array_equal(a.arrays[k], b.arrays[k])
+
+
+def _doc_and_arrays():
+    spec = tiny_spec()
+    arrays = {f'{la.name}/{k}': v for la in spec.layers for k, v in la.arrays.items()}
+    return spec.to_json(), arrays
+
+
+def _set(doc, path, value):
+    target = doc
+    for key in path[:-1]:
+        target = target[key]
+    if value is KeyError:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+
+
+MALFORMED = [
+    ('schema', ['schema'], 'other', 'spec.schema'),
+    ('version', ['version'], 99, 'spec.version: this tool reads version 1'),
+    ('no-layers', ['layers'], KeyError, "missing field 'layers'"),
+    ('kind', ['layers', 1, 'kind'], 'gelu', r"layers\[1\] \(relu\).kind: 'gelu' is not supported"),
+    ('accum-missing', ['layers', 0, 'types', 'accum'], KeyError, r"\(conv\).types: missing 'accum'"),
+    ('width', ['layers', 0, 'types', 'output', 'width'], 0, r'types.output: fixed-point width'),
+    ('rounding', ['layers', 1, 'types', 'output', 'rounding'], 'ROUND', "rounding mode 'ROUND' unknown"),
+    ('shape', ['layers', 2, 'output_shape'], [3, 3, 2], r'\(pool\).output_shape: \[3, 3, 2\]|\(pool\).output_shape: \(3, 3, 2\)'),
+    ('shape-type', ['layers', 0, 'input_shape'], 'big', r'input_shape: expected list'),
+    ('beat', ['layers', 4, 'in_elements_per_beat'], 3, r'in_elements_per_beat: 3'),
+    ('stride', ['layers', 0, 'attrs', 'stride'], [0, 1], r'attrs.stride: expected 2 integers >= 1'),
+]
+
+
+@pytest.mark.parametrize('path, value, message', [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
+def test_malformed_spec_names_the_field(path, value, message):
+    doc, arrays = _doc_and_arrays()
+    doc = copy.deepcopy(doc)
+    _set(doc, path, value)
+    with pytest.raises(S.SpecError, match=message):
+        S.from_json(doc, arrays)
+
+
+def test_bad_weight_arrays():
+    doc, arrays = _doc_and_arrays()
+    with pytest.raises(S.SpecError, match="array 'fc/bias' missing from the NPZ"):
+        S.from_json(doc, {k: v for k, v in arrays.items() if k != 'fc/bias'})
+    arrays['conv/weight'] = arrays['conv/weight'] + 100
+    with pytest.raises(S.SpecError, match=r'\(conv\).arrays.weight: values .* outside ap_fixed<4,1'):
+        S.from_json(doc, arrays)
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(S.SpecError, match='not found'):
+        S.load(tmp_path / 'missing.json')
+    (tmp_path / 'bad.json').write_text('{"schema": ')
+    with pytest.raises(S.SpecError, match='not valid JSON'):
+        S.load(tmp_path / 'bad.json')
+    (tmp_path / 'list.json').write_text(json.dumps([1]))
+    with pytest.raises(S.SpecError, match='JSON object'):
+        S.load(tmp_path / 'list.json')
+
+
+def test_golden_rejects_wrong_input():
+    model = GoldenModel(tiny_spec())
+    with pytest.raises(InputError, match=r'input has shape \(2, 5, 5, 1\), expected \(N, 6, 6, 1\)'):
+        model.run(np.zeros((2, 5, 5, 1), np.int64))
+    with pytest.raises(InputError, match='outside ap_ufixed<4,0'):
+        model.run(np.full((1, 6, 6, 1), 16))
+    with pytest.raises(InputError, match='raw integers'):
+        model.run(np.zeros((1, 6, 6, 1)))
