@@ -106,7 +106,9 @@ def _round_shift(raw: np.ndarray, shift: int, mode: str) -> np.ndarray:
 
 def _overflow(v: np.ndarray, t: FixedType) -> np.ndarray:
     lo, hi = t.raw_min, t.raw_max
-    if v.size == 0 or (lo <= v.min() and v.max() <= hi):  # common case, two cheap reductions
+    # SAT_SYM treats the most negative value as an overflow too (ap_fixed maps it to -max).
+    lo_ok = lo + 1 if t.overflow == 'SAT_SYM' and t.signed else lo
+    if v.size == 0 or (lo_ok <= v.min() and v.max() <= hi):  # common case, two cheap reductions
         return v
     if t.overflow == 'WRAP':
         span = np.int64(1) << t.width

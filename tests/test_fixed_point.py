@@ -99,6 +99,12 @@ def test_cast_matches_ap_fixed(ap_fixed_results, n, extra):
         f'{t.cpp()} from {t.frac + extra} fractional bits: {bad.size}/{raw.size} differ, '
         f'first raw input {raw[bad[0]]}: ap_fixed {expected[bad[0]]}, ours {got[bad[0]]}'
     )
+    # The same cast on inputs that all round into the range (cast's no-overflow shortcut) and one by one.
+    rounded = cast(raw, t.frac + extra, FixedType(62, 62 - t.frac, True, t.rounding, 'WRAP'))
+    inside = np.flatnonzero((rounded >= t.raw_min) & (rounded <= t.raw_max))
+    assert np.array_equal(cast(raw[inside], t.frac + extra, t), expected[inside])
+    for i in inside[:: max(1, inside.size // 16)]:
+        assert cast(raw[i : i + 1], t.frac + extra, t)[0] == expected[i], f'{t.cpp()}: raw {raw[i]} cast alone'
 
 
 @pytest.mark.parametrize('n', range(len(CASES)), ids=[t.cpp() for t in CASES])
