@@ -1,4 +1,4 @@
-"""The `lenet5-hls` command: train, hls (later: rtl, sim, compare, flow, report)."""
+"""The `lenet5-hls` command: train, hls, rtl (later: sim, compare, flow, report)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,24 @@ def cmd_hls(args) -> int:
     return 0
 
 
+def cmd_rtl(args) -> int:
+    from .hls import spec as spec_mod
+    from .hls.folding import parse_overrides
+    from .hls.rtl_gen import generate
+
+    spec = spec_mod.load(args.spec)
+    desc = generate(spec, args.out, target_ii=args.target_ii, overrides=parse_overrides(args.fold), force=args.force)
+    fold = desc['folding']
+    print(f'[rtl] {desc["top"]}.v in {args.out}: II {fold["ii_cycles"]} cycles/image (target {fold["target_ii_cycles"]}), '
+          f'{fold["multipliers"]} multipliers (lower bound {fold["multiplier_lower_bound"]}, '
+          f'ratio {fold["multipliers_over_lower_bound"]})')
+    print(f'  {"layer":12s} {"kind":10s} {"mults":>6s} {"cycles/vector":>14s} {"cycles/image":>13s} {"buffer bits":>12s} {"ROM bits":>9s}')
+    for la in fold['layers']:
+        print(f'  {la["name"]:12s} {la["kind"]:10s} {la["multipliers"]:6d} {la["cycles_per_vector"]:14d} '
+              f'{la["cycles_per_image"]:13d} {la["buffer_bits"]:12d} {la["rom_bits"]:9d}')
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='lenet5-hls', description=__doc__)
     sub = p.add_subparsers(dest='command', required=True)
@@ -69,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument('--project-name', default='myproject', help='HLS top function / RTL top module name')
     h.add_argument('--force', action='store_true', help='replace a non-empty output directory')
     h.set_defaults(func=cmd_hls)
+
+    r = sub.add_parser('rtl', help='generate the Verilog pipeline (top module, ROM files, JSON description) from a spec')
+    r.add_argument('--spec', required=True, help='pipeline spec JSON written by `lenet5-hls hls` (NPZ beside it)')
+    r.add_argument('--out', required=True, help='output directory for the Verilog')
+    r.add_argument('--target-ii', type=int, default=None, help='cycles per image to fold for (default: one input beat per clock)')
+    r.add_argument('--fold', action='append', metavar='LAYER=MULTS', help='override a layer\'s multiplier count (repeatable)')
+    r.add_argument('--force', action='store_true', help='replace a non-empty output directory')
+    r.set_defaults(func=cmd_rtl)
     return p
 
 
@@ -78,12 +104,14 @@ def main(argv=None) -> int:
         args.model = str(_default_model())
     from .hls.convert import ConversionError
     from .hls.extract import UnsupportedLayer
+    from .hls.folding import FoldingError
+    from .hls.rtl_gen import RtlGenerationError
     from .hls.spec import SpecError
     from .model.mnist import DataError
 
     try:
         return args.func(args)
-    except (ConversionError, UnsupportedLayer, SpecError, DataError, ValueError) as e:
+    except (ConversionError, UnsupportedLayer, SpecError, DataError, FoldingError, RtlGenerationError, ValueError) as e:
         print(f'lenet5-hls {args.command}: error: {e}', file=sys.stderr)
         return 2
 

@@ -4,7 +4,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 os.environ.setdefault('KERAS_BACKEND', 'tensorflow')
@@ -31,7 +30,7 @@ def mnist_data():
     return load_mnist(quiet=True)
 
 
-def build(model, path: Path) -> Project:
+def _build(model, path: Path) -> Project:
     from lenet5_hls.hls.convert import build_project
 
     graph, spec = build_project(model, path, trace=True, progress=lambda *_: None)
@@ -42,18 +41,4 @@ def build(model, path: Path) -> Project:
 def lenet5(tmp_path_factory) -> Project:
     from lenet5_hls.hls.convert import load_model
 
-    return build(load_model(COMMITTED_MODEL), tmp_path_factory.mktemp('lenet5') / 'hls')
-
-
-def csim(project: Project, x: np.ndarray) -> np.ndarray:
-    """hls4ml C simulation in double precision (exact for outputs up to 53 bits)."""
-    y = project.graph.predict(np.ascontiguousarray(x, dtype=np.float64))
-    return np.asarray(y, dtype=np.float64).reshape(len(x), -1)
-
-
-def mismatch_report(expected: np.ndarray, got: np.ndarray, what: str) -> str:
-    bad = np.argwhere(expected != got)
-    if bad.size == 0:
-        return ''
-    i, j = bad[0]
-    return f'{what}: {len(bad)} of {expected.size} elements differ; first image {i} element {j}: {expected[i, j]} vs {got[i, j]}'
+    return _build(load_model(COMMITTED_MODEL), tmp_path_factory.mktemp('lenet5') / 'hls')

@@ -4,8 +4,7 @@ Every output element of every image is compared (the logits, not only the argmax
 """
 
 import numpy as np
-import pytest
-from conftest import csim, mismatch_report
+from golden_checks import csim, mismatch_report
 
 from lenet5_hls.model.fixed_point import to_float
 from lenet5_hls.model.golden import GoldenModel

@@ -5,7 +5,7 @@ and rounding modes. Golden vs hls4ml C simulation, every element of 1,000 inputs
 
 import numpy as np
 import pytest
-from conftest import build, csim, mismatch_report
+from golden_checks import mismatch_report
 
 from lenet5_hls.model.golden import GoldenModel
 

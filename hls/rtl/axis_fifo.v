@@ -1,0 +1,150 @@
+/*
+ * axis_fifo -- synchronous AXI-stream FIFO holding exactly DEPTH beats.
+ *
+ * DEPTH may be any integer >= 1, a power of two or not: the read and write pointers wrap
+ * explicitly at DEPTH-1 (no reliance on binary overflow), and fullness is tracked with an
+ * occupancy counter rather than an extra pointer bit.
+ *
+ * Structure: a DEPTH x DATA_W memory (written synchronously, read synchronously into the output
+ * register, so it maps onto block or distributed RAM) plus the output register. The output
+ * register counts towards the DEPTH beats: at most DEPTH beats are accepted and not yet
+ * delivered, at any time. A beat written while the memory is empty and the output register is
+ * free (or being emptied) bypasses the memory: latency 1 clock from s_axis to m_axis.
+ *
+ * Throughput: one beat per clock in and out for DEPTH >= 2. DEPTH = 1 is a plain register
+ * stage with registered ready: one beat every two clocks at best.
+ * All outputs (m_axis_tdata, m_axis_tvalid, s_axis_tready) come straight from registers: no
+ * combinational path between the two sides.
+ *
+ * Handshake: a beat moves when tvalid && tready; m_axis_tvalid never waits for m_axis_tready;
+ * beats are neither lost, duplicated nor reordered under any backpressure.
+ * Storage: DEPTH * DATA_W memory bits + DATA_W output register bits.
+ */
+
+`timescale 1ns / 1ps
+`default_nettype none
+
+module axis_fifo #(
+    // Width of one beat, bits, >= 1
+    parameter DATA_W = 8,
+    // Capacity in beats (memory plus output register), >= 1; need not be a power of two
+    parameter DEPTH = 16
+) (
+    input  wire              clk,
+    input  wire              rst,            // synchronous, active high
+
+    input  wire [DATA_W-1:0] s_axis_tdata,
+    input  wire              s_axis_tvalid,
+    output wire              s_axis_tready,
+
+    output wire [DATA_W-1:0] m_axis_tdata,
+    output wire              m_axis_tvalid,
+    input  wire              m_axis_tready
+);
+
+// pointer width (at least 1 bit) and occupancy counter width (counts 0..DEPTH)
+localparam PTR_W = (DEPTH > 1) ? $clog2(DEPTH) : 1;
+localparam CNT_W = $clog2(DEPTH + 1) + 1;
+localparam integer LAST = DEPTH - 1;
+localparam [PTR_W-1:0] LAST_PTR = LAST[PTR_W-1:0];
+localparam [CNT_W-1:0] DEPTH_CNT = DEPTH[CNT_W-1:0];
+
+initial begin
+    if (DATA_W < 1) begin
+        $error("axis_fifo: DATA_W must be >= 1 (got %0d)", DATA_W);
+        $finish;
+    end
+    if (DEPTH < 1) begin
+        $error("axis_fifo: DEPTH must be >= 1 (got %0d)", DEPTH);
+        $finish;
+    end
+end
+
+reg [DATA_W-1:0] mem [0:DEPTH-1];
+
+reg [PTR_W-1:0]  wr_ptr_reg, wr_ptr_next;
+reg [PTR_W-1:0]  rd_ptr_reg, rd_ptr_next;
+reg [CNT_W-1:0]  mem_count_reg, mem_count_next;   // beats in the memory
+reg              m_axis_tvalid_reg, m_axis_tvalid_next;
+reg [DATA_W-1:0] m_axis_tdata_reg;
+reg              s_axis_tready_reg, s_axis_tready_next;
+
+reg mem_write, mem_read, bypass;
+
+assign s_axis_tready = s_axis_tready_reg;
+assign m_axis_tvalid = m_axis_tvalid_reg;
+assign m_axis_tdata  = m_axis_tdata_reg;
+
+always @* begin
+    wr_ptr_next        = wr_ptr_reg;
+    rd_ptr_next        = rd_ptr_reg;
+    mem_count_next     = mem_count_reg;
+    m_axis_tvalid_next = m_axis_tvalid_reg;
+    mem_write = 1'b0;
+    mem_read  = 1'b0;
+    bypass    = 1'b0;
+
+    if (!m_axis_tvalid_reg || m_axis_tready) begin
+        // the output register is free at the end of this cycle: refill it, oldest beat first
+        if (mem_count_reg != {CNT_W{1'b0}}) begin
+            mem_read = 1'b1;
+            m_axis_tvalid_next = 1'b1;
+        end else if (s_axis_tvalid && s_axis_tready_reg) begin
+            bypass = 1'b1;
+            m_axis_tvalid_next = 1'b1;
+        end else begin
+            m_axis_tvalid_next = 1'b0;
+        end
+    end
+    if (s_axis_tvalid && s_axis_tready_reg && !bypass) begin
+        mem_write = 1'b1;
+    end
+
+    if (mem_write) begin
+        wr_ptr_next = (wr_ptr_reg == LAST_PTR) ? {PTR_W{1'b0}} : wr_ptr_reg + 1'b1;
+    end
+    if (mem_read) begin
+        rd_ptr_next = (rd_ptr_reg == LAST_PTR) ? {PTR_W{1'b0}} : rd_ptr_reg + 1'b1;
+    end
+    if (mem_write && !mem_read) begin
+        mem_count_next = mem_count_reg + 1'b1;
+    end else if (mem_read && !mem_write) begin
+        mem_count_next = mem_count_reg - 1'b1;
+    end
+
+    // accept another beat next cycle only if fewer than DEPTH beats are held then
+    s_axis_tready_next = (mem_count_next + {{(CNT_W-1){1'b0}}, m_axis_tvalid_next}) < DEPTH_CNT;
+end
+
+always @(posedge clk) begin
+    if (mem_write) begin
+        mem[wr_ptr_reg] <= s_axis_tdata;
+    end
+    if (rst) begin
+        m_axis_tdata_reg <= {DATA_W{1'b0}};
+    end else if (mem_read) begin
+        m_axis_tdata_reg <= mem[rd_ptr_reg];
+    end else if (bypass) begin
+        m_axis_tdata_reg <= s_axis_tdata;
+    end
+end
+
+always @(posedge clk) begin
+    if (rst) begin
+        wr_ptr_reg        <= {PTR_W{1'b0}};
+        rd_ptr_reg        <= {PTR_W{1'b0}};
+        mem_count_reg     <= {CNT_W{1'b0}};
+        m_axis_tvalid_reg <= 1'b0;
+        s_axis_tready_reg <= 1'b0;
+    end else begin
+        wr_ptr_reg        <= wr_ptr_next;
+        rd_ptr_reg        <= rd_ptr_next;
+        mem_count_reg     <= mem_count_next;
+        m_axis_tvalid_reg <= m_axis_tvalid_next;
+        s_axis_tready_reg <= s_axis_tready_next;
+    end
+end
+
+endmodule
+
+`resetall

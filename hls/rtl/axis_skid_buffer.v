@@ -1,0 +1,98 @@
+/*
+ * axis_skid_buffer -- full-throughput AXI-stream register slice (skid buffer).
+ *
+ * Cuts every combinational path between the two sides: m_axis_tvalid, m_axis_tdata and
+ * s_axis_tready are all driven straight from registers, and a beat can still move on every
+ * clock in both directions (no bubbles). Two DATA_W-bit registers: the output register and
+ * a temporary ("skid") register that catches the beat accepted in the cycle in which the
+ * consumer deasserts m_axis_tready (the same structure as verilog-axis axis_register,
+ * REG_TYPE = 2).
+ *
+ * Handshake: a beat moves when tvalid && tready; m_axis_tvalid never waits for
+ * m_axis_tready; beats are neither lost, duplicated nor reordered under any backpressure.
+ * Latency: 1 clock. Storage: 2 * DATA_W flip-flops. Data registers are reset to zero, so no
+ * X reaches m_axis_tdata after reset; they load only with valid beats.
+ */
+
+`timescale 1ns / 1ps
+`default_nettype none
+
+module axis_skid_buffer #(
+    // Width of one beat (s_axis_tdata / m_axis_tdata), bits, >= 1
+    parameter DATA_W = 8
+) (
+    input  wire              clk,
+    input  wire              rst,            // synchronous, active high
+
+    input  wire [DATA_W-1:0] s_axis_tdata,
+    input  wire              s_axis_tvalid,
+    output wire              s_axis_tready,
+
+    output wire [DATA_W-1:0] m_axis_tdata,
+    output wire              m_axis_tvalid,
+    input  wire              m_axis_tready
+);
+
+initial begin
+    if (DATA_W < 1) begin
+        $error("axis_skid_buffer: DATA_W must be >= 1 (got %0d)", DATA_W);
+        $finish;
+    end
+end
+
+reg [DATA_W-1:0] m_axis_tdata_reg, m_axis_tdata_next;
+reg              m_axis_tvalid_reg,           m_axis_tvalid_next;
+reg [DATA_W-1:0] temp_tdata_reg, temp_tdata_next;
+reg              temp_tvalid_reg,           temp_tvalid_next;
+reg              s_axis_tready_reg;
+
+// ready for the next cycle: the output register is empty, or it will stay so / drain, and the
+// temporary register cannot be filled by a beat accepted this cycle
+wire s_axis_tready_early = m_axis_tready || (!temp_tvalid_reg && (!m_axis_tvalid_reg || !s_axis_tvalid));
+
+assign s_axis_tready = s_axis_tready_reg;
+assign m_axis_tdata  = m_axis_tdata_reg;
+assign m_axis_tvalid = m_axis_tvalid_reg;
+
+always @* begin
+    m_axis_tdata_next  = m_axis_tdata_reg;
+    m_axis_tvalid_next = m_axis_tvalid_reg;
+    temp_tdata_next    = temp_tdata_reg;
+    temp_tvalid_next   = temp_tvalid_reg;
+
+    if (s_axis_tready_reg) begin
+        // input side is open: the accepted beat goes to the output register or the skid register
+        if (m_axis_tready || !m_axis_tvalid_reg) begin
+            if (s_axis_tvalid) m_axis_tdata_next = s_axis_tdata;
+            m_axis_tvalid_next = s_axis_tvalid;
+        end else begin
+            if (s_axis_tvalid) temp_tdata_next = s_axis_tdata;
+            temp_tvalid_next   = s_axis_tvalid;
+        end
+    end else if (m_axis_tready) begin
+        // input side closed: the consumer takes the output, the skid register refills it
+        m_axis_tdata_next  = temp_tdata_reg;
+        m_axis_tvalid_next = temp_tvalid_reg;
+        temp_tvalid_next   = 1'b0;
+    end
+end
+
+always @(posedge clk) begin
+    if (rst) begin
+        m_axis_tdata_reg  <= {DATA_W{1'b0}};
+        m_axis_tvalid_reg <= 1'b0;
+        temp_tdata_reg    <= {DATA_W{1'b0}};
+        temp_tvalid_reg   <= 1'b0;
+        s_axis_tready_reg <= 1'b0;
+    end else begin
+        m_axis_tdata_reg  <= m_axis_tdata_next;
+        m_axis_tvalid_reg <= m_axis_tvalid_next;
+        temp_tdata_reg    <= temp_tdata_next;
+        temp_tvalid_reg   <= temp_tvalid_next;
+        s_axis_tready_reg <= s_axis_tready_early;
+    end
+end
+
+endmodule
+
+`resetall

@@ -1,0 +1,107 @@
+/*
+ * stream_flatten -- width up-converter: BEATS input beats of C elements -> one output beat of
+ * N = BEATS*C elements (the conv -> dense boundary of an hls4ml io_stream pipeline: the dense layer
+ * reads IN_H*IN_W beats of C channels and then works on the whole vector).
+ *
+ * Element order = golden.flatten (reshape in C order of (H, W, C)): input beat k (pixel k in raster
+ * order), element c lands at output element k*C + c, bits [(k*C + c)*ELEM_W +: ELEM_W]. With
+ * BEATS = IN_H*IN_W this is exactly the flattened image; any BEATS >= 1 works (generic converter).
+ *
+ * Structure: one N*ELEM_W-bit shift register that is also the output register (beats enter at the
+ * top and move down by C elements, so after BEATS beats beat k sits at element k*C). While a full
+ * vector waits on m_axis nothing is accepted; in the cycle the consumer takes it the first beat of
+ * the next vector is already accepted, so vectors stream back to back:
+ *   s_axis_tready = !m_axis_tvalid || m_axis_tready   (one combinational path from m_axis_tready)
+ * Throughput: one input beat per clock, BEATS clocks per output vector; latency 1 clock.
+ * Storage: N*ELEM_W register bits (the output word itself; no second buffer). Reset clears the
+ * register, so m_axis_tdata never shows X.
+ */
+
+`timescale 1ns / 1ps
+`default_nettype none
+
+module stream_flatten #(
+    // Width of one element, bits, >= 1
+    parameter ELEM_W = 16,
+    // Elements per input beat (channels of a pixel), >= 1
+    parameter C = 16,
+    // Input beats per output beat (IN_H*IN_W pixels of an image), >= 1
+    parameter BEATS = 25
+) (
+    input  wire                        clk,
+    input  wire                        rst,            // synchronous, active high
+
+    input  wire [C*ELEM_W-1:0]         s_axis_tdata,   // one pixel, C elements
+    input  wire                        s_axis_tvalid,
+    output wire                        s_axis_tready,
+
+    output wire [BEATS*C*ELEM_W-1:0]   m_axis_tdata,   // the whole vector, BEATS*C elements
+    output wire                        m_axis_tvalid,
+    input  wire                        m_axis_tready
+);
+
+// one input beat and one output beat, bits
+localparam IN_DW = C * ELEM_W;
+localparam OUT_DW = BEATS * IN_DW;
+// beat counter 0 .. BEATS-1
+localparam CNT_W = (BEATS > 1) ? $clog2(BEATS) : 1;
+localparam integer BEATS_M1 = BEATS - 1;
+localparam [CNT_W-1:0] CNT_LAST = BEATS_M1[CNT_W-1:0];
+
+initial begin
+    if (ELEM_W < 1 || C < 1 || BEATS < 1) begin
+        $error("stream_flatten: ELEM_W, C, BEATS must be >= 1 (got %0d, %0d, %0d)", ELEM_W, C, BEATS);
+        $finish;
+    end
+end
+
+reg [OUT_DW-1:0] data_reg, data_next;
+reg              m_axis_tvalid_reg, m_axis_tvalid_next;
+reg [CNT_W-1:0]  cnt_reg, cnt_next;
+
+wire accept = s_axis_tvalid && s_axis_tready;
+
+// the register after shifting in the accepted beat at the top
+wire [OUT_DW-1:0] shifted;
+generate
+    if (BEATS > 1) begin : g_shift
+        assign shifted = {s_axis_tdata, data_reg[OUT_DW-1:IN_DW]};
+    end else begin : g_load
+        assign shifted = s_axis_tdata;
+    end
+endgenerate
+
+assign s_axis_tready = !m_axis_tvalid_reg || m_axis_tready;
+assign m_axis_tdata  = data_reg;
+assign m_axis_tvalid = m_axis_tvalid_reg;
+
+always @* begin
+    data_next = data_reg;
+    cnt_next = cnt_reg;
+    m_axis_tvalid_next = m_axis_tvalid_reg && !m_axis_tready;
+    if (accept) begin
+        data_next = shifted;
+        if (cnt_reg == CNT_LAST) begin
+            cnt_next = {CNT_W{1'b0}};
+            m_axis_tvalid_next = 1'b1;
+        end else begin
+            cnt_next = cnt_reg + 1'b1;
+        end
+    end
+end
+
+always @(posedge clk) begin
+    if (rst) begin
+        data_reg <= {OUT_DW{1'b0}};
+        m_axis_tvalid_reg <= 1'b0;
+        cnt_reg <= {CNT_W{1'b0}};
+    end else begin
+        data_reg <= data_next;
+        m_axis_tvalid_reg <= m_axis_tvalid_next;
+        cnt_reg <= cnt_next;
+    end
+end
+
+endmodule
+
+`resetall

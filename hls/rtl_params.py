@@ -1,0 +1,106 @@
+"""Verilog parameters and ROM files for the modules in hls/rtl/ (fxp_requant, relu_stream, dense_unit).
+
+The RTL takes fixed-point types as (W, FRAC, SIGNED) plus integer codes for the ap_fixed rounding and
+overflow modes; FRAC = width - integer bits (ap_fixed counts the sign among the integer bits).
+dense_unit reads its weights and biases from $readmemh files; `write_mem_files` writes them for a
+dense or conv2d spec Layer in the layout documented at the top of dense_unit.v.
+"""
+
+from __future__ import annotations
+
+import math
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+
+from ..model.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
+from .spec import Layer
+
+# ap_q_mode / ap_o_mode name -> the integer code the Verilog modules take (ROUNDING / OVERFLOW parameters)
+ROUNDING_CODES: dict[str, int] = {name: code for code, name in enumerate(ROUNDING_MODES)}
+OVERFLOW_CODES: dict[str, int] = {name: code for code, name in enumerate(OVERFLOW_MODES)}
+
+
+def type_params(prefix: str, t: FixedType, modes: bool = False) -> dict[str, int]:
+    """{PREFIX_W, PREFIX_FRAC, PREFIX_SIGNED} (+ PREFIX_ROUNDING, PREFIX_OVERFLOW with modes=True)."""
+    params = {f'{prefix}_W': t.width, f'{prefix}_FRAC': t.frac, f'{prefix}_SIGNED': int(t.signed)}
+    if modes:
+        params[f'{prefix}_ROUNDING'] = ROUNDING_CODES[t.rounding]
+        params[f'{prefix}_OVERFLOW'] = OVERFLOW_CODES[t.overflow]
+    return params
+
+
+def requant_params(t_in: FixedType, t_out: FixedType) -> dict[str, int]:
+    """Parameters of fxp_requant (and relu_stream's cast) for the assignment t_in -> t_out."""
+    return {
+        **type_params('IN', t_in),
+        **type_params('OUT', t_out),
+        'ROUNDING': ROUNDING_CODES[t_out.rounding],
+        'OVERFLOW': OVERFLOW_CODES[t_out.overflow],
+    }
+
+
+def dense_folding(n_in: int, n_out: int, mults: int) -> tuple[int, int, int]:
+    """(PO, PI, STEPS) of dense_unit: outputs and inputs per cycle, compute cycles per vector."""
+    if mults < 1 or (n_in * n_out) % mults:
+        raise ValueError(f'MULTS={mults} must be >= 1 and divide N_IN*N_OUT={n_in * n_out}')
+    po = math.gcd(mults, n_out)
+    pi = mults // po
+    assert n_in % pi == 0  # mults | n_in*n_out  =>  mults/gcd(mults, n_out) | n_in
+    return po, pi, n_in * n_out // mults
+
+
+def weight_matrix(layer: Layer) -> np.ndarray:
+    """The (n_in, n_out) weight matrix: dense as is, conv2d (kh, kw, cin, cout) -> (kh*kw*cin, cout)."""
+    if layer.kind not in ('dense', 'conv2d'):
+        raise ValueError(f'layer {layer.name}: {layer.kind} has no weight matrix (dense or conv2d only)')
+    w = np.asarray(layer.arrays['weight'], dtype=np.int64)
+    return w.reshape(-1, w.shape[-1])  # row index (ky*KW + kx)*C + c for conv2d
+
+
+def _hex_words(words: list[list[int]], bits: int) -> str:
+    """One line per word: element i of a word at [i*bits +: bits], two's complement, as hex."""
+    mask = (1 << bits) - 1
+    digits = -(-len(words[0]) * bits // 4)
+    lines = []
+    for word in words:
+        value = 0
+        for i, v in enumerate(word):
+            value |= (int(v) & mask) << (i * bits)
+        lines.append(f'{value:0{digits}x}')
+    return '\n'.join(lines) + '\n'
+
+
+def write_mem_files(layer: Layer, mults: int, weight_path: str | PathLike, bias_path: str | PathLike) -> tuple[Path, Path]:
+    """Write dense_unit's WEIGHT_FILE and BIAS_FILE ($readmemh) for a dense or conv2d layer."""
+    w = weight_matrix(layer)
+    b = np.asarray(layer.arrays['bias'], dtype=np.int64)
+    n_in, n_out = w.shape
+    po, pi, steps = dense_folding(n_in, n_out, mults)
+    kb_count, groups = n_in // pi, n_out // po
+    # word g*KB + kb, element po*PI + pi = w[kb*PI + pi, g*PO + po]
+    blocks = w.reshape(kb_count, pi, groups, po).transpose(2, 0, 3, 1).reshape(steps, mults)
+    weight_path, bias_path = Path(weight_path), Path(bias_path)
+    weight_path.write_text(_hex_words(blocks.tolist(), layer.types['weight'].width))
+    bias_path.write_text(_hex_words(b.reshape(groups, po).tolist(), layer.types['bias'].width))
+    return weight_path, bias_path
+
+
+def dense_params(layer: Layer, mults: int, weight_file: str | PathLike, bias_file: str | PathLike) -> dict:
+    """Parameters of dense_unit for a dense or conv2d layer (ROM files written by write_mem_files)."""
+    n_in, n_out = weight_matrix(layer).shape
+    dense_folding(n_in, n_out, mults)
+    t = layer.types
+    return {
+        'N_IN': n_in,
+        'N_OUT': n_out,
+        'MULTS': mults,
+        **type_params('IN', t['input']),
+        **type_params('W', t['weight']),
+        **type_params('B', t['bias']),
+        **type_params('ACC', t['accum'], modes=True),
+        **type_params('OUT', t['output'], modes=True),
+        'WEIGHT_FILE': f'"{Path(weight_file).resolve()}"',
+        'BIAS_FILE': f'"{Path(bias_file).resolve()}"',
+    }

