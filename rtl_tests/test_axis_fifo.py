@@ -66,6 +66,6 @@ async def capacity(dut):
     assert got == data
 
 
-@pytest.mark.parametrize('sim, case_id, params', cases(CASES, verilator_ids=('w13-d5', 'w1-d1')))
+@pytest.mark.parametrize('sim, case_id, params', cases(CASES, verilator_ids=('w13-d5', 'w3-d2', 'w1-d1')))
 def test_axis_fifo(sim, case_id, params):
     run_cocotb(MODULE, 'test_axis_fifo', sim, case_id, params, rtl_sources(MODULE))

@@ -45,6 +45,6 @@ async def stream(dut, idle, backpressure):
         assert not gaps, f's_axis stalled under continuous input and a ready sink: gaps {gaps[:5]}'
 
 
-@pytest.mark.parametrize('sim, case_id, params', cases(CASES, verilator_ids=('w37',)))
+@pytest.mark.parametrize('sim, case_id, params', cases(CASES))
 def test_axis_skid_buffer(sim, case_id, params):
     run_cocotb(MODULE, 'test_axis_skid_buffer', sim, case_id, params, rtl_sources(MODULE))

@@ -128,7 +128,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize('sim, case_id, params', cases(CASES, verilator_ids=('avg-9x9x2-p3-sat', 'max-same-7x7x3-p3s2')))
+@pytest.mark.parametrize('sim, case_id, params', cases(CASES, verilator_ids=('avg-8x8x4-p2-ufixed', 'avg-9x9x2-p3-sat', 'max-same-7x7x3-p3s2')))
 def test_pool2d(sim, case_id, params):
     run_cocotb(MODULE, 'test_pool2d', sim, case_id, params,
                rtl_sources(MODULE, 'window_gen', 'axis_skid_buffer', 'fxp_requant'))

@@ -76,6 +76,6 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize('sim, case_id, params', cases(CASES, verilator_ids=('c3-b12-w5',)))
+@pytest.mark.parametrize('sim, case_id, params', cases(CASES, verilator_ids=('c3-b12-w5', 'c1-b7-w1', 'c4-b1-w6')))
 def test_stream_flatten(sim, case_id, params):
     run_cocotb(MODULE, 'test_stream_flatten', sim, case_id, params, rtl_sources(MODULE))
