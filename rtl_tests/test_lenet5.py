@@ -155,10 +155,9 @@ async def network_matches_golden(dut):
 # ---------------------------------------------------------------------------------------------
 
 
-# Icarus needs about a minute of CPU per image on this design, Verilator a fraction of a second: the
-# image runs use Verilator; Icarus compiles the same RTL and checks every output after reset.
 @pytest.mark.parametrize('backpressure', [False, True], ids=['continuous', 'backpressure'])
-def test_lenet5_rtl_images(lenet5_rtl, backpressure, sim='verilator'):
+@pytest.mark.parametrize('sim', ['icarus', 'verilator'])
+def test_lenet5_rtl_images(lenet5_rtl, sim, backpressure):
     desc, case = lenet5_rtl
     run_cocotb(
         desc['top'],

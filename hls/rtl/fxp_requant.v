@@ -92,31 +92,36 @@ if (SHIFT > 0) begin : g_round
     // floor(in / 2^SHIFT) and the dropped bits (in = quot * 2^SHIFT + rem, 0 <= rem < 2^SHIFT)
     wire signed [RW-1:0] in_ext = {{(RW-XW){in_s[XW-1]}}, in_s};
     wire signed [RW-1:0] quot = in_ext >>> SHIFT;
-    wire [SHIFT-1:0] rem = in_ext[SHIFT-1:0];
-    localparam [SHIFT-1:0] ONE_R = 1;
-    // half an output LSB, in dropped-bit units
-    localparam [SHIFT-1:0] HALF = ONE_R << (SHIFT - 1);
 
-    wire neg = in_s[XW-1];
-    wire nonzero = rem != {SHIFT{1'b0}};
-    wire tie = rem == HALF;
-    // rem > HALF, written so that it is not a constant comparison when SHIFT == 1
-    wire above = rem[SHIFT-1] && !tie;
-    reg inc;
+    if (ROUNDING == 0) begin : g_trn
+        // TRN: floor, the dropped bits are simply discarded
+        assign aligned = quot;
+    end else begin : g_rnd
+        wire [SHIFT-1:0] rem = in_ext[SHIFT-1:0];
+        localparam [SHIFT-1:0] ONE_R = 1;
+        // half an output LSB, in dropped-bit units
+        localparam [SHIFT-1:0] HALF = ONE_R << (SHIFT - 1);
+        wire neg = in_s[XW-1];
+        wire nonzero = rem != {SHIFT{1'b0}};
+        wire tie = rem == HALF;
+        // rem > HALF, written so that it is not a constant comparison when SHIFT == 1
+        wire above = rem[SHIFT-1] && !tie;
+        reg inc;
 
-    always @* begin
-        case (ROUNDING)
-            1: inc = neg && nonzero;                // TRN_ZERO: toward zero
-            2: inc = above || tie;                  // RND: ties toward +inf
-            3: inc = above || (tie && neg);         // RND_ZERO: ties toward zero
-            4: inc = above;                         // RND_MIN_INF: ties toward -inf
-            5: inc = above || (tie && !neg);        // RND_INF: ties away from zero
-            6: inc = above || (tie && quot[0]);     // RND_CONV: ties to even
-            default: inc = 1'b0;                    // TRN: floor
-        endcase
+        always @* begin
+            case (ROUNDING)
+                1: inc = neg && nonzero;                // TRN_ZERO: toward zero
+                2: inc = above || tie;                  // RND: ties toward +inf
+                3: inc = above || (tie && neg);         // RND_ZERO: ties toward zero
+                4: inc = above;                         // RND_MIN_INF: ties toward -inf
+                5: inc = above || (tie && !neg);        // RND_INF: ties away from zero
+                6: inc = above || (tie && quot[0]);     // RND_CONV: ties to even
+                default: inc = 1'b0;                    // not reached: TRN is g_trn
+            endcase
+        end
+
+        assign aligned = quot + {{(RW-1){1'b0}}, inc};
     end
-
-    assign aligned = quot + {{(RW-1){1'b0}}, inc};
 end else if (SHIFT < 0) begin : g_extend
     assign aligned = {in_s, {(-SHIFT){1'b0}}};
 end else begin : g_same
@@ -125,22 +130,32 @@ end
 endgenerate
 
 // overflow handling on the aligned value
+/* verilator lint_off UNUSEDSIGNAL */ // WRAP keeps only the low OUT_W bits of val, by definition
 wire signed [CW-1:0] val = {{(CW-VW){aligned[VW-1]}}, aligned};
-wire over_max = val > OUT_MAX;
-wire under_min = val < OUT_MIN;
-wire under_min_sym = val < OUT_MIN_SYM;
-reg [OUT_W-1:0] result;
+/* verilator lint_on UNUSEDSIGNAL */
 
-always @* begin
-    case (OVERFLOW)
-        1: result = over_max ? OUT_MAX[OUT_W-1:0] : under_min ? OUT_MIN[OUT_W-1:0] : val[OUT_W-1:0];
-        2: result = (over_max || under_min) ? {OUT_W{1'b0}} : val[OUT_W-1:0];
-        3: result = over_max ? OUT_MAX[OUT_W-1:0] : under_min_sym ? OUT_MIN_SYM[OUT_W-1:0] : val[OUT_W-1:0];
-        default: result = val[OUT_W-1:0];  // WRAP: keep the low OUT_W bits
-    endcase
+generate
+if (OVERFLOW == 0) begin : g_wrap
+    // WRAP: keep the low OUT_W bits (a plain wire: no comparators, cheap for event-driven simulators)
+    assign out_data = val[OUT_W-1:0];
+end else begin : g_sat
+    wire over_max = val > OUT_MAX;
+    wire under_min = val < OUT_MIN;
+    wire under_min_sym = val < OUT_MIN_SYM;
+    reg [OUT_W-1:0] result;
+
+    always @* begin
+        case (OVERFLOW)
+            1: result = over_max ? OUT_MAX[OUT_W-1:0] : under_min ? OUT_MIN[OUT_W-1:0] : val[OUT_W-1:0];
+            2: result = (over_max || under_min) ? {OUT_W{1'b0}} : val[OUT_W-1:0];
+            default: result = over_max ? OUT_MAX[OUT_W-1:0] : under_min_sym ? OUT_MIN_SYM[OUT_W-1:0] : val[OUT_W-1:0];
+        endcase
+    end
+
+    assign out_data = result;
 end
+endgenerate
 
-assign out_data = result;
 
 endmodule
 
