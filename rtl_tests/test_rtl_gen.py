@@ -62,13 +62,16 @@ def test_generated_rtl_compiles_with_icarus(lenet5_rtl, tmp_path):
 
 
 def test_generated_rtl_synthesizes_without_latches(lenet5_rtl, tmp_path):
-    """Yosys generic synthesis of the whole LeNet-5 pipeline (a few minutes)."""
+    """Yosys generic synthesis of the whole LeNet-5 pipeline, no latch inferred (about 2.5 minutes).
+
+    -noabc skips ABC's logic optimization, which changes cell counts, not whether the design synthesizes.
+    """
     if shutil.which('yosys') is None:
         pytest.skip('yosys not on PATH: synthesis check skipped (Debian package `yosys`)')
     desc, _ = lenet5_rtl
     log = tmp_path / 'yosys.log'
     script = (f'read_verilog -defer {" ".join(desc["files"])}; hierarchy -check -top {desc["top"]}; '
-              f'synth -top {desc["top"]}; check -assert; select -assert-none t:$dlatch t:$_DLATCH_*; '
+              f'synth -noabc -top {desc["top"]}; check -assert; select -assert-none t:$dlatch t:$_DLATCH_*; '
               f'tee -o {tmp_path / "stat.txt"} stat')
     proc = subprocess.run(['yosys', '-q', '-l', str(log), '-p', script], capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout + proc.stderr + log.read_text()[-3000:]

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(iverilog yosys dataset-fashion-mnist)
+DEBIAN_PACKAGES=(iverilog yosys ccache dataset-fashion-mnist)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -17,7 +17,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
     echo "[setup] NOTE: not root; install these Debian packages yourself: sudo apt-get install ${missing[*]}" >&2
-    echo "[setup]       (iverilog: RTL simulation, yosys: synthesis checks, dataset-fashion-mnist: Fashion-MNIST)" >&2
+    echo "[setup]       (iverilog: RTL simulation, yosys: synthesis checks, ccache: faster Verilator builds, dataset-fashion-mnist: Fashion-MNIST)" >&2
   fi
 fi
 
