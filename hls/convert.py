@@ -10,6 +10,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .output_dir import fresh_output_dir
+
 os.environ.setdefault('KERAS_BACKEND', 'tensorflow')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -158,12 +160,7 @@ def build_project(
     """
     from .extract import extract
 
-    out = Path(out)
-    if out.exists():
-        if any(out.iterdir()) and not force:
-            raise ConversionError(f'output directory {out} exists and is not empty; choose another --out or pass --force')
-        shutil.rmtree(out)
-    try:
+    with fresh_output_dir(out, force, ConversionError) as out:
         progress(f'[hls] converting with hls4ml ({backend} backend, io_stream, reuse factor {reuse_factor})')
         graph = convert(model, out, backend, reuse_factor, precision, precision_config, project_name, trace=trace)
         progress('[hls] extracting the pipeline spec')
@@ -172,9 +169,6 @@ def build_project(
         progress(f'[hls] writing the HLS project to {out} and compiling the C simulation with g++')
         write_and_compile(graph)
         spec.save(out / 'spec.json')
-    except BaseException:
-        shutil.rmtree(out, ignore_errors=True)
-        raise
     return graph, spec
 
 

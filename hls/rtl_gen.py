@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from .folding import Plan, plan as make_plan
-from .rtl_params import OVERFLOW_CODES, ROUNDING_CODES, requant_params, type_params, write_mem_files
+from .output_dir import fresh_output_dir
+from .rtl_params import dense_params, requant_params, type_params, write_mem_files
 from .spec import Layer, Spec
 
 RTL_DIR = Path(__file__).resolve().parent / 'rtl'
@@ -46,7 +47,6 @@ class Design:
     spec: Spec
     plan: Plan
     stages: list[Stage] = field(default_factory=list)
-    mem_files: list[Path] = field(default_factory=list)
 
 
 def _pad8(bits: int) -> int:
@@ -107,7 +107,7 @@ def build_design(spec: Spec, mem_dir: Path, target_ii: int | None = None, overri
             pads = [p + q for p, q in zip(pad, layer.attrs['padding'])]
             kh, kw = layer.attrs['kernel']
             sh, sw = layer.attrs['stride']
-            n_in, n_out = kh * kw * c, layer.output_shape[2]
+            n_in = kh * kw * c
             fp = folding[layer.name]
             design.stages.append(Stage(f'{layer.name}_window', 'window_gen', {
                 'IN_H': h, 'IN_W': w, 'C': c, 'ELEM_W': t_in.width, 'KH': kh, 'KW': kw, 'STRIDE_H': sh, 'STRIDE_W': sw,
@@ -116,14 +116,14 @@ def build_design(spec: Spec, mem_dir: Path, target_ii: int | None = None, overri
             if fp.cycles_per_vector > 1:
                 design.stages.append(Stage(f'{layer.name}_fifo', 'axis_fifo', {'DATA_W': n_in * t_in.width, 'DEPTH': depth},
                                            n_in * t_in.width, layer.name))
-            design.stages.append(_dense_stage(layer, n_in, n_out, fp.multipliers, mem_dir, design))
+            design.stages.append(_dense_stage(layer, fp.multipliers, mem_dir))
             pad = [0, 0, 0, 0]
         elif layer.kind == 'dense':
-            n_in, n_out = layer.input_shape[0], layer.output_shape[0]
+            n_in = layer.input_shape[0]
             if beat_in != n_in:  # hls4ml's dense reads n_in/beat beats into one vector: a width converter
                 design.stages.append(Stage(f'{layer.name}_gather', 'stream_flatten', {'ELEM_W': t_in.width, 'C': beat_in, 'BEATS': n_in // beat_in},
                                            n_in * t_in.width, layer.name))
-            design.stages.append(_dense_stage(layer, n_in, n_out, folding[layer.name].multipliers, mem_dir, design))
+            design.stages.append(_dense_stage(layer, folding[layer.name].multipliers, mem_dir))
         elif layer.kind == 'relu':
             design.stages.append(Stage(layer.name, 'relu_stream', {'N': beat_in, **requant_params(t_in, t_out)},
                                        beat_in * t_out.width, layer.name))
@@ -145,22 +145,16 @@ def build_design(spec: Spec, mem_dir: Path, target_ii: int | None = None, overri
     return design
 
 
-def _dense_stage(layer: Layer, n_in: int, n_out: int, mults: int, mem_dir: Path, design: Design) -> Stage:
-    t = layer.types
+def _dense_stage(layer: Layer, mults: int, mem_dir: Path) -> Stage:
     w_path, b_path = mem_dir / f'{layer.name}_weights.mem', mem_dir / f'{layer.name}_biases.mem'
     write_mem_files(layer, mults, w_path, b_path)
-    design.mem_files += [w_path, b_path]
-    params = {
-        'N_IN': n_in, 'N_OUT': n_out, 'MULTS': mults,
-        **type_params('IN', t['input']), **type_params('W', t['weight']), **type_params('B', t['bias']),
-        **type_params('ACC', t['accum'], modes=True), **type_params('OUT', t['output'], modes=True),
-        'WEIGHT_FILE': str(w_path.resolve()), 'BIAS_FILE': str(b_path.resolve()),
-    }
-    return Stage(f'{layer.name}_mac', 'dense_unit', params, n_out * t['output'].width, layer.name)
+    params = dense_params(layer, mults, w_path, b_path)
+    return Stage(f'{layer.name}_mac', 'dense_unit', params, params['N_OUT'] * params['OUT_W'], layer.name)
 
 
 def _param_text(value) -> str:
-    return f'"{value}"' if isinstance(value, str) else str(int(value))
+    """Integers as numbers; strings are already Verilog literals (dense_params quotes its file names)."""
+    return value if isinstance(value, str) else str(int(value))
 
 
 def top_verilog(design: Design) -> str:
@@ -295,12 +289,7 @@ def description(design: Design, files: list[Path]) -> dict:
 def generate(spec: Spec, out: str | os.PathLike, target_ii: int | None = None, overrides: dict[str, int] | None = None,
              force: bool = False) -> dict:
     """Write OUT/<top>.v, OUT/rtl/*.v (library), OUT/mem/*.mem (ROMs) and OUT/<top>.json; returns the JSON."""
-    out = Path(out)
-    if out.exists():
-        if any(out.iterdir()) and not force:
-            raise RtlGenerationError(f'output directory {out} exists and is not empty; choose another --out or pass --force')
-        shutil.rmtree(out)
-    try:
+    with fresh_output_dir(out, force, RtlGenerationError) as out:
         (out / 'mem').mkdir(parents=True)
         (out / 'rtl').mkdir()
         design = build_design(spec, out / 'mem', target_ii, overrides)
@@ -313,10 +302,4 @@ def generate(spec: Spec, out: str | os.PathLike, target_ii: int | None = None, o
         files.append(top)
         desc = description(design, files)
         (out / f'{spec.project_name}.json').write_text(json.dumps(desc, indent=1) + '\n')
-    except BaseException:
-        shutil.rmtree(out, ignore_errors=True)
-        raise
     return desc
-
-
-__all__ = ['generate', 'build_design', 'RtlGenerationError', 'ROUNDING_CODES', 'OVERFLOW_CODES']

@@ -60,10 +60,6 @@ class FixedType:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> FixedType:
-        return cls(**d)
-
-    @classmethod
     def parse(cls, text: str) -> FixedType:
         """Parse 'ap_fixed<8,3,AP_RND,AP_SAT>' / 'fixed<8,3,RND,SAT,0>' / 'ufixed<8,0>' / 'ap_int<4>'."""
         m = re.fullmatch(r'\s*(?:ap_)?(u?)(fixed|int)<([^>]*)>\s*', text)

@@ -20,7 +20,6 @@ class Project:
     keras_model: object
     graph: object
     spec: object
-    path: Path
 
 
 @pytest.fixture(scope='session')
@@ -34,7 +33,7 @@ def _build(model, path: Path) -> Project:
     from lenet5_hls.hls.convert import build_project
 
     graph, spec = build_project(model, path, trace=True, progress=lambda *_: None)
-    return Project(model, graph, spec, path)
+    return Project(model, graph, spec)
 
 
 @pytest.fixture(scope='session')
