@@ -1,5 +1,5 @@
 """Pipeline spec -> synthesizable Verilog top module wiring the hls/rtl library, plus ROM files and a
-JSON description (ports, packing, per-layer folding, analytical cycles) for testbenches and reports.
+JSON description (ports, packing, per-layer folding, analytical cycles and latency) for testbenches and reports.
 
 The top module has the interface Vitis HLS gives the hls4ml top function (DESIGN.md contract 3):
 ap_clk, ap_rst_n, ap_start/ap_done/ap_idle/ap_ready and <stream>_TDATA/_TVALID/_TREADY, element i
@@ -21,6 +21,7 @@ from .folding import Plan, plan as make_plan
 from .output_dir import fresh_output_dir
 from .rtl_params import dense_params, requant_params, type_params, write_mem_files
 from .spec import Layer, Spec
+from .timing import pipeline_timing
 
 RTL_DIR = Path(__file__).resolve().parent / 'rtl'
 SCHEMA = 'lenet5-hls/rtl-description'
@@ -282,6 +283,8 @@ def description(design: Design, files: list[Path]) -> dict:
         'folding': design.plan.to_json(),
         'stages': [{'instance': s.instance, 'module': s.module, 'layer': s.layer,
                     'params': {k: v for k, v in s.params.items() if not str(k).endswith('_FILE')}} for s in design.stages],
+        'timing': pipeline_timing([(s.instance, s.module, s.params) for s in design.stages],
+                                  int(np.prod(i_port.shape)) // i_port.elements_per_beat),
         'files': [str(f) for f in files],
     }
 

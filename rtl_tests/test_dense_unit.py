@@ -24,6 +24,7 @@ import pytest
 from harness import HandshakeLog, StreamBench, assert_cycles, build_dir, cases, pack, param, rtl_sources, run_cocotb, unpack
 from lenet5_hls.hls import rtl_params
 from lenet5_hls.hls.spec import Layer
+from lenet5_hls.hls.timing import stream_timing
 from lenet5_hls.model import golden
 from lenet5_hls.model.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
 
@@ -154,7 +155,11 @@ async def dense_random(dut, idle, backpressure):
         Path('cycles.json').write_text(json.dumps({'simulated_per_vector': span / (N_VECTORS - 1), 'analytical': steps,
                                                    'latency': latency, 'vectors': N_VECTORS}) + '\n')
         assert_cycles(span, (N_VECTORS - 1) * steps, f'{MODULE} {N_VECTORS} back-to-back vectors, MULTS={mults}')
-        assert latency == steps + 2, f'latency {latency} cycles, documented STEPS + 2 = {steps + 2}'
+        model = stream_timing([(MODULE, {'N_IN': n_in, 'N_OUT': n_out, 'MULTS': mults})], 1, N_VECTORS)[0]
+        assert latency == model['out'][0] - model['in'][0] == steps + 2, f'latency {latency} cycles, documented STEPS + 2 = {steps + 2}'
+        t0 = log.in_cycles[0]
+        assert [c - t0 for c in log.in_cycles] == model['in'], 's_axis handshake cycles differ from hls/timing.py'
+        assert [c - t0 for c in log.out_cycles] == model['out'], 'm_axis handshake cycles differ from hls/timing.py'
 
 
 # ---------------------------------------------------------------------------------------------

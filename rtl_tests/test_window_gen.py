@@ -4,7 +4,8 @@ Expected windows come from lenet5_hls.model.golden (_pad + _windows, the helpers
 use), and are cross-checked against golden.conv2d itself with an identity weight matrix, so the element order
 of a window beat is the column order conv2d multiplies with its (KH, KW, C, COUT) weights.
 Cycle count under continuous input and a ready consumer is checked against the analytical model documented in
-window_gen.v (one scan position per clock; ROWS * COLS clocks per image).
+window_gen.v (one scan position per clock; ROWS * COLS clocks per image), as implemented by lenet5_hls.hls.timing,
+which must also give every handshake's cycle exactly.
 """
 
 from __future__ import annotations
@@ -16,22 +17,11 @@ import numpy as np
 import pytest
 
 from harness import HandshakeLog, StreamBench, assert_image_cycles, cases, pack, param, rtl_sources, run_cocotb, unpack
+from lenet5_hls.hls.timing import stream_timing
+from lenet5_hls.hls.timing import window_geometry as geometry  # the generator's latency model (test_pool2d uses it too)
 
 MODULE = 'window_gen'
 N_IMAGES = 3
-
-
-def geometry(p: dict) -> dict:
-    """Analytical model of window_gen (the same formulas as its header, computed independently here)."""
-    ph, pw = p['IN_H'] + p['PAD_T'] + p['PAD_B'], p['IN_W'] + p['PAD_L'] + p['PAD_R']
-    oh, ow = (ph - p['KH']) // p['STRIDE_H'] + 1, (pw - p['KW']) // p['STRIDE_W'] + 1
-    last_row = (oh - 1) * p['STRIDE_H'] + p['KH'] - 1
-    last_col = (ow - 1) * p['STRIDE_W'] + p['KW'] - 1
-    rows = max(p['IN_H'], last_row + 1 - p['PAD_T'])
-    cols = max(p['IN_W'], last_col + 1 - p['PAD_L'])
-    return dict(out_h=oh, out_w=ow, rows=rows, cols=cols, ii=rows * cols,
-                # scan position (0-based, within an image) that completes the last window
-                last_pos=(last_row - p['PAD_T']) * cols + (last_col - p['PAD_L']))
 
 
 def expected_windows(images: np.ndarray, p: dict) -> np.ndarray:
@@ -113,6 +103,10 @@ async def windows(dut, idle, backpressure):
 
     if not idle and not backpressure:
         assert_image_cycles(dut, log, f'window_gen {p}', N_IMAGES, n_pix, g['ii'], g['last_pos'], latency=1)
+        model = stream_timing([(MODULE, p)], n_pix, N_IMAGES)[0]
+        t0 = log.in_cycles[0]
+        assert [c - t0 for c in log.in_cycles] == model['in'], 's_axis handshake cycles differ from hls/timing.py'
+        assert [c - t0 for c in log.out_cycles] == model['out'], 'm_axis handshake cycles differ from hls/timing.py'
 
 
 CASES = {

@@ -57,6 +57,9 @@ def cmd_rtl(args) -> int:
     print(f'[rtl] {desc["top"]}.v in {args.out}: II {fold["ii_cycles"]} cycles/image (target {fold["target_ii_cycles"]}), '
           f'{fold["multipliers"]} multipliers (lower bound {fold["multiplier_lower_bound"]}, '
           f'ratio {fold["multipliers_over_lower_bound"]})')
+    t = desc['timing']
+    print(f'  latency {t["latency_cycles"]} cycles first input beat to first output beat '
+          f'(steady state {t["steady_state_latency_cycles"]}, analytical)')
     print(f'  {"layer":12s} {"kind":10s} {"mults":>6s} {"cycles/vector":>14s} {"cycles/image":>13s} {"buffer bits":>12s} {"ROM bits":>9s}')
     for la in fold['layers']:
         print(f'  {la["name"]:12s} {la["kind"]:10s} {la["multipliers"]:6d} {la["cycles_per_vector"]:14d} '

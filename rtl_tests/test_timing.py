@@ -1,0 +1,115 @@
+"""The analytical latency model (hls/timing.py) on small hand-written specs: module latencies, the MAC
+serving queued windows one per cycles_per_vector, padding scan cost, backpressure onto the input, and
+its place in the RTL description and the `rtl` command. Checked against simulation of the whole
+LeNet-5 (Verilator, every stage boundary's handshakes) for the figures below."""
+
+import numpy as np
+import pytest
+
+from lenet5_hls.hls import spec as S
+from lenet5_hls.hls.rtl_gen import generate
+from lenet5_hls.hls.timing import stream_timing, window_geometry
+from lenet5_hls.model.fixed_point import FixedType
+
+U4 = FixedType(4, 0, False)
+W4 = FixedType(4, 1, True)
+B6 = FixedType(6, 2, True)
+ACC = FixedType(16, 6, True)
+C8 = FixedType(8, 4, True, 'RND', 'SAT')
+D12 = FixedType(12, 6, True)
+RNG = np.random.default_rng(0)
+
+
+def _dense(name, n_in, n_out, t_in, epb_in):
+    return S.Layer(name, 'dense', (n_in,), (n_out,), {'input': t_in, 'weight': W4, 'bias': B6, 'accum': ACC, 'output': D12},
+                   {}, epb_in, n_out, name, {'weight': RNG.integers(-8, 8, (n_in, n_out)), 'bias': RNG.integers(-32, 32, n_out)})
+
+
+def dense_spec() -> S.Spec:
+    """x (8 elements, one beat) -> dense 3."""
+    return S.Spec('tiny', S.Port('x', (8,), U4, 8), S.Port('y', (3,), D12, 3), [_dense('fc', 8, 3, U4, 8)])
+
+
+def conv_spec(size=6, pad=(0, 0, 0, 0)) -> S.Spec:
+    """size x size x 1 -> conv 3x3x2 (padding pad) -> flatten -> dense 3."""
+    oh, ow = size + pad[0] + pad[1] - 2, size + pad[2] + pad[3] - 2
+    conv = S.Layer('conv', 'conv2d', (size, size, 1), (oh, ow, 2),
+                   {'input': U4, 'weight': W4, 'bias': B6, 'accum': ACC, 'output': C8},
+                   {'kernel': [3, 3], 'stride': [1, 1], 'padding': list(pad)}, 1, 2, 'l1',
+                   {'weight': RNG.integers(-8, 8, (3, 3, 1, 2)), 'bias': RNG.integers(-32, 32, 2)})
+    flat = S.Layer('flat', 'flatten', (oh, ow, 2), (oh * ow * 2,), {'input': C8, 'output': C8}, {}, 2, 2, 'l1')
+    return S.Spec('tiny', S.Port('x', (size, size, 1), U4, 1), S.Port('y', (3,), D12, 3),
+                  [conv, flat, _dense('fc', oh * ow * 2, 3, C8, 2)])
+
+
+@pytest.mark.parametrize('mults, steps', [(24, 1), (6, 4), (1, 24)], ids=['parallel', 'folded', 'one-mult'])
+def test_single_dense_layer(tmp_path, mults, steps):
+    """First vector: STEPS + 2 (dense_unit's testbench asserts it); back to back the input skid holds one
+    vector while the previous computes: STEPS - 1 cycles of waiting more, one vector per STEPS."""
+    t = generate(dense_spec(), tmp_path, overrides={'fc': mults})['timing']
+    assert t['latency_cycles'] == steps + 2
+    assert t['ii_cycles'] == steps
+    assert t['steady_state_latency_cycles'] == 2 * steps + 1
+
+
+def test_window_generator_first_window(tmp_path):
+    """The first 3x3 window of a 6x6 image completes at scan position 2*6+2, leaves one clock later; the
+    MAC adds STEPS + 2; the dense layer waits for the whole flattened image."""
+    desc = generate(conv_spec(), tmp_path)
+    stages = {s['instance']: s for s in desc['timing']['stages']}
+    steps = {la['name']: la['cycles_per_vector'] for la in desc['folding']['layers']}
+    assert stages['conv_window']['first_out'] == 2 * 6 + 2 + 1
+    assert stages['conv_mac']['latency'] == steps['conv'] + 2
+    assert stages['fc_gather']['first_out'] == stages['conv_mac']['last_out'] + 1
+    assert desc['timing']['latency_cycles'] == stages['fc_gather']['first_out'] + steps['fc'] + 2
+
+
+def test_mac_serves_queued_windows_one_per_cycles_per_vector(tmp_path):
+    """One multiplier: windows arrive 4 per row of 6 clocks and queue in the FIFO; the MAC takes them
+    back to back, so its outputs are exactly STEPS apart."""
+    desc = generate(conv_spec(), tmp_path, overrides={'conv': 1})
+    steps = desc['folding']['layers'][0]['cycles_per_vector']
+    stages = [(s['module'], s['params']) for s in desc['stages']]
+    mac = stream_timing(stages, 36, 1)[[s['instance'] for s in desc['stages']].index('conv_mac')]
+    assert np.diff(mac['out']).tolist() == [steps] * 15
+
+
+def test_design_slower_than_its_input(tmp_path):
+    """II 16 windows x 18 cycles > 36 input beats: the window FIFO holds the first image, the second one's
+    input stalls; the model's II is the folding's, and in steady state an image's first beat is taken
+    before the previous image drained."""
+    desc = generate(conv_spec(), tmp_path, overrides={'conv': 1})
+    t = desc['timing']
+    assert desc['folding']['ii_cycles'] == t['ii_cycles'] == 16 * 18
+    taken = stream_timing([(s['module'], s['params']) for s in desc['stages']], 36, 2)[0]['in']
+    assert taken[35] == 35 and taken[71] > 71
+    assert t['steady_state_latency_cycles'] > t['latency_cycles']
+
+
+@pytest.mark.parametrize('pad', [(1, 1, 1, 1), (0, 2, 0, 1)], ids=['same', 'bottom-right'])
+def test_padding_costs_scan_positions(tmp_path, pad):
+    """Bottom/right zero padding is scanned one position per clock with no input taken: the II is the
+    window generator's ROWS x COLS, more than the 36 input beats the folding plan counts."""
+    desc = generate(conv_spec(pad=pad), tmp_path)
+    window = next(s for s in desc['stages'] if s['module'] == 'window_gen')
+    g = window_geometry(window['params'])
+    assert g['ii'] > 36
+    assert desc['timing']['ii_cycles'] == g['ii']
+
+
+def test_lenet5_latency(lenet5_rtl):
+    """Committed LeNet-5: input-bound (II 784), so the first image after reset and the steady state have
+    the same latency; 3076 cycles was measured in simulation (Verilator, 20 MNIST images)."""
+    desc, _ = lenet5_rtl
+    t = desc['timing']
+    assert t['ii_cycles'] == desc['folding']['ii_cycles'] == 784
+    assert t['latency_cycles'] == t['steady_state_latency_cycles'] == 3076
+    assert [s['instance'] for s in t['stages']] == [s['instance'] for s in desc['stages']]
+
+
+def test_rtl_command_prints_latency(tmp_path, capsys):
+    from lenet5_hls.cli import main
+
+    dense_spec().save(tmp_path / 'spec.json')
+    assert main(['rtl', '--spec', str(tmp_path / 'spec.json'), '--out', str(tmp_path / 'rtl'), '--fold', 'fc=6']) == 0
+    assert 'latency 6 cycles first input beat to first output beat (steady state 9, analytical)' in capsys.readouterr().out
