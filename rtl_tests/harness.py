@@ -1,7 +1,7 @@
 """Shared helpers for the cocotb testbenches in rtl_tests/ (both sides: pytest and the simulator).
 
-pytest side: `run_cocotb` (build, cached, and run one parameter case through lenet5_hls.sim_runner in
-rtl_tests/sim_build/<toplevel>/<sim>-<case>/), `cases`
+pytest side: `run_cocotb` (build, cached by content, and run one parameter case through
+lenet5_hls.sim_runner in rtl_tests/sim_build/<toplevel>/<sim>-<case>/), `cases`
 (pytest params over parameter sets x simulators).
 cocotb side: clock/reset, AXI-stream source/sink with random idle/backpressure pause generators,
 bounded waits that name the stalled stream, packing of elements into beats, reading HDL parameters.
@@ -43,7 +43,8 @@ def cases(param_sets: dict[str, dict], verilator_ids: tuple[str, ...] | None = N
     return out
 
 
-def build_dir(toplevel: str, sim: str, case_id: str) -> Path:
+def case_dir(toplevel: str, sim: str, case_id: str) -> Path:
+    """Where one case runs: results, logs, files its prepare() writes (its build is in the shared cache)."""
     return SIM_BUILD / toplevel / f'{sim}-{case_id}'
 
 
@@ -63,18 +64,22 @@ def run_cocotb(
 ) -> Path:
     """Build `toplevel` with `parameters` for `sim` (cached) and run the cocotb tests of `test_module`.
 
-    prepare(build_dir) may write files (ROM images, case data) before the build. Fails the pytest test
+    prepare(case_dir) may write files (ROM images, case data) before the build. Fails the pytest test
     on any failing cocotb test; returns the results XML."""
     import pytest
     from lenet5_hls.sim_runner import SimulationError, run
 
-    bdir = build_dir(toplevel, sim, case_id)
+    bdir = case_dir(toplevel, sim, case_id)
     bdir.mkdir(parents=True, exist_ok=True)
     if prepare is not None:
         prepare(bdir)
+    # One build cache per pytest-xdist worker: cases with identical sources and parameters (the LeNet-5
+    # tests) share a build, and two workers never write the same build directory.
+    cache = SIM_BUILD / toplevel / f'builds-{os.environ.get("PYTEST_XDIST_WORKER", "main")}'
     try:
-        result = run(toplevel, test_module, TESTS_DIR, sim, sources, bdir, parameters, extra_env, seed, test_filter,
-                     plusargs=plusargs, build_args=build_args)
+        result = run(toplevel, test_module, TESTS_DIR, sim, sources, cache, run_dir=bdir, parameters=parameters,
+                     extra_env=extra_env, seed=seed, test_filter=test_filter, plusargs=plusargs, build_args=build_args,
+                     cache=True)
     except SimulationError as e:
         pytest.fail(f'{toplevel} [{sim}-{case_id}]: {e}')
     assert result.tests > 0, f'{toplevel} [{sim}-{case_id}]: no cocotb test ran'

