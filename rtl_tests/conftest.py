@@ -27,7 +27,10 @@ def lenet5_spec(lenet5_dir):
 
 @pytest.fixture(scope='session')
 def lenet5_rtl(lenet5_spec, lenet5_dir):
-    """(RTL description JSON, NPZ with raw inputs and golden raw outputs of N_IMAGES MNIST test images)."""
+    """(RTL description JSON, NPZ with raw inputs and golden raw outputs of N_IMAGES MNIST test images).
+
+    The NPZ also holds every layer's golden raw output (`trace/<layer>`, int32) and output type
+    (`trace_type/<layer>` = [width, signed]): a failing scoreboard uses them to name the first diverging layer."""
     from lenet5_hls.hls.rtl_gen import generate
     from lenet5_hls.model.golden import GoldenModel
     from lenet5_hls.model.mnist import load_mnist, to_model_input
@@ -37,5 +40,9 @@ def lenet5_rtl(lenet5_spec, lenet5_dir):
     golden = GoldenModel(lenet5_spec)
     raw_in = golden.quantize_input(to_model_input(load_mnist(quiet=True).x_test[:N_IMAGES]))
     case = base / 'case.npz'
-    np.savez(case, inputs=raw_in, expected=golden.run(raw_in))
+    expected, trace = golden.run(raw_in, trace=True)
+    layers = {f'trace/{name}': out.astype(np.int32) for name, out in trace.items()}
+    types = {f'trace_type/{la.name}': np.array([la.types['output'].width, la.types['output'].signed])
+             for la in lenet5_spec.layers}
+    np.savez(case, inputs=raw_in, expected=expected, **layers, **types)
     return desc, case

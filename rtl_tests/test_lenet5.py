@@ -4,7 +4,8 @@ the golden model, every output element of every image, plus the measured II.
 pytest side (rtl_tests/conftest.py): converts the committed model (hls4ml), generates the RTL, computes
 the golden outputs for real MNIST test images; the tests below run the cocotb tests under Icarus and
 Verilator. cocotb side: TopBench streams images through <input>_TDATA/_TVALID/_TREADY (cocotbext-axi),
-reads <output>_TDATA, and compares bit for bit; every wait is bounded and names the stalled stream.
+reads <output>_TDATA, and compares bit for bit; every wait is bounded and names the stalled stream. On a
+mismatch the failure also names the first diverging layer (layer_probe.py replays the first bad image).
 """
 
 from __future__ import annotations
@@ -17,26 +18,40 @@ import numpy as np
 import pytest
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, with_timeout
-from harness import CLOCK_NS, run_cocotb
+from harness import CLOCK_NS, run_cocotb, write_json
+from layer_probe import assert_bit_exact_localized, first_divergence, layer_streams
+from scoreboard import Timing, assert_no_extra_beats, check_cycles, score
 from top_bench import TopBench, assert_bit_exact, lanes, load_case, load_description
 
 
 @cocotb.test()
 async def network_matches_golden(dut):
+    """All case images back to back: bit-exact results, no extra beats; II and latency against the analytical
+    figures when the input is continuous (LENET5_CHECK_CYCLES=1)."""
     stress = os.environ.get('LENET5_BACKPRESSURE') == '1'
     bench = TopBench(dut, idle=stress, backpressure=stress)
     pixels, expected = load_case()
+    expected = expected.reshape(len(pixels), -1)
     await bench.reset()
+    first_in = cocotb.start_soon(bench.first_input_handshake())
     await bench.send(pixels)
     got, times = await bench.receive(len(pixels))
-    assert_bit_exact(got, expected.reshape(len(pixels), -1))
-    await ClockCycles(bench.clk, 2 * bench.ii)
-    assert bench.outputs_empty(), f'{bench.extra_outputs()} extra output beats after the last image'
-    per_image = bench.o_port['beats_per_image']
-    if not stress and len(pixels) >= 4:
-        gaps = np.diff(np.array(times[per_image - 1 :: per_image]) / CLOCK_NS)[2:]  # steady state
-        dut._log.info(f'II measured {gaps.min():.0f}..{gaps.max():.0f} cycles/image, analytical {bench.ii}')
-        assert abs(np.median(gaps) - bench.ii) <= 0.02 * bench.ii, f'measured II {np.median(gaps)} vs analytical {bench.ii}'
+    await ClockCycles(bench.clk, 2 * (bench.ii or bench.i_port['beats_per_image']))
+    timing = Timing.measure([first_in.result() / CLOCK_NS], np.array(times) / CLOCK_NS, bench.o_port['beats_per_image'])
+    result = score(got, expected, timing, bench.extra_outputs())
+    dut._log.info('RESULT %s', {k: v for k, v in result.items() if k != 'mismatched_images'})
+    await assert_bit_exact_localized(bench, pixels, got, expected)
+    assert_no_extra_beats(result)
+    if os.environ.get('LENET5_CHECK_CYCLES') == '1' and not stress:
+        check_cycles(bench.desc, timing)
+
+
+@cocotb.test()
+async def mismatch_names_first_diverging_layer(dut):
+    """RTL with one corrupted ROM word (pytest side): the scoreboard fails with the message LENET5_EXPECT_FAILURE matches."""
+    with pytest.raises(AssertionError, match=os.environ['LENET5_EXPECT_FAILURE']) as failure:
+        await network_matches_golden.func(dut)
+    dut._log.info(f'scoreboard failure: {failure.value}')
 
 
 @cocotb.test()
@@ -49,7 +64,7 @@ async def reset_mid_image_then_correct(dut):
     for source, payload, lane in zip(bench.sources, bench.lane_payloads(pixels[0]), lanes(bench.i_port)):
         await source.send(payload[: half * lane['tdata_width'] // 8])
     for source in bench.sources:
-        await with_timeout(source.wait(), 4 * bench.ii * CLOCK_NS, 'ns')
+        await with_timeout(source.wait(), bench.budget * CLOCK_NS, 'ns')
     await ClockCycles(bench.clk, 50)  # let the half image travel into the pipeline
     await bench.reset()
     assert bench.outputs_empty(), 'output beats appeared before the first whole image'
@@ -68,7 +83,7 @@ async def watchdog_names_the_stalled_stream(dut):
     for sink in bench.sinks:
         sink.pause = True
     await bench.send(pixels[:2])
-    budget = 10 * bench.ii  # well past one image's latency
+    budget = 10 * bench.ii if bench.ii else bench.budget  # well past one image's latency
     with pytest.raises(AssertionError, match=rf'stream {bench.o_port["name"]} stalled: no output beat 0 on \S+ within {budget}'):
         await bench.receive(1, budget_cycles=budget)
     await ReadOnly()
@@ -121,7 +136,7 @@ def _run(lenet5_rtl, sim: str, case_id: str, test: str, **env):
 @pytest.mark.parametrize('sim', ['icarus', 'verilator'])
 def test_lenet5_rtl_images(lenet5_rtl, sim, backpressure):
     _run(lenet5_rtl, sim, f'lenet5-{"bp" if backpressure else "cont"}', 'network_matches_golden',
-         LENET5_BACKPRESSURE='1' if backpressure else '0')
+         LENET5_BACKPRESSURE='1' if backpressure else '0', LENET5_CHECK_CYCLES='0' if backpressure else '1')
 
 
 @pytest.mark.parametrize('sim', ['icarus', 'verilator'])
@@ -131,3 +146,55 @@ def test_lenet5_rtl_outputs_known_after_reset(lenet5_rtl, sim):
 
 def test_lenet5_rtl_reset_mid_image_and_watchdog(lenet5_rtl):
     _run(lenet5_rtl, 'verilator', 'lenet5-robust', 'reset_mid_image_then_correct|watchdog_names_the_stalled_stream')
+
+
+@pytest.fixture(scope='module')
+def lenet5_mutant(lenet5_spec, lenet5_rtl):
+    """A second copy of the RTL for the ROM mutants, with a 2-image case. $readmemh reads the ROM files when
+    the simulation starts, so the mutants differ only in mem/ and share one build per pytest worker."""
+    from lenet5_hls.hls.rtl_gen import generate
+
+    out = lenet5_rtl[1].parent / 'mutant'
+    desc = generate(lenet5_spec, out)
+    with np.load(lenet5_rtl[1]) as full:
+        np.savez(out / 'case.npz', **{k: full[k] if k.startswith('trace_type/') else full[k][:2] for k in full.files})
+    return desc, out
+
+
+@pytest.mark.parametrize('layer, stages', [('conv1', True), ('fc1', True), ('fc1', False)], ids=['conv1', 'fc1', 'fc1-no-stages'])
+def test_lenet5_rtl_mismatch_names_corrupted_layer(lenet5_mutant, layer, stages):
+    """Every bit of a layer's first bias word inverted (this changes image 0's results): the scoreboard fails
+    naming that layer; with a description without stages (as for vendor RTL), saying it cannot localize."""
+    desc, out = lenet5_mutant
+    rtl_json = out / f'{desc["top"]}.json'
+    if stages:
+        instance, n = next((i, n) for name, i, n in layer_streams(desc) if name == layer)
+        expect = rf'; first: image 0 element .*; first diverging layer: {layer} \({instance}, s{n}\): element \d+ expected -?\d+, RTL'
+    else:
+        rtl_json = out / 'no_stages.json'
+        write_json(rtl_json, {k: v for k, v in desc.items() if k != 'stages'})
+        expect = 'first diverging layer: localization unavailable'
+    path = out / 'mem' / f'{layer}_biases.mem'
+    pristine = path.read_text()
+    word, rest = pristine.split('\n', 1)
+    path.write_text(f'{int(word, 16) ^ ((1 << 4 * len(word)) - 1):0{len(word)}x}\n{rest}')
+    try:
+        run_cocotb(desc['top'], 'test_lenet5', 'verilator', f'lenet5-mutant-{os.environ.get("PYTEST_XDIST_WORKER", "main")}', {},
+                   [Path(f) for f in desc['files']], test_filter='mismatch_names_first_diverging_layer',
+                   extra_env={'LENET5_RTL_JSON': str(rtl_json), 'LENET5_CASE': str(out / 'case.npz'), 'LENET5_EXPECT_FAILURE': expect})
+    finally:
+        path.write_text(pristine)
+
+
+def test_first_divergence_in_pipeline_order():
+    """Layers without a stage (flatten) are skipped; a short stream diverges where it ends; no stages, no streams."""
+    desc = {'stages': [{'layer': 'conv', 'instance': 'conv_window'}, {'layer': 'conv', 'instance': 'conv_mac'},
+                       {'layer': 'fc', 'instance': 'fc_mac'}]}
+    streams = layer_streams(desc)
+    assert streams == [('conv', 'conv_mac', 2), ('fc', 'fc_mac', 3)]
+    trace = {'conv': np.arange(6).reshape(1, 2, 3), 'flatten': np.arange(6), 'fc': np.array([5, 6])}
+    assert first_divergence(streams, {'conv': np.arange(6), 'fc': np.array([5, 6])}, trace) is None
+    found = first_divergence(streams, {'conv': np.arange(6), 'fc': np.array([5, -7])}, trace)
+    assert str(found) == 'first diverging layer: fc (fc_mac, s3): element 1 expected 6, RTL -7'
+    assert 'element 4 expected 4, RTL nothing' in str(first_divergence(streams, {'conv': np.arange(4), 'fc': []}, trace))
+    assert layer_streams({'top': 'myproject'}) == []
