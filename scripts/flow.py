@@ -1,0 +1,99 @@
+"""`lenet5-hls flow`: the whole flow in one command — model, hls4ml project + C simulation, pipeline
+spec, golden model, RTL, cocotb simulation of N MNIST test images — and one summary of every figure.
+
+Writes OUT/hls (HLS project, spec), OUT/rtl (Verilog), OUT/sim (simulation files), OUT/summary.json.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .compare import compare, reference_outputs
+
+
+def run_flow(model_path: str, out: Path, images: int = 1000, sim: str = 'verilator', driver: str | None = None,
+             data_dir: str | None = None, force: bool = False, waves: bool = False, jobs: int | None = None,
+             progress=print) -> dict:
+    from .hls.convert import build_project, load_model
+    from .hls.rtl_gen import generate
+    from .model.golden import GoldenModel
+    from .model.mnist import load_mnist, to_model_input
+    from .sim import simulate
+
+    out = Path(out)
+    start = time.perf_counter()
+    data = load_mnist(data_dir)
+    if not 1 <= images <= len(data.x_test):
+        raise ValueError(f'--images must be 1..{len(data.x_test)} (test images of {data.source}), got {images}')
+    x, labels = to_model_input(data.x_test[:images]), data.y_test[:images]
+    progress(f'[flow] {images} test images of {data.source}')
+    keras_model = load_model(model_path)
+    graph, spec = build_project(keras_model, out / 'hls', force=force, progress=progress)
+    desc = generate(spec, out / 'rtl', force=force)
+    fold = desc['folding']
+    progress(f'[flow] RTL: II {fold["ii_cycles"]} cycles/image, {fold["multipliers"]} multipliers, '
+             f'latency {desc["timing"]["latency_cycles"]} cycles (analytical)')
+    golden = GoldenModel(spec)
+    progress('[flow] quantized Keras, C simulation and golden model on the same images')
+    outputs, speed = reference_outputs(keras_model, graph, golden, x)
+    raw_in = golden.quantize_input(x)
+    result = simulate(out / 'rtl' / f'{desc["top"]}.json', raw_in, golden.run(raw_in), out / 'sim', sim=sim, driver=driver,
+                      waves=waves, jobs=jobs, progress=progress)
+    from .model.fixed_point import to_float
+
+    outputs['rtl'] = to_float(np.load(out / 'sim' / 'rtl_outputs.npy'), spec.output.type).reshape(images, -1)
+    report = compare(outputs, labels)
+    src = report['sources']
+    summary = {
+        'images': images,
+        'image_source': data.source,
+        'simulator': sim,
+        'driver': result['driver'],
+        'parallel_simulations': result['parallel_simulations'],
+        'rtl_vs_golden_mismatches': src['rtl']['mismatches_vs_golden'],
+        'golden_vs_csim_mismatches': src['csim']['mismatches_vs_golden'],
+        'golden_vs_keras_mismatches': src['keras']['mismatches_vs_golden'],
+        'output_elements_compared': report['elements'],
+        'accuracy': {name: src[name]['accuracy'] for name in ('keras', 'csim', 'golden', 'rtl')},
+        'ii_cycles': result['ii_cycles'],
+        'latency_cycles': result['latency_cycles'],
+        'analytical': {'ii_cycles': fold['ii_cycles'], 'latency_cycles': desc['timing']['latency_cycles']},
+        'multipliers': fold['multipliers'],
+        'rtl_images_per_s': result['rtl_images_per_s'],
+        'csim_images_per_s': round(speed['csim'], 1),
+        'golden_images_per_s': round(speed['golden'], 1),
+        'keras_images_per_s': round(speed['keras'], 1),
+        'rtl_build_seconds': result['build_seconds'],
+        'rtl_build_reused': result['build_reused'],
+        'rtl_run_seconds': result['run_seconds'],
+        'wall_seconds': round(time.perf_counter() - start, 1),
+        'comparison': report,
+        'paths': {'hls': str(out / 'hls'), 'rtl': str(out / 'rtl'), 'sim': str(out / 'sim')},
+    }
+    (out / 'summary.json').write_text(json.dumps(summary, indent=1) + '\n')
+    progress(summary_table(summary))
+    return summary
+
+
+def summary_table(s: dict) -> str:
+    a = s['analytical']
+    rows = [
+        ('images', f'{s["images"]} ({s["image_source"]})'),
+        ('simulator', f'{s["simulator"]} ({s["driver"]} driver)'),
+        ('RTL vs golden', f'{s["rtl_vs_golden_mismatches"]} of {s["output_elements_compared"]} elements differ'),
+        ('C simulation vs golden', f'{s["golden_vs_csim_mismatches"]} of {s["output_elements_compared"]} elements differ'),
+        ('Keras vs golden', f'{s["golden_vs_keras_mismatches"]} of {s["output_elements_compared"]} elements differ'),
+        ('accuracy', ', '.join(f'{k} {100 * v:.2f} %' for k, v in s['accuracy'].items())),
+        ('II, cycles/image', f'{s["ii_cycles"]} measured, {a["ii_cycles"]} analytical'),
+        ('latency, cycles', f'{s["latency_cycles"]} measured, {a["latency_cycles"]} analytical'),
+        ('multipliers', str(s['multipliers'])),
+        ('images/s', f'RTL simulation {s["rtl_images_per_s"]}, C simulation {s["csim_images_per_s"]}, golden {s["golden_images_per_s"]}'),
+        ('wall time', f'{s["wall_seconds"]} s (RTL build {s["rtl_build_seconds"]} s{", reused" if s["rtl_build_reused"] else ""}, '
+                      f'RTL run {s["rtl_run_seconds"]} s)'),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return '\n'.join(f'  {k:{width}s}  {v}' for k, v in rows)

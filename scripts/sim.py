@@ -1,0 +1,129 @@
+"""`lenet5-hls sim`: images through the accelerator RTL under Icarus or Verilator, every output element
+scored against the golden model, with the measured II and latency.
+
+Two drivers run the cocotb testbenches of rtl_tests/: `hdl` keeps stimulus and capture in Verilog
+(test_lenet5_file_io.py; thousands of images, optimized Verilator build, images split over parallel
+simulations) and `python` drives every beat from cocotbext-axi (test_lenet5.py; split-layout vendor RTL,
+names the first diverging layer on a mismatch). Builds are cached by content (sim_runner).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from .sim_runner import VERILATOR_FAST, SimulationError, build, default_cache_dir, run
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTBENCH_DIR = ROOT / 'rtl_tests'
+DRIVERS = ('hdl', 'python')
+
+
+def testbench_dir() -> Path:
+    if not (TESTBENCH_DIR / 'test_lenet5.py').exists():
+        raise SimulationError(f'the cocotb testbenches are not at {TESTBENCH_DIR}; run lenet5-hls from a checkout '
+                              '(pip install -e .), as scripts/setup.sh does')
+    return TESTBENCH_DIR
+
+
+def _merge(parts: list[dict], starts: list[int]) -> dict:
+    """One result from the shards' results (each shard's images start at its own reset)."""
+    merged = dict(parts[0])
+    for key in ('images', 'elements', 'mismatches', 'extra_beats'):
+        merged[key] = sum(p[key] for p in parts)
+    merged['mismatched_images'] = [start + i for p, start in zip(parts, starts) for i in p['mismatched_images']]
+    iis = [p['ii_cycles'] for p in parts if p['ii_cycles'] is not None]
+    merged['ii_cycles'] = float(np.median(iis)) if iis else None
+    merged['latency_cycles'] = max(p['latency_cycles'] for p in parts)
+    return merged
+
+
+def simulate(desc_file: Path, inputs: np.ndarray, expected: np.ndarray, out_dir: Path, sim: str = 'verilator',
+             driver: str | None = None, stress: bool = False, waves: bool = False, seed: int = 1, jobs: int | None = None,
+             cache_dir: Path | None = None, progress=print) -> dict:
+    """Run raw `inputs` through the RTL described by desc_file; `expected` are the golden raw outputs.
+    driver None: hdl for packed streams, python for the split layout. jobs: parallel simulations (hdl
+    driver; default: one per core). Writes out_dir/rtl_outputs.npy (raw outputs) and sim_result.json."""
+    tb_dir = testbench_dir()
+    desc_file = Path(desc_file).resolve()
+    desc = json.loads(desc_file.read_text())
+    split = any(len(p.get('lanes', [None])) > 1 for p in desc['inputs'] + desc['outputs'])
+    driver = driver or ('python' if split else 'hdl')
+    if driver not in DRIVERS:
+        raise SimulationError(f'unknown driver {driver!r}; choose one of {", ".join(DRIVERS)}')
+    if driver == 'hdl' and split:
+        raise SimulationError('the hdl driver needs packed streams (<name>_TDATA); this RTL has the split layout: use --driver python')
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ii = desc.get('folding', {}).get('ii_cycles')
+    sources = [Path(f) for f in desc['files']]
+    if driver == 'hdl':
+        import sys
+
+        sys.path.insert(0, str(tb_dir))
+        from file_io_bench import HDL_FILES, prepare, tb_verilog
+
+        tb = out_dir / f'tb_{desc["top"]}.v'
+        tb.write_text(tb_verilog(desc))
+        top, module, test = f'tb_{desc["top"]}', 'test_lenet5_file_io', 'images_match_golden_file_io'
+        sources = [*HDL_FILES, *sources, tb]
+        jobs = max(1, min(jobs or os.cpu_count() or 1, len(inputs) // 50 or 1))  # a shard costs a reset and a pipeline fill
+    else:
+        top, module, test, jobs = desc['top'], 'test_lenet5', 'network_matches_golden', 1
+    build_args = VERILATOR_FAST if sim == 'verilator' else []
+    cache_dir = cache_dir or default_cache_dir()
+    progress(f'[sim] {len(inputs)} images, {sim}, {driver} driver{", idle + backpressure" if stress else ""}: '
+             f'building {top} (cache {cache_dir})')
+    start = time.perf_counter()
+    build_dir, built, build_seconds = build(top, sim, sources, cache_dir, build_args=build_args, waves=waves, cache=True)
+    progress(f'[sim] build {"took " + format(build_seconds, ".1f") + " s" if built else "reused"}; running '
+             f'{jobs} simulation{"s" if jobs > 1 else ""}, logs in {out_dir}/sim*.log')
+    starts = [int(a[0]) for a in np.array_split(np.arange(len(inputs)), jobs)]
+    ends = starts[1:] + [len(inputs)]
+
+    def shard(k: int) -> dict:
+        sdir = out_dir if jobs == 1 else out_dir / f'shard{k}'
+        sdir.mkdir(parents=True, exist_ok=True)
+        for f in desc.get('data_files', []):  # vendor ROM images read by $readmemh("./x.dat") from the run directory
+            shutil.copy(f, sdir)
+        x, y = inputs[starts[k]:ends[k]], expected[starts[k]:ends[k]]
+        np.savez(sdir / 'case.npz', inputs=x, expected=y)
+        result_file = sdir / 'sim_result.json'
+        result_file.unlink(missing_ok=True)
+        env = {'LENET5_RTL_JSON': str(desc_file), 'LENET5_CASE': str(sdir / 'case.npz'), 'LENET5_RESULT': str(result_file),
+               'LENET5_FILE_IO_DIR': str(sdir), 'LENET5_BACKPRESSURE': '1' if stress else '0', 'LENET5_CHECK_CYCLES': '0'}
+        plusargs = []
+        if driver == 'hdl':
+            plusargs = prepare(sdir, desc, x, idle=30 if stress else 0, backpressure=40 if stress else 0, seed=seed + k,
+                               stall_cycles=20 * ii + 5000 if ii else desc['timeout_cycles'])
+        log = out_dir / (f'sim{k}.log' if jobs > 1 else 'sim.log')
+        r = run(top, module, tb_dir, sim, sources, build_dir, run_dir=sdir, extra_env=env, seed=seed + k, test_filter=test,
+                waves=waves, plusargs=plusargs, build_args=build_args, log_file=log)
+        if not result_file.exists():
+            tail = '\n'.join(log.read_text(errors='replace').splitlines()[-15:]) if log.exists() else ''
+            raise SimulationError(f'simulation of images {starts[k]}..{ends[k] - 1} ended without a result; log {log}:\n{tail}')
+        return json.loads(result_file.read_text()) | {'outputs': np.load(sdir / 'rtl_outputs.npy'), 'failed': r.failed}
+
+    run_start = time.perf_counter()
+    with ThreadPoolExecutor(jobs) as pool:
+        parts = list(pool.map(shard, range(jobs)))
+    run_seconds = time.perf_counter() - run_start
+    np.save(out_dir / 'rtl_outputs.npy', np.concatenate([p.pop('outputs') for p in parts]))
+    result = _merge(parts, starts)
+    result.update({
+        'simulator': sim, 'driver': driver, 'stress': stress, 'parallel_simulations': jobs,
+        'cocotb_tests_failed': sum(p['failed'] for p in parts), 'build_reused': not built,
+        'build_seconds': round(build_seconds, 1), 'run_seconds': round(run_seconds, 1),
+        'rtl_images_per_s': round(len(inputs) / run_seconds, 2),
+        'analytical': {'ii_cycles': ii, 'latency_cycles': desc.get('timing', {}).get('latency_cycles')},
+        'waves': [str(p) for p in (*out_dir.rglob('*.vcd'), *out_dir.rglob('*.fst'), *build_dir.glob('*.fst'))] if waves else [],
+        'wall_seconds': round(time.perf_counter() - start, 1),
+    })
+    (out_dir / 'sim_result.json').write_text(json.dumps(result, indent=1) + '\n')
+    return result
