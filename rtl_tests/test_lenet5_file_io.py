@@ -30,6 +30,7 @@ from file_io_bench import (
     tb_verilog,
 )
 from harness import CLOCK_NS, run_cocotb
+from lenet5_hls.sim_runner import VERILATOR_FAST
 from scoreboard import Timing, assert_no_extra_beats, check_cycles, score
 from top_bench import assert_bit_exact, load_case, load_description
 
@@ -83,6 +84,15 @@ async def images_match_golden_file_io(dut):
         check_cycles(desc, timing)
 
 
+@cocotb.test()
+async def stall_names_the_blocked_stream(dut):
+    """Output never accepted (+out_backpressure=100): the run fails within the stall bound, naming the
+    most downstream blocked stream instead of hanging."""
+    with pytest.raises(AssertionError, match=os.environ['LENET5_EXPECT_FAILURE']) as failure:
+        await images_match_golden_file_io.func(dut)
+    dut._log.info(f'watchdog: {failure.value}')
+
+
 # ---------------------------------------------------------------------------------------------
 # pytest side
 # ---------------------------------------------------------------------------------------------
@@ -95,13 +105,26 @@ def file_io_sources(desc: dict, out_dir: Path) -> tuple[str, list[Path]]:
     return f'tb_{desc["top"]}', [*HDL_FILES, *(Path(f) for f in desc['files']), tb]
 
 
-@pytest.mark.parametrize('stress', [False, True], ids=['continuous', 'idle-backpressure'])
-def test_lenet5_file_io_images(lenet5_rtl, stress):
+def _run(lenet5_rtl, case_id: str, test: str, idle: int, backpressure: int, **env):
     desc, case = lenet5_rtl
     top, sources = file_io_sources(desc, case.parent)
-    run_dir = case.parent / f'file_io_{"stress" if stress else "cont"}'
-    images = np.load(case)['inputs']
-    plusargs = prepare(run_dir, desc, images, idle=30 if stress else 0, backpressure=40 if stress else 0)
-    run_cocotb(top, 'test_lenet5_file_io', 'verilator', 'lenet5-file-io', {}, sources, plusargs=plusargs,
+    run_dir = case.parent / f'file_io_{case_id}'
+    plusargs = prepare(run_dir, desc, np.load(case)['inputs'], idle=idle, backpressure=backpressure, stall_cycles=2000)
+    run_cocotb(top, 'test_lenet5_file_io', 'verilator', f'lenet5-file-io-{case_id}', {}, sources, plusargs=plusargs,
+               build_args=VERILATOR_FAST, test_filter=test,
                extra_env={'LENET5_RTL_JSON': str(case.parent / 'rtl' / f'{desc["top"]}.json'), 'LENET5_CASE': str(case),
-                          'LENET5_FILE_IO_DIR': str(run_dir), 'LENET5_CHECK_CYCLES': '0' if stress else '1'})
+                          'LENET5_FILE_IO_DIR': str(run_dir), **env})
+
+
+@pytest.mark.parametrize('stress', [False, True], ids=['continuous', 'idle-backpressure'])
+def test_lenet5_file_io_images(lenet5_rtl, stress):
+    _run(lenet5_rtl, 'stress' if stress else 'cont', 'images_match_golden_file_io', idle=30 if stress else 0,
+         backpressure=40 if stress else 0, LENET5_CHECK_CYCLES='0' if stress else '1')
+
+
+def test_lenet5_file_io_stall_names_blocked_stream(lenet5_rtl):
+    desc = lenet5_rtl[0]
+    last = len(desc['stages'])
+    expect = (rf'stalled, no handshake on any port for 2000 cycles: input_image: \d+ beats accepted; layer20_out: 0 beats '
+              rf'delivered; blocked internal streams .*stalled at s{last} \({desc["stages"][-1]["instance"]} output\)')
+    _run(lenet5_rtl, 'stall', 'stall_names_the_blocked_stream', idle=0, backpressure=100, LENET5_EXPECT_FAILURE=expect)

@@ -93,6 +93,7 @@ def cmd_sim(args) -> int:
     spec = spec_mod.load(args.spec)
     raw, expected, _ = _test_images(spec, args.images, args.data_dir)
     with fresh_output_dir(args.out, args.force, SimulationError) as out:
+        out.mkdir(parents=True)
         if args.vendor_rtl:
             from .hls.vendor_ports import describe_vendor_rtl
 
