@@ -1,0 +1,291 @@
+"""Resource estimates of the generated RTL from open tools, per layer and total, beside the multiplier
+budget hls4ml declares for the same model.
+
+Yosys `synth_xilinx` (7-series cells: LUT, FD*, DSP48E1, RAMB18/36, LUTRAM, SRL, CARRY4) runs on every
+instance of `<top>.v` separately, its library module with that instance's parameters (the instances are
+independent, so a pool of Yosys processes synthesizes them in parallel); `synth -noabc` of the same
+module, in another process, gives a technology-independent cell count. The top module adds only wires. Summing stages ignores
+optimization across stage boundaries (e.g. unused output bits), which flat synthesis could remove.
+
+The hls4ml side comes from the project `lenet5-hls hls` writes: `firmware/parameters.h` holds, per
+layer, the `nnet::dense_config` its multiply kernel is compiled with (`reuse_factor`, `strategy` and
+`multiplier_limit`, the limit of `#pragma HLS ALLOCATION operation instances=mul` in nnet's dense
+latency kernel), `hls4ml_config.yml` the part and clock the project targets.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import resource
+import shutil
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+YOSYS_PACKAGE = 'yosys'
+COUNTS = ('lut', 'ff', 'dsp', 'bram', 'bram18', 'bram36', 'lutram', 'srl', 'carry', 'muxf', 'cells')
+# Two Yosys runs per stage, one per flow; {sources}, {chparam}, {module}, {flow}, {stat_json} are filled in.
+# Separate processes: `design -save`/`-load` of the elaborated design before synth_xilinx changed its
+# result here (fc1's MAC: 9,030 instead of 2,888 LUTs, with 4,096 LUT1 and 6,160 MUXF7/8 more).
+SCRIPT = """read_verilog -defer {sources}
+{chparam}
+hierarchy -check -top {module}
+{flow}
+tee -q -o {stat_json} stat -json
+"""
+FLOWS = {
+    'xilinx': 'synth_xilinx -family xc7 -flatten -noiopad -noclkbuf -top {module}',
+    'generic': 'synth -flatten -noabc -top {module}',
+}
+# Xilinx cell type -> counter; a RAMB36 counts as one BRAM, a RAMB18 as half.
+_CELL_KINDS = [(r'LUT[1-6]$', 'lut'), (r'FD', 'ff'), (r'DSP48', 'dsp'), (r'RAMB18', 'bram18'), (r'RAMB36', 'bram36'),
+               (r'RAM(32|64|128|256)', 'lutram'), (r'SRL', 'srl'), (r'(CARRY|MUXCY|XORCY)', 'carry'), (r'MUXF', 'muxf')]
+
+
+class ToolMissing(RuntimeError):
+    """A program the report needs is not installed; the message names the Debian package."""
+
+
+class ResourceError(RuntimeError):
+    """Yosys failed on a stage, or the RTL / hls4ml project is not what the report expects."""
+
+
+@dataclass
+class Instance:
+    """One module instance of the generated top, with its parameters as Verilog literals."""
+
+    instance: str
+    module: str
+    layer: str
+    params: dict[str, str]
+
+
+def yosys_exe() -> str:
+    exe = shutil.which('yosys')
+    if exe is None:
+        raise ToolMissing(f'yosys not found on PATH: install the Debian package `{YOSYS_PACKAGE}` '
+                          f'(apt-get install {YOSYS_PACKAGE})')
+    return exe
+
+
+def yosys_version(exe: str) -> str:
+    return subprocess.run([exe, '-V'], capture_output=True, text=True, check=True).stdout.strip()
+
+
+_INSTANCE = re.compile(r'^(\w+) #\(\n(.*?)\n\) (\w+) \(', re.M | re.S)
+_PARAM = re.compile(r'^\s*\.(\w+)\((.*)\),?$', re.M)
+
+
+def top_instances(rtl_dir: Path) -> list[Instance]:
+    """The instances of `<top>.v` with the exact parameters it passes (ROM paths included, which the
+    JSON description leaves out); the layer of each comes from `<top>.json`, 'control' for the rest."""
+    desc_file = next(rtl_dir.glob('*.json'), None)
+    if desc_file is None:
+        raise ResourceError(f'{rtl_dir}: no <top>.json; generate the RTL with `lenet5-hls rtl` first')
+    desc = json.loads(desc_file.read_text())
+    layers = {s['instance']: s['layer'] for s in desc['stages']}
+    text = (rtl_dir / f'{desc["top"]}.v').read_text()
+    found = [Instance(inst, module, layers.get(inst, 'control'), dict(_PARAM.findall(body)))
+             for module, body, inst in _INSTANCE.findall(text)]
+    missing = set(layers) - {i.instance for i in found}
+    if missing:
+        raise ResourceError(f'{rtl_dir}: stages {sorted(missing)} of {desc_file.name} not found in {desc["top"]}.v')
+    return found
+
+
+def _literal(value: str) -> str:
+    """chparam value: Yosys cannot parse '-4', a 32-bit signed literal it can."""
+    return f"32'sh{int(value) & 0xFFFFFFFF:08x}" if re.fullmatch(r'-\d+', value) else value
+
+
+def stage_script(inst: Instance, flow: str, sources: list[Path], stat_json: Path) -> str:
+    sets = ' '.join(f'-set {k} {_literal(v)}' for k, v in inst.params.items())
+    return SCRIPT.format(sources=' '.join(str(s) for s in sources), chparam=f'chparam {sets} {inst.module}' if sets else '',
+                         module=inst.module, flow=FLOWS[flow].format(module=inst.module), stat_json=stat_json)
+
+
+def xilinx_counts(cells: dict[str, int]) -> dict[str, float]:
+    """Group `stat -json` cell types of a synth_xilinx netlist into the counters of COUNTS."""
+    counts = dict.fromkeys(COUNTS[:-1], 0)
+    for cell, n in cells.items():
+        kind = next((k for pattern, k in _CELL_KINDS if re.match(pattern, cell)), None)
+        if kind:
+            counts[kind] += n
+    counts['bram'] = counts['bram36'] + counts['bram18'] / 2
+    return counts
+
+
+def synth_run(exe: str, inst: Instance, flow: str, sources: list[Path], work: Path) -> tuple[dict, float]:
+    """One flow of FLOWS on one instance's module with its parameters: `stat -json` design figures, seconds."""
+    stat_json, script, log = (work / f'{inst.instance}.{flow}.{ext}' for ext in ('json', 'ys', 'log'))
+    script.write_text(stage_script(inst, flow, sources, stat_json))
+    start = time.monotonic()
+    proc = subprocess.run([exe, '-q', '-l', str(log), '-s', str(script)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = log.read_text()[-2000:] if log.exists() else ''
+        raise ResourceError(f'yosys ({flow}) failed on {inst.instance} ({inst.module}):\n{proc.stdout}{proc.stderr}\n{tail}')
+    return json.loads(stat_json.read_text())['design'], time.monotonic() - start
+
+
+def stage_counts(inst: Instance, runs: dict[str, tuple[dict, float]]) -> dict:
+    """The report row of one instance from its runs (flow -> synth_run result): 7-series counts from
+    synth_xilinx, the generic cell count from synth -noabc, Yosys seconds of both."""
+    xilinx = runs['xilinx'][0]['num_cells_by_type']
+    return {'instance': inst.instance, 'module': inst.module, **xilinx_counts(xilinx), 'cells': runs['generic'][0]['num_cells'],
+            'xilinx_cells': xilinx, 'seconds': round(sum(sec for _, sec in runs.values()), 1)}
+
+
+def _cost(inst: Instance) -> int:
+    """Rough synthesis effort, to start the longest runs first: multipliers, else wide stream data."""
+    return int(inst.params.get('MULTS', 0)) * 1000 + int(inst.params.get('DATA_W', 0))
+
+
+def synthesize(rtl_dir: Path, jobs: int = 2, progress=print) -> tuple[str, list[tuple[Instance, dict]]]:
+    """Every instance of the top synthesized, `jobs` Yosys processes at a time; (Yosys version, results)."""
+    exe = yosys_exe()
+    instances = top_instances(rtl_dir)
+    sources = sorted((rtl_dir / 'rtl').glob('*.v'))
+    tasks = [(inst, flow) for inst in sorted(instances, key=_cost, reverse=True) for flow in FLOWS]
+    with tempfile.TemporaryDirectory(prefix='lenet5_yosys_') as tmp, ThreadPoolExecutor(jobs) as pool:
+        def run(task):
+            inst, flow = task
+            design, seconds = synth_run(exe, inst, flow, sources, Path(tmp))
+            progress(f'[report] {inst.instance} ({inst.module}) {flow}: {design["num_cells"]:,} cells, {seconds:.1f} s')
+            return design, seconds
+
+        runs = dict(zip([(inst.instance, flow) for inst, flow in tasks], pool.map(run, tasks)))
+    return yosys_version(exe), [(inst, stage_counts(inst, {f: runs[inst.instance, f] for f in FLOWS})) for inst in instances]
+
+
+# ---- what hls4ml declares ----
+
+_OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+        ast.FloorDiv: lambda a, b: a // b}
+
+
+def _eval_field(name: str, fields: dict[str, str]) -> int:
+    """Value of a `static const unsigned` field: integer arithmetic, DIV_ROUNDUP and other fields."""
+    def ev(node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, int):
+            return node.value
+        if isinstance(node, ast.Name) and node.id in fields:
+            return _eval_field(node.id, fields)
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            return _OPS[type(node.op)](ev(node.left), ev(node.right))
+        if isinstance(node, ast.Call) and getattr(node.func, 'id', '') == 'DIV_ROUNDUP' and len(node.args) == 2:
+            a, b = ev(node.args[0]), ev(node.args[1])
+            return -(-a // b)
+        raise ResourceError(f'parameters.h: cannot evaluate {name} = {fields[name]}')
+
+    return ev(ast.parse(fields[name].replace('/', '//'), mode='eval').body)
+
+
+_STRUCT = re.compile(r'^struct (\w+) : nnet::(\w+) \{\n(.*?)^\};', re.M | re.S)
+_FIELD = re.compile(r'static const (?:unsigned|bool) (\w+)\s*=\s*([^;]+);', re.S)
+_LAYER_COMMENT = re.compile(r'^// (\w+)\n', re.M)
+
+
+def hls4ml_budgets(hls_dir: Path) -> dict[str, dict]:
+    """Per hls4ml layer: reuse factor, strategy and multiplier limit of the dense_config its multiply
+    kernel uses (a conv's `configN_mult`, a dense layer's `configN`), from firmware/parameters.h."""
+    path = hls_dir / 'firmware' / 'parameters.h'
+    if not path.exists():
+        raise ResourceError(f'{hls_dir}: no firmware/parameters.h; write the hls4ml project with `lenet5-hls hls` first')
+    text = path.read_text()
+    start = text.index('insert layer-config')
+    blocks = _LAYER_COMMENT.split(text[start:])[1:]  # name, body, name, body, ...
+    budgets = {}
+    for name, body in zip(blocks[::2], blocks[1::2]):
+        for struct, base, fields_text in _STRUCT.findall(body):
+            fields = {k: v.strip() for k, v in _FIELD.findall(fields_text)}
+            if base == 'dense_config' and 'multiplier_limit' in fields:
+                budgets[name] = {'struct': struct, 'reuse_factor': _eval_field('reuse_factor', fields),
+                                 'strategy': fields.get('strategy', '').removeprefix('nnet::'),
+                                 'multiplier_limit': _eval_field('multiplier_limit', fields),
+                                 'n_in': _eval_field('n_in', fields), 'n_out': _eval_field('n_out', fields)}
+    return budgets
+
+
+class _IgnoreTags(yaml.SafeLoader):
+    """hls4ml_config.yml tags the Keras model path (!keras_model); the report does not need it."""
+
+
+_IgnoreTags.add_multi_constructor('!', lambda loader, suffix, node: None)
+
+
+def hls4ml_project(hls_dir: Path) -> dict:
+    """The target hls4ml declares in hls4ml_config.yml: part, clock, backend, io type, model-level HLSConfig."""
+    cfg = yaml.load((hls_dir / 'hls4ml_config.yml').read_text(), Loader=_IgnoreTags)
+    model = cfg.get('HLSConfig', {}).get('Model', {})
+    return {'backend': cfg.get('Backend'), 'part': cfg.get('Part'), 'clock_period_ns': cfg.get('ClockPeriod'),
+            'io_type': cfg.get('IOType'), 'strategy': model.get('Strategy'), 'reuse_factor': model.get('ReuseFactor')}
+
+
+# ---- the report ----
+
+def _sum(rows: list[dict]) -> dict:
+    return {k: sum(r[k] for r in rows) for k in COUNTS}
+
+
+def _cpu_since(before) -> float:
+    """CPU seconds of finished child processes since `before`: Yosys' effort, whatever else loads the machine."""
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def resource_report(rtl_dir, hls_dir, jobs: int = 2, progress=print) -> dict:
+    """Yosys estimates per layer and total for the RTL in rtl_dir, with our folding's multipliers and
+    hls4ml's declared budgets (from hls_dir; None for RTL of a hand-written spec) per layer.
+    Raises ToolMissing without yosys."""
+    rtl_dir = Path(rtl_dir)
+    start, cpu_start = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    version, results = synthesize(rtl_dir, jobs, progress)
+    desc = json.loads(next(rtl_dir.glob('*.json')).read_text())
+    ours = {la['name']: la['multipliers'] for la in desc['folding']['layers']}
+    budgets = hls4ml_budgets(Path(hls_dir)) if hls_dir is not None else {}
+    layers = []
+    for name in dict.fromkeys(inst.layer for inst, _ in results):
+        stages = [r for inst, r in results if inst.layer == name]
+        declared = budgets.get(name, {})
+        layers.append({'layer': name, 'stages': stages, **_sum(stages), 'our_multipliers': ours.get(name, 0),
+                       'hls4ml_multiplier_limit': declared.get('multiplier_limit'),
+                       'hls4ml_reuse_factor': declared.get('reuse_factor'), 'hls4ml_strategy': declared.get('strategy'),
+                       'hls4ml_config_struct': declared.get('struct')})
+    total = {**_sum(layers), 'our_multipliers': sum(la['our_multipliers'] for la in layers),
+             'hls4ml_multiplier_limit': sum(b['multiplier_limit'] for b in budgets.values()) if budgets else None}
+    return {
+        'tool': {'yosys': version, 'target': 'synth_xilinx -family xc7 (7-series cells)', 'script': SCRIPT, 'flows': FLOWS,
+                 'per': 'one process per flow and top-level instance: its module with that instance\'s parameters',
+                 'jobs': jobs, 'wall_seconds': round(time.monotonic() - start, 1),
+                 'yosys_cpu_seconds': round(_cpu_since(cpu_start), 1)},
+        'hls4ml': hls4ml_project(Path(hls_dir)) if hls_dir is not None else None,
+        'layers': layers,
+        'total': total,
+    }
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return '-'
+    return f'{v:g}' if isinstance(v, float) else f'{v:,}'
+
+
+def markdown(report: dict) -> str:
+    """The per-layer table of a resource_report, Markdown, total last."""
+    cols = [('LUT', 'lut'), ('FF', 'ff'), ('DSP48E1', 'dsp'), ('BRAM36', 'bram'), ('LUTRAM', 'lutram'), ('SRL', 'srl'),
+            ('CARRY4', 'carry'), ('generic cells', 'cells'), ('our multipliers', 'our_multipliers'),
+            ('hls4ml multiplier_limit', 'hls4ml_multiplier_limit'), ('hls4ml ReuseFactor', 'hls4ml_reuse_factor')]
+    lines = ['| layer | ' + ' | '.join(c for c, _ in cols) + ' |', '|---' * (len(cols) + 1) + '|']
+    for la in report['layers']:
+        lines.append(f'| {la["layer"]} | ' + ' | '.join(_fmt(la.get(k)) for _, k in cols) + ' |')
+    lines.append('| **total** | ' + ' | '.join(f'**{_fmt(report["total"].get(k))}**' for _, k in cols) + ' |')
+    return '\n'.join(lines) + f'\n\n{report["tool"]["yosys"]}, {report["tool"]["target"]}, per stage; ' \
+                              f'{report["tool"]["wall_seconds"]} s with {report["tool"]["jobs"]} jobs ' \
+                              f'({report["tool"]["yosys_cpu_seconds"]} s Yosys CPU).\n'
