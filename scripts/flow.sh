@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh) and run the main flow on the committed LeNet-5: hls4ml HLS project + C
-# simulation + pipeline spec in build/lenet5_hls, the generated Verilog in build/lenet5_rtl, then golden
-# model vs C simulation on 2,000 MNIST test images (bit-exact check and speed) into build/bench_golden.json.
+# Set up (scripts/setup.sh) and run the main flow on the committed LeNet-5 (`lenet5-hls flow`): hls4ml
+# HLS project + C simulation, pipeline spec, golden model, generated Verilog, cocotb simulation of 1,000
+# MNIST test images under Verilator, every output element compared; figures in build/flow/summary.json.
+# Extra arguments go to `lenet5-hls flow` (e.g. --images 10000, --sim icarus, --data-dir DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/lenet5-hls hls --out build/lenet5_hls --force
-.venv/bin/lenet5-hls rtl --spec build/lenet5_hls/spec.json --out build/lenet5_rtl --force
-.venv/bin/python -m lenet5_hls.bench_golden --images 2000 --out build/bench_golden.json
+exec .venv/bin/lenet5-hls flow --out build/flow --images 1000 --force "$@"
