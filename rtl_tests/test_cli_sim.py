@@ -47,3 +47,13 @@ def test_sim_bad_input(lenet5_dir, tmp_path, capsys, args, message):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_sim_waves_icarus(lenet5_rtl, lenet5_dir, tmp_path, capsys):
+    """--waves: the simulator's waveform lands in the output directory, not in the shared build cache."""
+    out = tmp_path / 'sim'
+    argv = ['sim', '--spec', str(lenet5_dir / 'hls' / 'spec.json'), '--rtl', str(lenet5_dir / 'rtl'), '--images', '1',
+            '--sim', 'icarus', '--waves', '--out', str(out)]
+    assert main(argv) == 0
+    assert f'[sim] waveforms: {out / "tb_myproject.fst"}' in capsys.readouterr().out
+    assert (out / 'tb_myproject.fst').stat().st_size > 1000

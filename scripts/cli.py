@@ -1,4 +1,4 @@
-"""The `lenet5-hls` command: train, hls, rtl, sim, compare, flow."""
+"""The `lenet5-hls` command: train, hls, rtl, sim, compare, flow, report."""
 
 from __future__ import annotations
 
@@ -109,7 +109,8 @@ def cmd_sim(args) -> int:
     a = r['analytical']
     print(f'[sim] {r["images"]} images: {r["mismatches"]} of {r["elements"]} output elements differ from the golden model'
           + (f' (images {r["mismatched_images"][:10]})' if r['mismatches'] else ''))
-    print(f'[sim] II {r["ii_cycles"]} cycles/image (analytical {a["ii_cycles"]}), latency {r["latency_cycles"]} cycles '
+    ii = r['ii_cycles'] if r['ii_cycles'] is not None else 'n/a (needs >= 5 images)'
+    print(f'[sim] II {ii} cycles/image (analytical {a["ii_cycles"]}), latency {r["latency_cycles"]} cycles '
           f'(analytical {a["latency_cycles"]}); {r["rtl_images_per_s"]} images/s; build {r["build_seconds"]} s'
           f'{" (cached)" if r["build_reused"] else ""}, run {r["run_seconds"]} s; results in {args.out}/sim_result.json')
     if r['waves']:
@@ -155,6 +156,21 @@ def cmd_flow(args) -> int:
     print(f'[flow] summary: {Path(args.out) / "summary.json"}')
     ok = s['rtl_vs_golden_mismatches'] == 0 and s['golden_vs_csim_mismatches'] == 0 and s['golden_vs_keras_mismatches'] == 0
     return 0 if ok else 1
+
+
+def cmd_report(args) -> int:
+    from .hls.output_dir import fresh_output_dir
+    from .report import ReportError, report_from_flow, report_standalone
+
+    with fresh_output_dir(args.out, args.force, ReportError) as out:
+        out.mkdir(parents=True)
+        if args.flow:
+            report_from_flow(args.flow, out, args.model, images=args.images, data_dir=args.data_dir, synth=args.synth,
+                             jobs=args.jobs)
+        else:
+            report_standalone(out, args.model, 1000 if args.images is None else args.images, data_dir=args.data_dir,
+                              synth=args.synth, jobs=args.jobs)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,6 +242,20 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument('--out', default='build/flow', help='output directory (default build/flow)')
     sim_options(f, 1000)
     f.set_defaults(func=cmd_flow)
+
+    rp = sub.add_parser('report', help='Markdown report with PNG plots and JSON: precision profile, confusion matrix, '
+                                       'accuracy per source, folding, (--synth) Yosys resources')
+    rp.add_argument('--out', required=True, help='output directory (report.md, report.json, *.png)')
+    rp.add_argument('--flow', help='output directory of `lenet5-hls flow`: its spec, RTL and accuracies (else the HLS '
+                                   'project and RTL are generated into OUT and RTL accuracy is not run)')
+    rp.add_argument('--model', default=None, help='.keras model (default: the committed LeNet-5; with --flow, '
+                                                  'give the model the flow ran, for float Keras)')
+    rp.add_argument('--images', type=int, default=None, help='first N MNIST test images (default: the flow\'s, else 1000)')
+    rp.add_argument('--synth', action='store_true', help='add Yosys resource estimates (about 10 min of CPU)')
+    rp.add_argument('--jobs', type=int, default=None, help='parallel Yosys processes (default: one per core)')
+    rp.add_argument('--data-dir', help='directory with the MNIST IDX files')
+    rp.add_argument('--force', action='store_true', help='replace a non-empty output directory')
+    rp.set_defaults(func=cmd_report)
     return p
 
 

@@ -73,7 +73,8 @@ def simulate(desc_file: Path, inputs: np.ndarray, expected: np.ndarray, out_dir:
         tb.write_text(tb_verilog(desc))
         top, module, test = f'tb_{desc["top"]}', 'test_lenet5_file_io', 'images_match_golden_file_io'
         sources = [*HDL_FILES, *sources, tb]
-        jobs = max(1, min(jobs or os.cpu_count() or 1, len(inputs) // 50 or 1))  # a shard costs a reset and a pipeline fill
+        # a shard costs a reset and a pipeline fill; waveforms come from one simulation
+        jobs = 1 if waves else max(1, min(jobs or os.cpu_count() or 1, len(inputs) // 50 or 1))
     else:
         top, module, test, jobs = desc['top'], 'test_lenet5', 'network_matches_golden', 1
     build_args = VERILATOR_FAST if sim == 'verilator' else []
@@ -115,6 +116,8 @@ def simulate(desc_file: Path, inputs: np.ndarray, expected: np.ndarray, out_dir:
         parts = list(pool.map(shard, range(jobs)))
     run_seconds = time.perf_counter() - run_start
     np.save(out_dir / 'rtl_outputs.npy', np.concatenate([p.pop('outputs') for p in parts]))
+    for f in build_dir.glob('*.fst'):  # Icarus dumps into the (shared) build directory
+        shutil.move(f, out_dir / f.name)
     result = _merge(parts, starts)
     result.update({
         'simulator': sim, 'driver': driver, 'stress': stress, 'parallel_simulations': jobs,
@@ -122,7 +125,7 @@ def simulate(desc_file: Path, inputs: np.ndarray, expected: np.ndarray, out_dir:
         'build_seconds': round(build_seconds, 1), 'run_seconds': round(run_seconds, 1),
         'rtl_images_per_s': round(len(inputs) / run_seconds, 2),
         'analytical': {'ii_cycles': ii, 'latency_cycles': desc.get('timing', {}).get('latency_cycles')},
-        'waves': [str(p) for p in (*out_dir.rglob('*.vcd'), *out_dir.rglob('*.fst'), *build_dir.glob('*.fst'))] if waves else [],
+        'waves': [str(p) for p in (*out_dir.glob('*.vcd'), *out_dir.glob('*.fst'))] if waves else [],
         'wall_seconds': round(time.perf_counter() - start, 1),
     })
     (out_dir / 'sim_result.json').write_text(json.dumps(result, indent=1) + '\n')
