@@ -1,7 +1,8 @@
 """`lenet5-hls flow`: the whole flow in one command — model, hls4ml project + C simulation, pipeline
 spec, golden model, RTL, cocotb simulation of N MNIST test images — and one summary of every figure.
 
-Writes OUT/hls (HLS project, spec), OUT/rtl (Verilog), OUT/sim (simulation files), OUT/summary.json.
+Writes OUT/hls (HLS project, spec), OUT/rtl (Verilog), OUT/sim (simulation files), OUT/summary.json and
+OUT/report (`lenet5-hls report` without synthesis).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def run_flow(model_path: str, out: Path, images: int = 1000, sim: str = 'verilat
     from .hls.rtl_gen import generate
     from .model.golden import GoldenModel
     from .model.mnist import load_mnist, to_model_input
+    from .report import accuracy_from_summary, write_report
     from .sim import simulate
 
     out = Path(out)
@@ -73,8 +75,12 @@ def run_flow(model_path: str, out: Path, images: int = 1000, sim: str = 'verilat
         'wall_seconds': round(time.perf_counter() - start, 1),
         'comparison': report,
         'paths': {'hls': str(out / 'hls'), 'rtl': str(out / 'rtl'), 'sim': str(out / 'sim')},
+        'report': str(out / 'report' / 'report.md'),
     }
     (out / 'summary.json').write_text(json.dumps(summary, indent=1) + '\n')
+    (out / 'report').mkdir()
+    write_report(out / 'report', spec, out / 'rtl', out / 'hls', x, labels, accuracy_from_summary(summary), model_path,
+                 data.source, flow=out, rtl_vs_golden_mismatches=summary['rtl_vs_golden_mismatches'], progress=progress)
     progress(summary_table(summary))
     return summary
 
@@ -94,6 +100,7 @@ def summary_table(s: dict) -> str:
         ('images/s', f'RTL simulation {s["rtl_images_per_s"]}, C simulation {s["csim_images_per_s"]}, golden {s["golden_images_per_s"]}'),
         ('wall time', f'{s["wall_seconds"]} s (RTL build {s["rtl_build_seconds"]} s{", reused" if s["rtl_build_reused"] else ""}, '
                       f'RTL run {s["rtl_run_seconds"]} s)'),
+        ('report', s['report']),
     ]
     width = max(len(k) for k, _ in rows)
     return '\n'.join(f'  {k:{width}s}  {v}' for k, v in rows)
