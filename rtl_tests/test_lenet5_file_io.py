@@ -105,14 +105,15 @@ def file_io_sources(desc: dict, out_dir: Path) -> tuple[str, list[Path]]:
     return f'tb_{desc["top"]}', [*HDL_FILES, *(Path(f) for f in desc['files']), tb]
 
 
-def _run(lenet5_rtl, case_id: str, test: str, idle: int, backpressure: int, **env):
-    desc, case = lenet5_rtl
-    top, sources = file_io_sources(desc, case.parent)
-    run_dir = case.parent / f'file_io_{case_id}'
+def _run(lenet5_rtl, case_id: str, test: str, idle: int, backpressure: int, case: Path | None = None, **env):
+    desc, base = lenet5_rtl[0], lenet5_rtl[1].parent
+    case = case or lenet5_rtl[1]
+    top, sources = file_io_sources(desc, base)
+    run_dir = base / f'file_io_{case_id}'
     plusargs = prepare(run_dir, desc, np.load(case)['inputs'], idle=idle, backpressure=backpressure, stall_cycles=2000)
     run_cocotb(top, 'test_lenet5_file_io', 'verilator', f'lenet5-file-io-{case_id}', {}, sources, plusargs=plusargs,
                build_args=VERILATOR_FAST, test_filter=test,
-               extra_env={'LENET5_RTL_JSON': str(case.parent / 'rtl' / f'{desc["top"]}.json'), 'LENET5_CASE': str(case),
+               extra_env={'LENET5_RTL_JSON': str(base / 'rtl' / f'{desc["top"]}.json'), 'LENET5_CASE': str(case),
                           'LENET5_FILE_IO_DIR': str(run_dir), **env})
 
 
@@ -128,3 +129,28 @@ def test_lenet5_file_io_stall_names_blocked_stream(lenet5_rtl):
     expect = (rf'stalled, no handshake on any port for 2000 cycles: input_image: \d+ beats accepted; layer20_out: 0 beats '
               rf'delivered; blocked internal streams .*stalled at s{last} \({desc["stages"][-1]["instance"]} output\)')
     _run(lenet5_rtl, 'stall', 'stall_names_the_blocked_stream', idle=0, backpressure=100, LENET5_EXPECT_FAILURE=expect)
+
+
+def synthetic_images(t, n_random: int = 24) -> np.ndarray:
+    """Raw inputs at the input type's extremes: all zero, all max, all min, a checkerboard of both, sparse
+    bright pixels on black, uniformly random codes."""
+    rng = np.random.default_rng(11)
+    shape = (28, 28, 1)
+    checker = np.indices(shape).sum(0) % 2
+    return np.concatenate([
+        np.full((1, *shape), 0), np.full((1, *shape), t.raw_max), np.full((1, *shape), t.raw_min),
+        np.where(checker, t.raw_max, t.raw_min)[None],
+        np.where(rng.random((6, *shape)) < 0.15, t.raw_max, 0),
+        rng.integers(t.raw_min, t.raw_max + 1, (n_random, *shape)),
+    ]).astype(np.int64)
+
+
+def test_lenet5_file_io_synthetic_images(lenet5_rtl, lenet5_spec):
+    """Extreme and random inputs back to back (no gap), bit-exact against the golden model."""
+    from lenet5_hls.model.golden import GoldenModel
+
+    raw = synthetic_images(lenet5_spec.input.type)
+    case = lenet5_rtl[1].parent / 'synthetic' / 'case.npz'
+    case.parent.mkdir(exist_ok=True)
+    np.savez(case, inputs=raw, expected=GoldenModel(lenet5_spec).run(raw))
+    _run(lenet5_rtl, 'synthetic', 'images_match_golden_file_io', idle=0, backpressure=0, case=case, LENET5_CHECK_CYCLES='1')
