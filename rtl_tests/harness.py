@@ -48,6 +48,18 @@ def case_dir(toplevel: str, sim: str, case_id: str) -> Path:
     return SIM_BUILD / toplevel / f'{sim}-{case_id}'
 
 
+def assert_lint_clean(top: str, files: list) -> None:
+    """`verilator --lint-only -Wall` of a design: any warning fails."""
+    import subprocess
+
+    from lenet5_hls.sim_runner import verilator_exe
+
+    proc = subprocess.run([verilator_exe(), '--lint-only', '-Wall', '--top-module', top, *map(str, files)],
+                          capture_output=True, text=True, timeout=300)
+    warnings = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith(('%Warning', '%Error'))]
+    assert proc.returncode == 0 and not warnings, '\n'.join(warnings[:20])
+
+
 def run_cocotb(
     toplevel: str,
     test_module: str,

@@ -29,7 +29,7 @@ from file_io_bench import (
     read_results,
     tb_verilog,
 )
-from harness import CLOCK_NS, run_cocotb
+from harness import CLOCK_NS, assert_lint_clean, run_cocotb
 from lenet5_hls.sim_runner import VERILATOR_FAST
 from scoreboard import Timing, assert_no_extra_beats, check_cycles, score
 from top_bench import assert_bit_exact, load_case, load_description
@@ -154,3 +154,9 @@ def test_lenet5_file_io_synthetic_images(lenet5_rtl, lenet5_spec):
     case.parent.mkdir(exist_ok=True)
     np.savez(case, inputs=raw, expected=GoldenModel(lenet5_spec).run(raw))
     _run(lenet5_rtl, 'synthetic', 'images_match_golden_file_io', idle=0, backpressure=0, case=case, LENET5_CHECK_CYCLES='1')
+
+
+def test_file_io_testbench_lints_clean(lenet5_rtl):
+    """The generated testbench top with the file source/sink and the design: verilator -Wall clean."""
+    desc, case = lenet5_rtl
+    assert_lint_clean(*file_io_sources(desc, case.parent))

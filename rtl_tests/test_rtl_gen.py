@@ -8,9 +8,9 @@ import shutil
 import subprocess
 
 import pytest
+from harness import assert_lint_clean
 from lenet5_hls.hls.folding import FoldingError, parse_overrides
 from lenet5_hls.hls.rtl_gen import RtlGenerationError, generate
-from lenet5_hls.sim_runner import verilator_exe
 
 
 def test_folding_meets_rate_and_multiplier_budget(lenet5_rtl):
@@ -45,10 +45,7 @@ def test_ports_follow_the_vitis_contract(lenet5_rtl, lenet5_spec):
 
 def test_generated_rtl_lints_clean(lenet5_rtl):
     desc, _ = lenet5_rtl
-    cmd = [verilator_exe(), '--lint-only', '-Wall', '--top-module', desc['top'], *desc['files']]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    warnings = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith(('%Warning', '%Error'))]
-    assert proc.returncode == 0 and not warnings, '\n'.join(warnings[:20])
+    assert_lint_clean(desc['top'], desc['files'])
 
 
 def test_generated_rtl_compiles_with_icarus(lenet5_rtl, tmp_path):

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-from harness import run_cocotb
+from harness import assert_lint_clean, run_cocotb
 from lenet5_hls.hls.spec import Port, Spec
 from lenet5_hls.hls.vendor_ports import VendorRtlError, describe_vendor_rtl
 from lenet5_hls.model.fixed_point import FixedType
-from lenet5_hls.sim_runner import verilator_exe
 from split_layout_wrapper import wrapper_verilog, write_split_layout
 
 # 3 elements of 5 bits per input beat (packed TDATA 16 bits, split lanes 8 bits), 2 x 12-bit outputs
@@ -173,13 +171,6 @@ def test_top_override_files_and_rom_data(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
-def _lint(top: str, files: list) -> None:
-    proc = subprocess.run([verilator_exe(), '--lint-only', '-Wall', '--top-module', top, *map(str, files)],
-                          capture_output=True, text=True, timeout=300)
-    warnings = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith(('%Warning', '%Error'))]
-    assert proc.returncode == 0 and not warnings, '\n'.join(warnings[:20])
-
-
 # A packed top for TINY (register slice x -> y, widths as Vitis HLS pads them): exercises padded split lanes.
 TINY_PACKED = """\
 `default_nettype none
@@ -209,7 +200,7 @@ def test_split_wrapper_lints_clean_with_padding(tmp_path):
             'outputs': [{'name': 'y_out', 'elements_per_beat': 2, 'element_width': 12, 'tdata_width': 24}]}
     (tmp_path / 'tiny.v').write_text(wrapper_verilog(desc))
     (tmp_path / 'tiny_packed.v').write_text(TINY_PACKED)
-    _lint('tiny', [tmp_path / 'tiny.v', tmp_path / 'tiny_packed.v'])
+    assert_lint_clean('tiny', [tmp_path / 'tiny.v', tmp_path / 'tiny_packed.v'])
     found = describe_vendor_rtl([tmp_path / 'tiny.v'], TINY)
     assert len(found['inputs'][0]['lanes']) == 3 and found['outputs'][0]['lanes'][0]['tdata_width'] == 16
 
@@ -230,7 +221,7 @@ def test_lenet5_split_wrapper_lints_clean(lenet5_split):
     vendor, _, _ = lenet5_split
     assert vendor['inputs'][0]['layout'] == vendor['outputs'][0]['layout'] == 'split'
     assert len(vendor['outputs'][0]['lanes']) == 10 and vendor['outputs'][0]['lanes'][0]['tdata_width'] == 24
-    _lint(vendor['top'], vendor['files'])
+    assert_lint_clean(vendor['top'], vendor['files'])
 
 
 # Per cocotb run of network_matches_golden: (images, LENET5_BACKPRESSURE). Verilator: the II check on all the

@@ -27,8 +27,7 @@ module axis_file_source #(
     output wire              m_axis_tvalid,
     input  wire              m_axis_tready,
 
-    output reg  [31:0]       beats_sent,    // accepted beats, for diagnostics
-    output wire              exhausted      // file read to the end and the last beat accepted
+    output reg  [31:0]       beats_sent     // accepted beats, for diagnostics
 );
 
 reg [8*1024-1:0] path;
@@ -78,16 +77,14 @@ always @(posedge clk) begin
         end
         tvalid_reg <= have_word && !pause;
         if (have_word && !pause) begin
-            tdata_reg <= word;
-            n = $fscanf(fd, "%h\n", word);
-            have_word = n == 1;
+            tdata_reg <= word;  // the word read before this clock; $fscanf below overwrites it at once
+            have_word <= $fscanf(fd, "%h\n", word) == 1;
         end
     end
 end
 
 assign m_axis_tdata = tdata_reg;
 assign m_axis_tvalid = tvalid_reg;
-assign exhausted = !have_word && !tvalid_reg;
 
 endmodule
 
