@@ -146,6 +146,14 @@ def load_mnist(data_dir: str | os.PathLike | None = None, *, quiet: bool = False
     return ds
 
 
+def first_test_images(n: int, data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """The first n test images as model inputs, their labels and the data source; n is a command's --images."""
+    data = load_mnist(data_dir)
+    if not 1 <= n <= len(data.x_test):
+        raise DataError(f'--images must be 1..{len(data.x_test)} (test images of {data.source}), got {n}')
+    return to_model_input(data.x_test[:n]), data.y_test[:n], data.source
+
+
 def load_fashion_mnist(data_dir: str | os.PathLike | None = None) -> Dataset:
     """Fashion-MNIST from its IDX files (Debian package dataset-fashion-mnist by default)."""
     return load_idx_dir(data_dir or FASHION_MNIST_DIR, name='Fashion-MNIST')

@@ -19,7 +19,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
 from cocotb.utils import get_sim_time
-from harness import CLOCK_NS, random_pauses, sim_ns
+from harness import CLOCK_NS, pack, random_pauses, sim_ns, unpack
 
 
 def lanes(port: dict) -> list[dict]:
@@ -28,11 +28,6 @@ def lanes(port: dict) -> list[dict]:
     if 'lanes' in port:
         return port['lanes']
     return [{'prefix': port['name'], **port['signals'], 'tdata_width': port['tdata_width'], 'elements': port['elements_per_beat']}]
-
-
-def to_signed(raw: np.ndarray, width: int, signed: bool) -> np.ndarray:
-    """Raw width-bit fields (non-negative) as ap_fixed raw integers."""
-    return np.where(raw >> (width - 1) == 1, raw - (1 << width), raw) if signed else raw
 
 
 def load_description() -> dict:
@@ -93,12 +88,11 @@ class TopBench:
     def lane_payloads(self, image: np.ndarray) -> list[bytes]:
         """One image's raw input values as the byte payload of each input lane (element i at bits [i*W +: W])."""
         p = self.i_port
-        w = p['element_width']
-        rows = np.asarray(image).reshape(p['beats_per_image'], p['elements_per_beat']).astype(np.int64) & ((1 << w) - 1)
+        rows = np.asarray(image).reshape(p['beats_per_image'], p['elements_per_beat'])
         out, first = [], 0
         for lane in lanes(p):
             n, nbytes = lane['elements'], lane['tdata_width'] // 8
-            words = (sum(int(v) << (k * w) for k, v in enumerate(row[first:first + n])) for row in rows)
+            words = (pack(row[first:first + n], p['element_width']) for row in rows)
             out.append(b''.join(word.to_bytes(nbytes, 'little') for word in words))
             first += n
         return out
@@ -147,9 +141,7 @@ class TopBench:
                 words.append(int.from_bytes(bytes(frame.tdata), 'little'))
                 if not columns:
                     times.append(sim_ns(frame.sim_time_start))
-            w, mask = t['width'], (1 << t['width']) - 1
-            raw = np.array([[(word >> (k * w)) & mask for k in range(lane['elements'])] for word in words], dtype=np.int64)
-            columns.append(to_signed(raw, w, t['signed']))
+            columns.append(np.array([unpack(word, lane['elements'], t['width'], t['signed']) for word in words], dtype=np.int64))
         return np.concatenate(columns, axis=1).reshape(n_images, -1), times
 
     def outputs_empty(self) -> bool:

@@ -74,14 +74,12 @@ def cmd_rtl(args) -> int:
 def _test_images(spec, images: int, data_dir: str | None):
     """The first `images` MNIST test images as raw inputs, their golden raw outputs and labels."""
     from .model.golden import GoldenModel
-    from .model.mnist import load_mnist, to_model_input
+    from .model.mnist import first_test_images
 
-    data = load_mnist(data_dir)
-    if not 1 <= images <= len(data.x_test):
-        raise ValueError(f'--images must be 1..{len(data.x_test)} (test images of {data.source}), got {images}')
+    x, labels, _ = first_test_images(images, data_dir)
     golden = GoldenModel(spec)
-    raw = golden.quantize_input(to_model_input(data.x_test[:images]))
-    return raw, golden.run(raw), data.y_test[:images]
+    raw = golden.quantize_input(x)
+    return raw, golden.run(raw), labels
 
 
 def cmd_sim(args) -> int:
@@ -124,12 +122,9 @@ def cmd_compare(args) -> int:
     from .hls.output_dir import fresh_output_dir
     from .model.fixed_point import to_float
     from .model.golden import GoldenModel
-    from .model.mnist import load_mnist, to_model_input
+    from .model.mnist import first_test_images
 
-    data = load_mnist(args.data_dir)
-    if not 1 <= args.images <= len(data.x_test):
-        raise ValueError(f'--images must be 1..{len(data.x_test)} (test images of {data.source}), got {args.images}')
-    x, labels = to_model_input(data.x_test[: args.images]), data.y_test[: args.images]
+    x, labels, source = first_test_images(args.images, args.data_dir)
     with fresh_output_dir(args.out, args.force, ValueError) as out:
         keras_model = load_model(args.model)
         graph, spec = build_project(keras_model, out / 'hls', force=True)
@@ -141,7 +136,7 @@ def cmd_compare(args) -> int:
             outputs['rtl'] = to_float(rtl[: args.images], spec.output.type).reshape(args.images, -1)
         report = compare(outputs, labels)
         (out / 'compare.json').write_text(json.dumps(report, indent=1) + '\n')
-    print(f'[compare] {args.images} test images of {data.source}, {report["elements"]} output elements per source')
+    print(f'[compare] {args.images} test images of {source}, {report["elements"]} output elements per source')
     print(table(report))
     return 0 if all(e.get('mismatches_vs_golden', 0) == 0 for e in report['sources'].values()) else 1
 

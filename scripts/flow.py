@@ -21,18 +21,16 @@ def run_flow(model_path: str, out: Path, images: int = 1000, sim: str = 'verilat
              progress=print) -> dict:
     from .hls.convert import build_project, load_model
     from .hls.rtl_gen import generate
+    from .model.fixed_point import from_float, to_float
     from .model.golden import GoldenModel
-    from .model.mnist import load_mnist, to_model_input
+    from .model.mnist import first_test_images
     from .report import accuracy_from_summary, write_report
     from .sim import simulate
 
     out = Path(out)
     start = time.perf_counter()
-    data = load_mnist(data_dir)
-    if not 1 <= images <= len(data.x_test):
-        raise ValueError(f'--images must be 1..{len(data.x_test)} (test images of {data.source}), got {images}')
-    x, labels = to_model_input(data.x_test[:images]), data.y_test[:images]
-    progress(f'[flow] {images} test images of {data.source}')
+    x, labels, source = first_test_images(images, data_dir)
+    progress(f'[flow] {images} test images of {source}')
     keras_model = load_model(model_path)
     graph, spec = build_project(keras_model, out / 'hls', force=force, progress=progress)
     desc = generate(spec, out / 'rtl', force=force)
@@ -42,17 +40,15 @@ def run_flow(model_path: str, out: Path, images: int = 1000, sim: str = 'verilat
     golden = GoldenModel(spec)
     progress('[flow] quantized Keras, C simulation and golden model on the same images')
     outputs, speed = reference_outputs(keras_model, graph, golden, x)
-    raw_in = golden.quantize_input(x)
-    result = simulate(out / 'rtl' / f'{desc["top"]}.json', raw_in, golden.run(raw_in), out / 'sim', sim=sim, driver=driver,
+    expected = from_float(outputs['golden'], spec.output.type)  # exact: the golden outputs are on the type's grid
+    result = simulate(out / 'rtl' / f'{desc["top"]}.json', golden.quantize_input(x), expected, out / 'sim', sim=sim, driver=driver,
                       waves=waves, jobs=jobs, progress=progress)
-    from .model.fixed_point import to_float
-
     outputs['rtl'] = to_float(np.load(out / 'sim' / 'rtl_outputs.npy'), spec.output.type).reshape(images, -1)
     report = compare(outputs, labels)
     src = report['sources']
     summary = {
         'images': images,
-        'image_source': data.source,
+        'image_source': source,
         'simulator': sim,
         'driver': result['driver'],
         'parallel_simulations': result['parallel_simulations'],
@@ -80,7 +76,7 @@ def run_flow(model_path: str, out: Path, images: int = 1000, sim: str = 'verilat
     (out / 'summary.json').write_text(json.dumps(summary, indent=1) + '\n')
     (out / 'report').mkdir()
     write_report(out / 'report', spec, out / 'rtl', out / 'hls', x, labels, accuracy_from_summary(summary), model_path,
-                 data.source, flow=out, rtl_vs_golden_mismatches=summary['rtl_vs_golden_mismatches'], progress=progress)
+                 source, flow=out, rtl_vs_golden_mismatches=summary['rtl_vs_golden_mismatches'], progress=progress)
     progress(summary_table(summary))
     return summary
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .model.fixed_point import MAX_WIDTH, FixedType, to_float
+from .model.mnist import first_test_images
 
 CLASSES = 10
 PROFILE_COUNTS = (
@@ -298,16 +299,6 @@ def write_report(out: Path, spec, rtl_dir: Path, hls_dir: Path, x: np.ndarray, l
     return r
 
 
-def _images(n: int, data_dir):
-    """The first n MNIST test images (real inputs), labels and source name; n checked against the set."""
-    from .model.mnist import load_mnist, to_model_input
-
-    data = load_mnist(data_dir)
-    if not 1 <= n <= len(data.x_test):
-        raise ReportError(f'--images must be 1..{len(data.x_test)} (test images of {data.source}), got {n}')
-    return to_model_input(data.x_test[:n]), data.y_test[:n], data.source
-
-
 def load_flow(flow: Path) -> dict:
     """summary.json of a `lenet5-hls flow` output directory (FLOW/hls with the spec and FLOW/rtl beside it)."""
     summary_file = flow / 'summary.json'
@@ -334,7 +325,7 @@ def report_from_flow(flow, out: Path, model_path, images: int | None = None, dat
 
     flow = Path(flow)
     summary = load_flow(flow)
-    x, labels, source = _images(summary['images'] if images is None else images, data_dir)
+    x, labels, source = first_test_images(summary['images'] if images is None else images, data_dir)
     hls_dir, rtl_dir = flow / 'hls', flow / 'rtl'
     return write_report(out, spec_mod.load(hls_dir / 'spec.json'), rtl_dir, hls_dir, x, labels,
                         accuracy_from_summary(summary), model_path, source, flow=flow,
@@ -351,7 +342,7 @@ def report_standalone(out: Path, model_path, images: int, data_dir=None, synth: 
     from .hls.rtl_gen import generate
     from .model.golden import GoldenModel
 
-    x, labels, source = _images(images, data_dir)
+    x, labels, source = first_test_images(images, data_dir)
     keras_model = load_model(model_path)
     graph, spec = build_project(keras_model, out / 'hls', progress=progress)
     generate(spec, out / 'rtl')

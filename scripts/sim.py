@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,9 +27,12 @@ DRIVERS = ('hdl', 'python')
 
 
 def testbench_dir() -> Path:
+    """rtl_tests/, importable (the cocotb test modules and their helpers live there)."""
     if not (TESTBENCH_DIR / 'test_lenet5.py').exists():
         raise SimulationError(f'the cocotb testbenches are not at {TESTBENCH_DIR}; run lenet5-hls from a checkout '
                               '(pip install -e .), as scripts/setup.sh does')
+    if str(TESTBENCH_DIR) not in sys.path:
+        sys.path.insert(0, str(TESTBENCH_DIR))
     return TESTBENCH_DIR
 
 
@@ -64,9 +68,6 @@ def simulate(desc_file: Path, inputs: np.ndarray, expected: np.ndarray, out_dir:
     ii = desc.get('folding', {}).get('ii_cycles')
     sources = [Path(f) for f in desc['files']]
     if driver == 'hdl':
-        import sys
-
-        sys.path.insert(0, str(tb_dir))
         from file_io_bench import HDL_FILES, prepare, tb_verilog
 
         tb = out_dir / f'tb_{desc["top"]}.v'
