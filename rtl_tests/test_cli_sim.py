@@ -41,7 +41,8 @@ def test_sim_vendor_split_layout(lenet5_rtl, lenet5_dir, tmp_path, capsys):
     (['--rtl', '{tmp}', '--images', '0'], '--images must be 1..'),
     (['--vendor-rtl', '{tmp}/nowhere'], 'nowhere'),
 ], ids=['no-rtl-description', 'no-images', 'no-vendor-dir'])
-def test_sim_bad_input(lenet5_dir, tmp_path, capsys, args, message):
+def test_sim_bad_input(lenet5_spec, lenet5_dir, tmp_path, capsys, args, message):
+    """lenet5_spec: the spec file must exist, so that each error below is the one tested."""
     out = tmp_path / 'out'
     argv = ['sim', '--spec', str(lenet5_dir / 'hls' / 'spec.json'), '--out', str(out)] + [a.format(tmp=tmp_path) for a in args]
     assert main(argv) == 2
