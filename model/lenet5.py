@@ -21,6 +21,10 @@ from hgq.constraints import MinMax  # noqa: E402
 from hgq.layers import QConv2D, QDense, QMaxPool2D  # noqa: E402
 
 MAX_BITS = 8
+# Weights start with their LSB at 2^-5 whatever their width (HGQ2's default i0 = 2 integer bits with 7
+# magnitude bits): fewer bits cut the initial range, not the resolution. With i0 = 2 a 4-bit weight would
+# start at a 0.5 LSB, every initial weight would round to 0 and the network would not train.
+FIRST_LSB_BITS = 5
 
 
 def input_quantizer() -> QuantizerConfig:
@@ -28,18 +32,23 @@ def input_quantizer() -> QuantizerConfig:
     return QuantizerConfig('kif', 'datalane', k0=False, i0=0, f0=8, trainable=False, heterogeneous_axis=())
 
 
-def build_lenet5(max_bits: int = MAX_BITS, beta0: float = 0.0) -> keras.Model:
-    """LeNet-5: Conv 6@5x5+ReLU, MaxPool 2, Conv 16@5x5+ReLU, MaxPool 2, Dense 120/84 + ReLU, Dense 10."""
-    magnitude_bits = max_bits - 1  # kbi counts bits excluding the sign
+def build_lenet5(weight_bits: int = MAX_BITS, activation_bits: int = MAX_BITS, beta0: float = 0.0) -> keras.Model:
+    """LeNet-5: Conv 6@5x5+ReLU, MaxPool 2, Conv 16@5x5+ReLU, MaxPool 2, Dense 120/84 + ReLU, Dense 10.
+
+    weight_bits bounds every weight and bias quantizer, activation_bits every layer-input (datalane)
+    quantizer after the first; the input stays the raw 8-bit pixel."""
+    for what, bits in (('weight', weight_bits), ('activation', activation_bits)):
+        if not 2 <= bits <= 16:
+            raise ValueError(f'{what} bits must be 2..16 (sign + at least one magnitude bit), got {bits}')
+
+    def scope(place, bits, **init):
+        magnitude_bits = bits - 1  # kbi counts bits excluding the sign
+        return QuantizerConfigScope(place=place, q_type='kbi', default_q_type='kbi', b0=magnitude_bits,
+                                    bc=MinMax(0, magnitude_bits), heterogeneous_axis=(), **init)
+
     with (
-        QuantizerConfigScope(
-            place=('weight', 'bias', 'datalane'),
-            q_type='kbi',
-            default_q_type='kbi',
-            b0=magnitude_bits,
-            bc=MinMax(0, magnitude_bits),
-            heterogeneous_axis=(),
-        ),
+        scope(('weight', 'bias'), weight_bits, i0=weight_bits - 1 - FIRST_LSB_BITS),
+        scope('datalane', activation_bits),
         LayerConfigScope(beta0=beta0),
     ):
         inputs = keras.Input((28, 28, 1), name='input_image')

@@ -31,6 +31,9 @@ def train(
     learning_rate: float = 2e-3,
     seed: int = 1,
     validation_fraction: float = 1 / 12,
+    weight_bits: int = 8,
+    activation_bits: int = 8,
+    verbose: int = 2,
 ) -> dict:
     """Train, evaluate on the full test split, save `out` (.keras) and `out` with .json metrics."""
     import keras
@@ -49,7 +52,7 @@ def train(
     x_val, y_val = x_train[-validation:], y_train[-validation:]
     x_fit, y_fit = x_train[:-validation], y_train[:-validation]
 
-    model = build_lenet5()
+    model = build_lenet5(weight_bits, activation_bits)
     steps = epochs * int(np.ceil(len(x_fit) / batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.02)
     model.compile(
@@ -59,7 +62,8 @@ def train(
     )
     start = time.time()
     history = model.fit(
-        x_fit, y_fit, batch_size=batch_size, epochs=epochs, validation_data=(x_val, y_val), verbose=2, shuffle=True
+        x_fit, y_fit, batch_size=batch_size, epochs=epochs, validation_data=(x_val, y_val), verbose=verbose,
+        shuffle=True,
     )
     train_seconds = time.time() - start
     logits = model.predict(to_model_input(data.x_test), batch_size=1000, verbose=0)
@@ -75,6 +79,8 @@ def train(
         'batch_size': batch_size,
         'learning_rate': learning_rate,
         'seed': seed,
+        'weight_bits': weight_bits,
+        'activation_bits': activation_bits,
         'train_seconds': round(train_seconds, 1),
         'history': {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
         'quantizer_bits': quantizer_bits(model),
