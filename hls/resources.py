@@ -16,6 +16,7 @@ latency kernel), `hls4ml_config.yml` the part and clock the project targets.
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import re
 import resource
@@ -147,21 +148,43 @@ def _cost(inst: Instance) -> int:
     return int(inst.params.get('MULTS', 0)) * 1000 + int(inst.params.get('DATA_W', 0))
 
 
-def synthesize(rtl_dir: Path, jobs: int = 2, progress=print) -> tuple[str, list[tuple[Instance, dict]]]:
-    """Every instance of the top synthesized, `jobs` Yosys processes at a time; (Yosys version, results)."""
+def run_key(inst: Instance, flow: str, sources: list[Path]) -> str:
+    """Identity of one Yosys run: module, flow, parameters with ROM files by content, library sources.
+    Equal keys give equal netlists, so a batch synthesizes each once (e.g. a sweep's ReLU stages)."""
+    h = hashlib.sha256(f'{inst.module}\n{flow}\n'.encode())
+    for name, value in sorted(inst.params.items()):
+        path = Path(value[1:-1]) if value.startswith('"') else None
+        h.update(f'{name}='.encode() + (path.read_bytes() if path and path.is_file() else value.encode()) + b'\n')
+    for src in sources:
+        h.update(src.name.encode() + b'\n' + src.read_bytes())
+    return h.hexdigest()
+
+
+def synthesize(rtl_dirs: list[Path], jobs: int = 2, progress=print) -> tuple[str, list[list[tuple[Instance, dict]]]]:
+    """Every instance of every design's top synthesized, `jobs` Yosys processes at a time, runs with
+    equal run_key once; (Yosys version, per design [(instance, stage_counts)])."""
     exe = yosys_exe()
-    instances = top_instances(rtl_dir)
-    sources = sorted((rtl_dir / 'rtl').glob('*.v'))
-    tasks = [(inst, flow) for inst in sorted(instances, key=_cost, reverse=True) for flow in FLOWS]
+    designs = [(top_instances(d), sorted((d / 'rtl').glob('*.v'))) for d in rtl_dirs]
+    keys = [[{flow: run_key(inst, flow, sources) for flow in FLOWS} for inst in instances] for instances, sources in designs]
+    unique = {}
+    for (instances, sources), design_keys in zip(designs, keys):
+        for inst, by_flow in zip(instances, design_keys):
+            for flow, key in by_flow.items():
+                unique.setdefault(key, (inst, flow, sources))
+    tasks = sorted(unique.items(), key=lambda item: _cost(item[1][0]), reverse=True)
     with tempfile.TemporaryDirectory(prefix='lenet5_yosys_') as tmp, ThreadPoolExecutor(jobs) as pool:
         def run(task):
-            inst, flow = task
-            design, seconds = synth_run(exe, inst, flow, sources, Path(tmp))
-            progress(f'[report] {inst.instance} ({inst.module}) {flow}: {design["num_cells"]:,} cells, {seconds:.1f} s')
-            return design, seconds
+            key, (inst, flow, sources) = task
+            work = Path(tmp) / key[:16]
+            work.mkdir()
+            design, seconds = synth_run(exe, inst, flow, sources, work)
+            progress(f'[synth] {inst.instance} ({inst.module}) {flow}: {design["num_cells"]:,} cells, {seconds:.1f} s')
+            return key, (design, seconds)
 
-        runs = dict(zip([(inst.instance, flow) for inst, flow in tasks], pool.map(run, tasks)))
-    return yosys_version(exe), [(inst, stage_counts(inst, {f: runs[inst.instance, f] for f in FLOWS})) for inst in instances]
+        runs = dict(pool.map(run, tasks))
+    return yosys_version(exe), [[(inst, stage_counts(inst, {f: runs[k] for f, k in by_flow.items()}))
+                                 for inst, by_flow in zip(instances, design_keys)]
+                                for (instances, _), design_keys in zip(designs, keys)]
 
 
 # ---- what hls4ml declares ----
@@ -240,13 +263,21 @@ def _cpu_since(before) -> float:
     return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
-def resource_report(rtl_dir, hls_dir, jobs: int = 2, progress=print) -> dict:
-    """Yosys estimates per layer and total for the RTL in rtl_dir, with our folding's multipliers and
-    hls4ml's declared budgets (from hls_dir; None for RTL of a hand-written spec) per layer.
+def resource_reports(designs: list[tuple], jobs: int = 2, progress=print) -> list[dict]:
+    """Yosys estimates per layer and total for each (rtl_dir, hls_dir) of `designs`, with our folding's
+    multipliers and hls4ml's declared budgets (from hls_dir; None for RTL of a hand-written spec) per
+    layer. One pool of `jobs` Yosys processes serves all designs; `tool` times are the whole batch's.
     Raises ToolMissing without yosys."""
-    rtl_dir = Path(rtl_dir)
     start, cpu_start = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    version, results = synthesize(rtl_dir, jobs, progress)
+    version, per_design = synthesize([Path(rtl_dir) for rtl_dir, _ in designs], jobs, progress)
+    tool = {'yosys': version, 'target': 'synth_xilinx -family xc7 (7-series cells)', 'script': SCRIPT, 'flows': FLOWS,
+            'per': 'one process per flow and top-level instance: its module with that instance\'s parameters',
+            'jobs': jobs, 'wall_seconds': round(time.monotonic() - start, 1),
+            'yosys_cpu_seconds': round(_cpu_since(cpu_start), 1)}
+    return [_design_report(Path(rtl_dir), hls_dir, results, tool) for (rtl_dir, hls_dir), results in zip(designs, per_design)]
+
+
+def _design_report(rtl_dir: Path, hls_dir, results: list[tuple[Instance, dict]], tool: dict) -> dict:
     desc = json.loads(next(rtl_dir.glob('*.json')).read_text())
     ours = {la['name']: la['multipliers'] for la in desc['folding']['layers']}
     budgets = hls4ml_budgets(Path(hls_dir)) if hls_dir is not None else {}
@@ -260,15 +291,13 @@ def resource_report(rtl_dir, hls_dir, jobs: int = 2, progress=print) -> dict:
                        'hls4ml_config_struct': declared.get('struct')})
     total = {**_sum(layers), 'our_multipliers': sum(la['our_multipliers'] for la in layers),
              'hls4ml_multiplier_limit': sum(b['multiplier_limit'] for b in budgets.values()) if budgets else None}
-    return {
-        'tool': {'yosys': version, 'target': 'synth_xilinx -family xc7 (7-series cells)', 'script': SCRIPT, 'flows': FLOWS,
-                 'per': 'one process per flow and top-level instance: its module with that instance\'s parameters',
-                 'jobs': jobs, 'wall_seconds': round(time.monotonic() - start, 1),
-                 'yosys_cpu_seconds': round(_cpu_since(cpu_start), 1)},
-        'hls4ml': hls4ml_project(Path(hls_dir)) if hls_dir is not None else None,
-        'layers': layers,
-        'total': total,
-    }
+    return {'tool': tool, 'hls4ml': hls4ml_project(Path(hls_dir)) if hls_dir is not None else None, 'layers': layers,
+            'total': total}
+
+
+def resource_report(rtl_dir, hls_dir, jobs: int = 2, progress=print) -> dict:
+    """resource_reports of one design."""
+    return resource_reports([(rtl_dir, hls_dir)], jobs, progress)[0]
 
 
 def fmt_count(v) -> str:
