@@ -20,6 +20,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -98,6 +99,11 @@ def _rel(path, cwd: Path) -> str:
 def _rel_params(params: dict[str, str], cwd: Path) -> dict[str, str]:
     """Absolute file paths in string parameters (the ROM files) made relative to the tools' directory."""
     return {k: f'"{_rel(v[1:-1], cwd)}"' if v.startswith('"/') else v for k, v in params.items()}
+
+
+def _relative_paths(verilog: str, cwd: Path) -> str:
+    """The top's absolute ROM file paths made relative to the tools' directory."""
+    return re.sub(r'"(/[^"]+)"', lambda m: f'"{_rel(m.group(1), cwd)}"', verilog)
 
 
 def module_ports(inst: Instance, sources: list[str], work: Path) -> dict[str, tuple[str, int]]:
@@ -226,7 +232,9 @@ def pnr_report(rtl_dir, jobs: int = 2, progress=print, target_mhz: float = 100) 
                   'ii_cycles': desc['folding']['ii_cycles']}
         if not why:
             top = Instance('design', desc['top'], 'design', {})
-            row = place(top, [*sources, rtl_dir / f'{desc["top"]}.v'], Path(tmp) / 'design', target_mhz)
+            top_v = Path(tmp) / f'{desc["top"]}.v'
+            top_v.write_text(_relative_paths((rtl_dir / top_v.name).read_text(), Path(tmp) / 'design'))
+            row = place(top, [*sources, top_v], Path(tmp) / 'design', target_mhz)
             progress(f'[pnr] whole design: Fmax {row["fmax_mhz"]} MHz')
             design.update({k: row[k] for k in (*CAPACITY, 'fmax_mhz', 'utilization', 'yosys_seconds', 'nextpnr_seconds')})
             design['images_per_s'] = round(row['fmax_mhz'] * 1e6 / design['ii_cycles'])

@@ -7,7 +7,8 @@ import pytest
 
 from lenet5_hls.hls import timing_pnr as P
 from lenet5_hls.hls.resources import Instance
-from lenet5_hls.hls.rtl_gen import RTL_DIR
+from lenet5_hls.hls.rtl_gen import RTL_DIR, generate
+from test_spec import tiny_spec
 
 needs_yowasp = pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in P.PACKAGES),
@@ -47,3 +48,19 @@ def test_relu_stage_placed_and_larger_uses_more(tmp_path):
         assert row['fmax_mhz'] > 0 and row['lut'] > 0 and row['ff'] > 0 and row['why'] is None
         assert row['utilization']['TRELLIS_IO']['used'] == 3
     assert rows[8]['lut'] > rows[2]['lut'] and rows[8]['ff'] > rows[2]['ff']
+
+
+@needs_yowasp
+@pytest.mark.slow  # about a minute with a warm YoWASP cache
+def test_tiny_design_fits_and_is_placed_whole(tmp_path):
+    desc = generate(tiny_spec(), tmp_path / 'rtl')
+    report = P.pnr_report(tmp_path / 'rtl', jobs=2, progress=lambda *_: None)
+    d = report['design']
+    assert d['fits'] and d['why'] is None and d['fmax_mhz'] > 0
+    assert d['ii_cycles'] == desc['folding']['ii_cycles']
+    assert d['images_per_s'] == round(d['fmax_mhz'] * 1e6 / d['ii_cycles'])
+    assert [la['layer'] for la in report['layers']] == ['control', 'conv', 'relu', 'pool', 'fc']
+    assert all(la['fits'] and la['fmax_mhz'] > 0 for la in report['layers'])
+    conv = next(la for la in report['layers'] if la['layer'] == 'conv')
+    assert conv['dsp'] == next(la['multipliers'] for la in desc['folding']['layers'] if la['name'] == 'conv')
+    assert 'Whole design placed' in P.markdown(report)
