@@ -168,6 +168,22 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .hls.output_dir import fresh_output_dir
+    from .hls.resources import ResourceError, ToolMissing
+    from .sweep import SweepError, parse_bits, parse_rates, run_sweep
+
+    bits, rates = parse_bits(args.bits), parse_rates(args.target_ii)
+    try:
+        with fresh_output_dir(args.out, args.force, SweepError) as out:
+            out.mkdir(parents=True)
+            run_sweep(out, bits, rates, epochs=args.epochs, images=args.images, train_images=args.train_images,
+                      synth=not args.no_synth, jobs=args.jobs, data_dir=args.data_dir, seed=args.seed)
+    except (ToolMissing, ResourceError) as e:
+        raise SweepError(f'synthesis failed: {e}') from e
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='lenet5-hls', description=__doc__)
     sub = p.add_subparsers(dest='command', required=True)
@@ -253,6 +269,22 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument('--data-dir', help='directory with the MNIST IDX files')
     rp.add_argument('--force', action='store_true', help='replace a non-empty output directory')
     rp.set_defaults(func=cmd_report)
+
+    sw = sub.add_parser('sweep', help='design points over weight/activation bit widths (HGQ2 retraining) and target '
+                                      'rates (folding): accuracy, multipliers, Yosys LUTs, II, Pareto front')
+    sw.add_argument('--out', default='build/sweep', help='output directory (default build/sweep): sweep.md, sweep.json, '
+                                                         'sweep.png, a model, spec and RTL per point')
+    sw.add_argument('--bits', default='4:4,6:6,8:8', help='weight:activation bit-width pairs (default 4:4,6:6,8:8)')
+    sw.add_argument('--target-ii', default='784,3136', help='target IIs in cycles per image (default 784,3136)')
+    sw.add_argument('--epochs', type=int, default=3, help='training epochs per bit-width pair (default 3)')
+    sw.add_argument('--train-images', type=int, default=None, help='train on the first N training images (default all)')
+    sw.add_argument('--images', type=int, default=1000, help='first N MNIST test images for accuracy (default 1000)')
+    sw.add_argument('--no-synth', action='store_true', help='skip Yosys: multipliers and II only (Pareto over multipliers)')
+    sw.add_argument('--jobs', type=int, default=None, help='parallel Yosys processes (default: one per core)')
+    sw.add_argument('--seed', type=int, default=1)
+    sw.add_argument('--data-dir', help='directory with the MNIST IDX files')
+    sw.add_argument('--force', action='store_true', help='replace a non-empty output directory')
+    sw.set_defaults(func=cmd_sweep)
     return p
 
 

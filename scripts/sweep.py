@@ -1,0 +1,231 @@
+"""`lenet5-hls sweep`: design points over weight/activation bit widths and target rates, each with its
+accuracy, multipliers, Yosys LUTs and II, and the Pareto front of the trade-off.
+
+A bit-width pair is a LeNet-5 trained with HGQ2 at those widths (quantization-aware, seeded, the same
+recipe as `lenet5-hls train`), converted by hls4ml and extracted to a pipeline spec; its accuracy is the
+golden model's on the test images (bit-exact with the C simulation; the quantized Keras model is
+compared element by element as a check). A target rate is a folding (`lenet5-hls rtl --target-ii`).
+The Yosys runs of all points share one pool of processes (one per core by default), each distinct
+stage once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+OBJECTIVES = {'accuracy': +1, 'lut': -1, 'ii_cycles': -1}  # +1: larger is better
+OBJECTIVES_NO_SYNTH = {'accuracy': +1, 'multipliers': -1, 'ii_cycles': -1}
+PARETO_NOTE = ('A point is on the Pareto front when no other point is at least as good in accuracy, LUTs and II '
+               'and better in one of them (without synthesis: multipliers instead of LUTs).')
+
+
+class SweepError(ValueError):
+    """Bad sweep options (bit widths, rates), or a tool the sweep needs is missing."""
+
+
+def parse_bits(text: str) -> list[tuple[int, int]]:
+    """'4:4,6:8' -> [(4, 4), (6, 8)]: weight bits : activation bits per pair."""
+    pairs = []
+    for item in text.split(','):
+        w, sep, a = item.strip().partition(':')
+        if not (sep and w.isdigit() and a.isdigit()):
+            raise SweepError(f'--bits item {item!r}: expected WEIGHT:ACTIVATION bit widths, e.g. --bits 4:4,6:6,8:8')
+        if not (2 <= int(w) <= 16 and 2 <= int(a) <= 16):
+            raise SweepError(f'--bits item {item!r}: bit widths must be 2..16 (sign + at least one magnitude bit)')
+        pairs.append((int(w), int(a)))
+    if len(set(pairs)) != len(pairs):
+        raise SweepError(f'--bits {text!r} names a pair twice')
+    return pairs
+
+
+def parse_rates(text: str) -> list[int]:
+    """'784,3136' -> [784, 3136] target IIs in cycles per image."""
+    items = [s.strip() for s in text.split(',')]
+    if not all(s.isdigit() and int(s) >= 1 for s in items):
+        raise SweepError(f'--target-ii {text!r}: expected positive cycle counts per image, e.g. --target-ii 784,3136')
+    if len(set(items)) != len(items):
+        raise SweepError(f'--target-ii {text!r} names a rate twice')
+    return [int(s) for s in items]
+
+
+def pareto_front(points: list[dict], objectives: dict[str, int]) -> list[bool]:
+    """For each point: True when no other point dominates it (>= in every objective, > in one)."""
+    def dominates(a, b):
+        signed = [(s * a[k], s * b[k]) for k, s in objectives.items()]
+        return all(x >= y for x, y in signed) and any(x > y for x, y in signed)
+
+    return [not any(dominates(q, p) for q in points if q is not p) for p in points]
+
+
+def _train_pair(out: Path, data, w: int, a: int, epochs: int, seed: int, progress) -> dict:
+    from .model.train import train
+
+    progress(f'[sweep] training LeNet-5 with {w}-bit weights, {a}-bit activations ({epochs} epochs, seed {seed})')
+    metrics = train(out / 'model.keras', data, epochs=epochs, seed=seed, weight_bits=w, activation_bits=a)
+    progress(f'[sweep] w{w}a{a}: quantized Keras {100 * metrics["test_accuracy"]:.2f} % on {metrics["test_images"]} '
+             f'test images, trained in {metrics["train_seconds"]} s')
+    return metrics
+
+
+def _spec_and_accuracy(model_path: Path, x: np.ndarray, labels: np.ndarray) -> tuple[object, dict]:
+    """Pipeline spec of the model (hls4ml conversion) and golden accuracy on x, with the quantized
+    Keras model's outputs compared element by element."""
+    from .hls.convert import convert, load_model
+    from .hls.extract import extract
+    from .model.fixed_point import to_float
+    from .model.golden import GoldenModel
+
+    model = load_model(model_path)
+    spec = extract(convert(model, output_dir=None))
+    golden = GoldenModel(spec)
+    raw = golden.run(golden.quantize_input(x)).reshape(len(x), -1)
+    keras_out = np.asarray(model.predict(x, batch_size=500, verbose=0)).reshape(len(x), -1)
+    mismatches = int(np.count_nonzero(keras_out != to_float(raw, spec.output.type)))
+    accuracy = float(np.mean(raw.argmax(1) == labels))
+    return spec, {'accuracy': accuracy, 'keras_vs_golden_mismatches': mismatches, 'elements': int(raw.size)}
+
+
+def run_sweep(out: Path, bits: list[tuple[int, int]], rates: list[int], epochs: int = 3, images: int = 1000,
+              train_images: int | None = None, synth: bool = True, jobs: int | None = None, data_dir=None, seed: int = 1,
+              progress=print) -> dict:
+    """Train, convert, fold, generate and (synth) synthesize every design point; write OUT/sweep.json,
+    OUT/sweep.md and OUT/sweep.png. OUT must exist and be empty."""
+    from .hls.resources import resource_reports, yosys_exe
+    from .hls.rtl_gen import generate
+    from .model.mnist import Dataset, first_test_images, load_mnist
+
+    start = time.monotonic()
+    jobs = jobs or os.cpu_count() or 1
+    if synth:
+        yosys_exe()  # ToolMissing before any training
+    data = load_mnist(data_dir)
+    if train_images is not None:
+        if not 1 <= train_images <= len(data.x_train):
+            raise SweepError(f'--train-images must be 1..{len(data.x_train)} (training images of {data.source}), '
+                             f'got {train_images}')
+        data = Dataset(data.x_train[:train_images], data.y_train[:train_images], data.x_test, data.y_test,
+                       source=data.source, subset=True)
+    x, labels, source = first_test_images(images, data_dir)
+    points, models = [], {}
+    for w, a in bits:
+        pair_dir = out / f'w{w}a{a}'
+        pair_dir.mkdir()
+        metrics = _train_pair(pair_dir, data, w, a, epochs, seed, progress)
+        spec, acc = _spec_and_accuracy(pair_dir / 'model.keras', x, labels)
+        spec.save(pair_dir / 'spec.json')
+        models[f'w{w}a{a}'] = {'weight_bits': w, 'activation_bits': a, 'keras_test_accuracy': metrics['test_accuracy'],
+                               'train_seconds': metrics['train_seconds'], **acc}
+        progress(f'[sweep] w{w}a{a}: golden {100 * acc["accuracy"]:.2f} % on {images} images, quantized Keras vs '
+                 f'golden {acc["keras_vs_golden_mismatches"]} of {acc["elements"]} elements differ')
+        for ii in rates:
+            name = f'w{w}a{a}-ii{ii}'
+            desc = generate(spec, pair_dir / f'ii{ii}', target_ii=ii)
+            fold = desc['folding']
+            points.append({'point': name, 'weight_bits': w, 'activation_bits': a, 'target_ii': ii,
+                           'ii_cycles': fold['ii_cycles'], 'latency_cycles': desc['timing']['latency_cycles'],
+                           'multipliers': fold['multipliers'], 'accuracy': acc['accuracy'],
+                           'rtl': str(pair_dir / f'ii{ii}')})
+            progress(f'[sweep] {name}: II {fold["ii_cycles"]} cycles, {fold["multipliers"]} multipliers')
+    tool = None
+    if synth:
+        progress(f'[sweep] Yosys synth_xilinx of {len(points)} designs, {jobs} processes')
+        reports = resource_reports([(Path(p['rtl']), None) for p in points], jobs, progress)
+        tool = reports[0]['tool']
+        for p, rep in zip(points, reports):
+            p.update({k: rep['total'][k] for k in ('lut', 'ff', 'dsp', 'bram')})
+    objectives = OBJECTIVES if synth else OBJECTIVES_NO_SYNTH
+    for p, on_front in zip(points, pareto_front(points, objectives)):
+        p['pareto'] = on_front
+    result = {'images': images, 'image_source': source, 'epochs': epochs, 'seed': seed,
+              'train_images': len(data.x_train), 'objectives': objectives, 'pareto_note': PARETO_NOTE,
+              'models': models, 'points': points, 'synthesis': tool, 'wall_seconds': round(time.monotonic() - start, 1)}
+    (out / 'sweep.json').write_text(json.dumps(result, indent=1) + '\n')
+    plot(result, out / 'sweep.png')
+    (out / 'sweep.md').write_text(markdown(result))
+    progress(table(result))
+    progress(f'[sweep] {out / "sweep.md"} ({result["wall_seconds"]} s)')
+    return result
+
+
+COLUMNS = [('point', 'point'), ('W bits', 'weight_bits'), ('A bits', 'activation_bits'), ('target II', 'target_ii'),
+           ('II', 'ii_cycles'), ('latency', 'latency_cycles'), ('multipliers', 'multipliers'), ('LUT', 'lut'),
+           ('FF', 'ff'), ('DSP48E1', 'dsp'), ('BRAM36', 'bram'), ('accuracy %', 'accuracy'), ('Pareto', 'pareto')]
+
+
+def _cell(key: str, value) -> str:
+    from .hls.resources import fmt_count
+
+    if key == 'accuracy':
+        return f'{100 * value:.2f}'
+    if key == 'pareto':
+        return '**yes**' if value else ''
+    return fmt_count(value) if not isinstance(value, str) else value
+
+
+def table(result: dict) -> str:
+    """Markdown table of the design points, Pareto points marked."""
+    cols = [(c, k) for c, k in COLUMNS if any(k in p for p in result['points'])]
+    lines = ['| ' + ' | '.join(c for c, _ in cols) + ' |', '|' + '---|' * len(cols)]
+    lines += ['| ' + ' | '.join(_cell(k, p.get(k)) for _, k in cols) + ' |' for p in result['points']]
+    return '\n'.join(lines)
+
+
+def markdown(result: dict) -> str:
+    synth = result['synthesis']
+    how = (f'LUT/FF/DSP48E1/BRAM36: {synth["yosys"]}, `synth_xilinx -family xc7` of every stage, summed '
+           f'({synth["wall_seconds"]} s with {synth["jobs"]} processes).' if synth else 'Synthesis skipped (--no-synth).')
+    intro = (f'{len(result["points"])} design points: HGQ2 LeNet-5 trained {result["epochs"]} epochs (seed '
+             f'{result["seed"]}, {result["train_images"]} training images) per weight:activation bit-width pair, folded '
+             f'for each target II. Accuracy: golden model (bit-exact with hls4ml\'s C simulation) on the first '
+             f'{result["images"]} test images of {result["image_source"]}. II and latency: analytical cycles of the '
+             f'generated RTL (equal to simulation, see the README). {how}')
+    return '\n\n'.join([
+        '# LeNet-5 design sweep',
+        intro,
+        '![trade-off](sweep.png)',
+        table(result),
+        result['pareto_note'],
+        'Quantized Keras vs golden, per model: ' + ', '.join(
+            f'{name} {m["keras_vs_golden_mismatches"]} of {m["elements"]} elements differ'
+            for name, m in result['models'].items()) + '.',
+    ]) + '\n'
+
+
+def plot(result: dict, path: Path) -> None:
+    """Accuracy against LUTs (or multipliers) and LUTs against II, Pareto points ringed and labelled
+    (points at the same place share one label)."""
+    from matplotlib.figure import Figure
+
+    points = result['points']
+    area = 'lut' if result['synthesis'] else 'multipliers'
+    area_label = 'LUTs (Yosys synth_xilinx)' if area == 'lut' else 'multipliers'
+    fig = Figure(figsize=(12, 5.5))
+    left, right = fig.subplots(1, 2)
+    markers = dict(zip(sorted({p['target_ii'] for p in points}), 'os^Dvp*hX<>'))
+    pairs = dict.fromkeys((p['weight_bits'], p['activation_bits']) for p in points)
+    colors = {pair: f'C{i}' for i, pair in enumerate(pairs)}
+    for ax, xy in ((left, lambda p: (p[area], 100 * p['accuracy'])), (right, lambda p: (p['ii_cycles'], p[area]))):
+        labels = {}
+        for p in points:
+            ax.scatter(*xy(p), marker=markers[p['target_ii']], color=colors[p['weight_bits'], p['activation_bits']], s=60,
+                       zorder=2)
+            if p['pareto']:
+                ax.scatter(*xy(p), s=220, facecolors='none', edgecolors='red', linewidths=1.5, zorder=3)
+            labels.setdefault(xy(p), []).append(p)
+        for at, group in labels.items():
+            ax.annotate(', '.join(p['point'] for p in group), at, textcoords='offset points', xytext=(7, 5), fontsize=7,
+                        fontweight='bold' if any(p['pareto'] for p in group) else 'normal')
+        ax.grid(alpha=0.3)
+    left.set(xlabel=area_label, ylabel='accuracy, %', title='accuracy vs area')
+    right.set(xlabel='II, cycles per image', ylabel=area_label, title='area vs rate')
+    handles = [left.scatter([], [], color=c, label=f'w{w}a{a}') for (w, a), c in colors.items()]
+    handles += [left.scatter([], [], marker=m, color='gray', label=f'target II {ii}') for ii, m in markers.items()]
+    handles.append(left.scatter([], [], s=220, facecolors='none', edgecolors='red', label='Pareto front'))
+    fig.legend(handles=handles, loc='lower center', ncol=len(handles), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.savefig(path, dpi=100)
