@@ -23,7 +23,8 @@ def cmd_train(args) -> int:
 
     data = load_mnist(args.data_dir)
     print(f'[train] data: {data.source} ({len(data.y_train)} train / {len(data.y_test)} test images)')
-    metrics = train(args.out, data, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed)
+    metrics = train(args.out, data, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
+                    weight_bits=args.weight_bits, activation_bits=args.activation_bits)
     print(f'[train] test accuracy {metrics["test_accuracy"]:.4f} on {metrics["test_images"]} images; saved {args.out}')
     return 0
 
@@ -195,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--batch-size', type=int, default=128)
     t.add_argument('--lr', type=float, default=2e-3, help='initial learning rate (cosine decay)')
     t.add_argument('--seed', type=int, default=1)
+    t.add_argument('--weight-bits', type=int, default=8, help='largest weight/bias width incl. sign, 2..16 (default 8)')
+    t.add_argument('--activation-bits', type=int, default=8, help='largest activation width incl. sign, 2..16 (default 8)')
     t.set_defaults(func=cmd_train)
 
     h = sub.add_parser('hls', help='convert a Keras model with hls4ml: HLS project, C simulation, pipeline spec')

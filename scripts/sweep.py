@@ -21,7 +21,8 @@ import numpy as np
 OBJECTIVES = {'accuracy': +1, 'lut': -1, 'ii_cycles': -1}  # +1: larger is better
 OBJECTIVES_NO_SYNTH = {'accuracy': +1, 'multipliers': -1, 'ii_cycles': -1}
 PARETO_NOTE = ('A point is on the Pareto front when no other point is at least as good in accuracy, LUTs and II '
-               'and better in one of them (without synthesis: multipliers instead of LUTs).')
+               'and better in one of them (without synthesis: multipliers instead of LUTs). The dashed line of the '
+               'plot is the front of accuracy and area alone, for when the rate does not matter.')
 
 
 class SweepError(ValueError):
@@ -198,7 +199,7 @@ def markdown(result: dict) -> str:
 
 def plot(result: dict, path: Path) -> None:
     """Accuracy against LUTs (or multipliers) and LUTs against II, Pareto points ringed and labelled
-    (points at the same place share one label)."""
+    (points at the same place share one label); dashed, the two-objective accuracy-vs-area front."""
     from matplotlib.figure import Figure
 
     points = result['points']
@@ -217,15 +218,18 @@ def plot(result: dict, path: Path) -> None:
             if p['pareto']:
                 ax.scatter(*xy(p), s=220, facecolors='none', edgecolors='red', linewidths=1.5, zorder=3)
             labels.setdefault(xy(p), []).append(p)
-        for at, group in labels.items():
-            ax.annotate(', '.join(p['point'] for p in group), at, textcoords='offset points', xytext=(7, 5), fontsize=7,
+        for i, (at, group) in enumerate(labels.items()):  # alternately above and below: neighbours stay legible
+            ax.annotate(', '.join(p['point'] for p in group), at, textcoords='offset points', xytext=(7, 5 - 15 * (i % 2)), fontsize=7,
                         fontweight='bold' if any(p['pareto'] for p in group) else 'normal')
         ax.grid(alpha=0.3)
+    front = sorted((p[area], 100 * p['accuracy']) for p, on in zip(points, pareto_front(points, {'accuracy': +1, area: -1})) if on)
+    left.step(*zip(*front), where='post', color='red', linestyle='--', linewidth=1, zorder=1)
     left.set(xlabel=area_label, ylabel='accuracy, %', title='accuracy vs area')
     right.set(xlabel='II, cycles per image', ylabel=area_label, title='area vs rate')
     handles = [left.scatter([], [], color=c, label=f'w{w}a{a}') for (w, a), c in colors.items()]
     handles += [left.scatter([], [], marker=m, color='gray', label=f'target II {ii}') for ii, m in markers.items()]
-    handles.append(left.scatter([], [], s=220, facecolors='none', edgecolors='red', label='Pareto front'))
-    fig.legend(handles=handles, loc='lower center', ncol=len(handles), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    handles.append(left.scatter([], [], s=220, facecolors='none', edgecolors='red', label='Pareto front (accuracy, area, II)'))
+    handles += left.plot([], [], color='red', linestyle='--', linewidth=1, label='accuracy-vs-area front (II ignored)')
+    fig.legend(handles=handles, loc='lower center', ncol=min(len(handles), 5), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=100)
