@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .rtl_params import stored_type
 from .spec import Layer, Spec
 
 
@@ -117,7 +116,7 @@ def plan(spec: Spec, target_ii: int | None = None, overrides: dict[str, int] | N
             buffers = n_in * layer.types['input'].width * 2  # input vector + skid register
             if layer.kind == 'conv2d':
                 buffers += _window_buffer_bits(layer, layer.attrs['kernel'])
-            rom = macs * stored_type(layer, 'weight').width + n_out * stored_type(layer, 'bias').width
+            rom = macs * layer.types['weight'].width + n_out * layer.types['bias'].width
             plans.append(LayerPlan(layer.name, layer.kind, m, vectors, macs, steps, max(vectors * steps, beats_in), buffers, rom))
         else:
             buffers = 0

@@ -31,21 +31,6 @@ def type_params(prefix: str, t: FixedType, modes: bool = False) -> dict[str, int
     return params
 
 
-def stored_type(layer: Layer, key: str) -> FixedType:
-    """The ROM and multiplier type of layer.arrays[key] ('weight' or 'bias'): its type narrowed to the
-    fewest bits, at the same LSB and signedness, that hold every value. Exact: the stored integers are the
-    same; hls4ml's container can be wider (a 4-bit HGQ2 weight may sit in ap_fixed<6,1>)."""
-    t = layer.types[key]
-    values = np.asarray(layer.arrays[key], dtype=np.int64)
-    ends = (int(values.min()), int(values.max())) if values.size else (0, 0)
-    if t.signed:  # v needs bit_length(v) magnitude bits (of ~v when negative) plus the sign
-        width = max((v if v >= 0 else ~v).bit_length() + 1 for v in ends)
-    else:
-        width = max(1, ends[1].bit_length())
-    width = min(width, t.width)
-    return FixedType(width, width - t.frac, t.signed, t.rounding, t.overflow)
-
-
 def requant_params(t_in: FixedType, t_out: FixedType) -> dict[str, int]:
     """Parameters of fxp_requant (and relu_stream's cast) for the assignment t_in -> t_out."""
     return {
@@ -97,8 +82,8 @@ def write_mem_files(layer: Layer, mults: int, weight_path: str | PathLike, bias_
     # word g*KB + kb, element po*PI + pi = w[kb*PI + pi, g*PO + po]
     blocks = w.reshape(kb_count, pi, groups, po).transpose(2, 0, 3, 1).reshape(steps, mults)
     weight_path, bias_path = Path(weight_path), Path(bias_path)
-    weight_path.write_text(_hex_words(blocks.tolist(), stored_type(layer, 'weight').width))
-    bias_path.write_text(_hex_words(b.reshape(groups, po).tolist(), stored_type(layer, 'bias').width))
+    weight_path.write_text(_hex_words(blocks.tolist(), layer.types['weight'].width))
+    bias_path.write_text(_hex_words(b.reshape(groups, po).tolist(), layer.types['bias'].width))
     return weight_path, bias_path
 
 
@@ -112,8 +97,8 @@ def dense_params(layer: Layer, mults: int, weight_file: str | PathLike, bias_fil
         'N_OUT': n_out,
         'MULTS': mults,
         **type_params('IN', t['input']),
-        **type_params('W', stored_type(layer, 'weight')),
-        **type_params('B', stored_type(layer, 'bias')),
+        **type_params('W', t['weight']),
+        **type_params('B', t['bias']),
         **type_params('ACC', t['accum'], modes=True),
         **type_params('OUT', t['output'], modes=True),
         'WEIGHT_FILE': f'"{Path(weight_file).resolve()}"',
