@@ -96,14 +96,14 @@ def _rel(path, cwd: Path) -> str:
     return os.path.relpath(path, cwd)
 
 
-def _rel_params(params: dict[str, str], cwd: Path) -> dict[str, str]:
-    """Absolute file paths in string parameters (the ROM files) made relative to the tools' directory."""
-    return {k: f'"{_rel(v[1:-1], cwd)}"' if v.startswith('"/') else v for k, v in params.items()}
-
-
 def _relative_paths(verilog: str, cwd: Path) -> str:
-    """The top's absolute ROM file paths made relative to the tools' directory."""
+    """Absolute quoted file paths (the ROM files) in Verilog text made relative to the tools' directory."""
     return re.sub(r'"(/[^"]+)"', lambda m: f'"{_rel(m.group(1), cwd)}"', verilog)
+
+
+def _rel_params(params: dict[str, str], cwd: Path) -> dict[str, str]:
+    """_relative_paths of every parameter value."""
+    return {k: _relative_paths(v, cwd) for k, v in params.items()}
 
 
 def module_ports(inst: Instance, sources: list[str], work: Path) -> dict[str, tuple[str, int]]:

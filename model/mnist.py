@@ -155,12 +155,17 @@ def load_mnist(data_dir: str | os.PathLike | None = None, *, quiet: bool = False
     return ds
 
 
-def first_test_images(n: int, data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray, str]:
-    """The first n test images as model inputs, their labels and the data source; n is a command's --images."""
-    data = load_mnist(data_dir)
+def head_of_test_split(data: Dataset, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first n test images of data as model inputs and their labels; n is a command's --images."""
     if not 1 <= n <= len(data.x_test):
         raise DataError(f'--images must be 1..{len(data.x_test)} (test images of {data.source}), got {n}')
-    return to_model_input(data.x_test[:n]), data.y_test[:n], data.source
+    return to_model_input(data.x_test[:n]), data.y_test[:n]
+
+
+def first_test_images(n: int, data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """head_of_test_split of the MNIST load_mnist finds, and its source."""
+    data = load_mnist(data_dir)
+    return *head_of_test_split(data, n), data.source
 
 
 def load_fashion_mnist(data_dir: str | os.PathLike | None = None) -> Dataset:

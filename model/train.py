@@ -33,7 +33,6 @@ def train(
     validation_fraction: float = 1 / 12,
     weight_bits: int = 8,
     activation_bits: int = 8,
-    verbose: int = 2,
 ) -> dict:
     """Train, evaluate on the full test split, save `out` (.keras) and `out` with .json metrics."""
     import keras
@@ -62,8 +61,7 @@ def train(
     )
     start = time.time()
     history = model.fit(
-        x_fit, y_fit, batch_size=batch_size, epochs=epochs, validation_data=(x_val, y_val), verbose=verbose,
-        shuffle=True,
+        x_fit, y_fit, batch_size=batch_size, epochs=epochs, validation_data=(x_val, y_val), verbose=2, shuffle=True
     )
     train_seconds = time.time() - start
     logits = model.predict(to_model_input(data.x_test), batch_size=1000, verbose=0)

@@ -171,17 +171,13 @@ def cmd_report(args) -> int:
 
 def cmd_sweep(args) -> int:
     from .hls.output_dir import fresh_output_dir
-    from .hls.resources import ResourceError, ToolMissing
     from .sweep import SweepError, parse_bits, parse_rates, run_sweep
 
     bits, rates = parse_bits(args.bits), parse_rates(args.target_ii)
-    try:
-        with fresh_output_dir(args.out, args.force, SweepError) as out:
-            out.mkdir(parents=True)
-            run_sweep(out, bits, rates, epochs=args.epochs, images=args.images, train_images=args.train_images,
-                      synth=not args.no_synth, jobs=args.jobs, data_dir=args.data_dir, seed=args.seed)
-    except (ToolMissing, ResourceError) as e:
-        raise SweepError(f'synthesis failed: {e}') from e
+    with fresh_output_dir(args.out, args.force, SweepError) as out:
+        out.mkdir(parents=True)
+        run_sweep(out, bits, rates, epochs=args.epochs, images=args.images, train_images=args.train_images,
+                  synth=not args.no_synth, jobs=args.jobs, data_dir=args.data_dir, seed=args.seed)
     return 0
 
 

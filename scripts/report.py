@@ -175,7 +175,7 @@ def plot_confusion(cm: np.ndarray, path: Path, title: str) -> None:
 
 # ---- Markdown ----
 
-def _table(header: list[str], rows: list[list]) -> str:
+def markdown_table(header: list[str], rows: list[list]) -> str:
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     lines += ['| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows]
     return '\n'.join(lines)
@@ -184,7 +184,7 @@ def _table(header: list[str], rows: list[list]) -> str:
 def _accuracy_md(acc: dict) -> str:
     rows = [[SOURCE_NAMES[k], f'{100 * e["accuracy"]:.2f} %' if e.get('accuracy') is not None else '-',
              e.get('images', '-'), e.get('from') or e.get('note')] for k, e in acc.items()]
-    return _table(['source', 'accuracy', 'images', 'from'], rows)
+    return markdown_table(['source', 'accuracy', 'images', 'from'], rows)
 
 
 def _profile_md(profile: list[dict]) -> str:
@@ -199,19 +199,19 @@ def _profile_md(profile: list[dict]) -> str:
                      e['overflowed_before_cast'],
                      f'`{a["type"]}` {g(a["observed_min"])} .. {g(a["observed_max"])}' if a else '-',
                      a['overflowed'] if a else '-'])
-    return _table(['layer', 'output type', 'representable', 'observed', 'values', 'zeros', 'at raw_min', 'at raw_max',
+    return markdown_table(['layer', 'output type', 'representable', 'observed', 'values', 'zeros', 'at raw_min', 'at raw_max',
                    'overflowed before cast', 'accumulator type, observed sum', 'accumulator overflows'], rows)
 
 
 def _confusion_md(cm: np.ndarray) -> str:
-    return _table(['true \\ predicted'] + [str(j) for j in range(CLASSES)],
+    return markdown_table(['true \\ predicted'] + [str(j) for j in range(CLASSES)],
                   [[str(i)] + cm[i].tolist() for i in range(CLASSES)])
 
 
 def _folding_md(folding: dict) -> str:
     rows = [[la['name'], la['kind'], la['multipliers'], la['cycles_per_vector'], la['cycles_per_image']]
             for la in folding['layers']]
-    return _table(['layer', 'kind', 'multipliers', 'cycles per vector', 'cycles per image'], rows) + \
+    return markdown_table(['layer', 'kind', 'multipliers', 'cycles per vector', 'cycles per image'], rows) + \
         f'\n\nTotal {folding["multipliers"]} multipliers, II {folding["ii_cycles"]} cycles/image.'
 
 

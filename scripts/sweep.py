@@ -96,22 +96,25 @@ def run_sweep(out: Path, bits: list[tuple[int, int]], rates: list[int], epochs: 
               progress=print) -> dict:
     """Train, convert, fold, generate and (synth) synthesize every design point; write OUT/sweep.json,
     OUT/sweep.md and OUT/sweep.png. OUT must exist and be empty."""
-    from .hls.resources import resource_reports, yosys_exe
+    from .hls.resources import ResourceError, ToolMissing, resource_reports, yosys_exe
     from .hls.rtl_gen import generate
-    from .model.mnist import Dataset, first_test_images, load_mnist
+    from .model.mnist import Dataset, head_of_test_split, load_mnist
 
     start = time.monotonic()
     jobs = jobs or os.cpu_count() or 1
-    if synth:
-        yosys_exe()  # ToolMissing before any training
+    try:
+        if synth:
+            yosys_exe()  # before any training
+    except ToolMissing as e:
+        raise SweepError(str(e)) from e
     data = load_mnist(data_dir)
+    x, labels = head_of_test_split(data, images)
     if train_images is not None:
         if not 1 <= train_images <= len(data.x_train):
             raise SweepError(f'--train-images must be 1..{len(data.x_train)} (training images of {data.source}), '
                              f'got {train_images}')
         data = Dataset(data.x_train[:train_images], data.y_train[:train_images], data.x_test, data.y_test,
                        source=data.source, subset=True)
-    x, labels, source = first_test_images(images, data_dir)
     points, models = [], {}
     for w, a in bits:
         pair_dir = out / f'w{w}a{a}'
@@ -135,14 +138,17 @@ def run_sweep(out: Path, bits: list[tuple[int, int]], rates: list[int], epochs: 
     tool = None
     if synth:
         progress(f'[sweep] Yosys synth_xilinx of {len(points)} designs, {jobs} processes')
-        reports = resource_reports([(Path(p['rtl']), None) for p in points], jobs, progress)
+        try:
+            reports = resource_reports([(Path(p['rtl']), None) for p in points], jobs, progress)
+        except (ToolMissing, ResourceError) as e:
+            raise SweepError(f'synthesis failed: {e}') from e
         tool = reports[0]['tool']
         for p, rep in zip(points, reports):
             p.update({k: rep['total'][k] for k in ('lut', 'ff', 'dsp', 'bram')})
     objectives = OBJECTIVES if synth else OBJECTIVES_NO_SYNTH
     for p, on_front in zip(points, pareto_front(points, objectives)):
         p['pareto'] = on_front
-    result = {'images': images, 'image_source': source, 'epochs': epochs, 'seed': seed,
+    result = {'images': images, 'image_source': data.source, 'epochs': epochs, 'seed': seed,
               'train_images': len(data.x_train), 'objectives': objectives, 'pareto_note': PARETO_NOTE,
               'models': models, 'points': points, 'synthesis': tool, 'wall_seconds': round(time.monotonic() - start, 1)}
     (out / 'sweep.json').write_text(json.dumps(result, indent=1) + '\n')
@@ -170,10 +176,10 @@ def _cell(key: str, value) -> str:
 
 def table(result: dict) -> str:
     """Markdown table of the design points, Pareto points marked."""
+    from .report import markdown_table
+
     cols = [(c, k) for c, k in COLUMNS if any(k in p for p in result['points'])]
-    lines = ['| ' + ' | '.join(c for c, _ in cols) + ' |', '|' + '---|' * len(cols)]
-    lines += ['| ' + ' | '.join(_cell(k, p.get(k)) for _, k in cols) + ' |' for p in result['points']]
-    return '\n'.join(lines)
+    return markdown_table([c for c, _ in cols], [[_cell(k, p.get(k)) for _, k in cols] for p in result['points']])
 
 
 def markdown(result: dict) -> str:
