@@ -1,0 +1,1 @@
+"""Data and models: MNIST / Fashion-MNIST readers, Keras LeNet-5 architectures, HGQ2 training; the committed model."""

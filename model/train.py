@@ -8,19 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .mnist import Dataset, load_mnist, to_model_input
-
-
-def hls_types(model) -> dict[str, dict[str, str]]:
-    """The C++ types hls4ml gives every tensor of the model (its containers may be wider than the values)."""
-    from ..hls.convert import convert  # local import: hls4ml is slow to import
-
-    types = {}
-    for layer in convert(model, output_dir=None).get_layers():
-        entry = {'output': str(layer.get_output_variable().type.precision)}
-        entry.update({name: str(w.type.precision) for name, w in layer.weights.items()})
-        types[layer.name] = entry
-    return types
+from lenet5_hls.model.mnist import Dataset, load_mnist, to_model_input
 
 
 def train(
@@ -33,11 +21,14 @@ def train(
     validation_fraction: float = 1 / 12,
     weight_bits: int = 8,
     activation_bits: int = 8,
+    describe=None,
 ) -> dict:
-    """Train, evaluate on the full test split, save `out` (.keras) and `out` with .json metrics."""
+    """Train, evaluate on the full test split, save `out` (.keras) and `out` with .json metrics.
+
+    describe(model) -> dict adds entries to the metrics (the CLI adds the types hls4ml gives each tensor)."""
     import keras
 
-    from .lenet5 import build_lenet5, quantizer_bits
+    from lenet5_hls.model.lenet5 import build_lenet5, quantizer_bits
 
     out = Path(out)
     if out.suffix != '.keras':
@@ -82,8 +73,9 @@ def train(
         'train_seconds': round(train_seconds, 1),
         'history': {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
         'quantizer_bits': quantizer_bits(model),
-        'hls_types': hls_types(model),
     }
+    if describe is not None:
+        metrics.update(describe(model))
     tmp = out.with_name(out.stem + '.tmp.keras')
     try:
         model.save(tmp)

@@ -19,7 +19,7 @@ def lenet5_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope='session')
 def lenet5_spec(lenet5_dir):
-    from lenet5_hls.hls.convert import build_project, load_model
+    from lenet5_hls.frontend.convert import build_project, load_model
 
     _, spec = build_project(load_model(REPO / 'model' / 'lenet5.keras'), lenet5_dir / 'hls', progress=lambda *_: None)
     return spec
@@ -31,8 +31,8 @@ def lenet5_rtl(lenet5_spec, lenet5_dir):
 
     The NPZ also holds every layer's golden raw output (`trace/<layer>`, int32) and output type
     (`trace_type/<layer>` = [width, signed]): a failing scoreboard uses them to name the first diverging layer."""
-    from lenet5_hls.hls.rtl_gen import generate
-    from lenet5_hls.model.golden import GoldenModel
+    from lenet5_hls.rtl.generator import generate
+    from lenet5_hls.golden import GoldenModel
     from lenet5_hls.model.mnist import load_mnist, to_model_input
 
     base = lenet5_dir

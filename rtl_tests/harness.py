@@ -1,7 +1,7 @@
 """Shared helpers for the cocotb testbenches in rtl_tests/ (both sides: pytest and the simulator).
 
 pytest side: `run_cocotb` (build, cached by content, and run one parameter case through
-lenet5_hls.sim_runner in rtl_tests/sim_build/<toplevel>/<sim>-<case>/), `cases`
+lenet5_hls.verify.sim_runner in rtl_tests/sim_build/<toplevel>/<sim>-<case>/), `cases`
 (pytest params over parameter sets x simulators).
 cocotb side: clock/reset, AXI-stream source/sink with random idle/backpressure pause generators,
 bounded waits that name the stalled stream, packing of elements into beats, reading HDL parameters.
@@ -14,14 +14,15 @@ import os
 import random
 from pathlib import Path
 
-from lenet5_hls.sim_runner import SIMULATORS
+from lenet5_hls.rtl.generator import RTL_DIR as GENERATOR_RTL_DIR
+from lenet5_hls.verify.benches.streams import CLOCK_NS, assert_cycles, pack, random_pauses, sim_ns, unpack  # noqa: F401 (for the testbenches)
+from lenet5_hls.verify.sim_runner import SIMULATORS
 
 TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
 # LENET5_RTL_DIR: test another copy of the RTL library (e.g. mutation testing of the testbenches)
-RTL_DIR = Path(os.environ.get('LENET5_RTL_DIR', ROOT / 'hls' / 'rtl'))
+RTL_DIR = Path(os.environ.get('LENET5_RTL_DIR', GENERATOR_RTL_DIR))
 SIM_BUILD = TESTS_DIR / 'sim_build'
-CLOCK_NS = 10
 
 
 def rtl_sources(*modules: str) -> list[Path]:
@@ -52,7 +53,7 @@ def assert_lint_clean(top: str, files: list) -> None:
     """`verilator --lint-only -Wall` of a design: any warning fails."""
     import subprocess
 
-    from lenet5_hls.sim_runner import verilator_exe
+    from lenet5_hls.verify.sim_runner import verilator_exe
 
     proc = subprocess.run([verilator_exe(), '--lint-only', '-Wall', '--top-module', top, *map(str, files)],
                           capture_output=True, text=True, timeout=300)
@@ -79,7 +80,7 @@ def run_cocotb(
     prepare(case_dir) may write files (ROM images, case data) before the build. Fails the pytest test
     on any failing cocotb test; returns the results XML."""
     import pytest
-    from lenet5_hls.sim_runner import SimulationError, run
+    from lenet5_hls.verify.sim_runner import SimulationError, run
 
     bdir = case_dir(toplevel, sim, case_id)
     bdir.mkdir(parents=True, exist_ok=True)
@@ -104,47 +105,10 @@ def run_cocotb(
 # ---------------------------------------------------------------------------------------------
 
 
-def sim_ns(steps: int) -> float:
-    """Simulator time steps (e.g. cocotbext-axi's frame.sim_time_start) -> ns."""
-    from cocotb.utils import get_time_from_sim_steps
-
-    return get_time_from_sim_steps(steps, 'ns')
-
-
 def param(dut, name: str) -> int:
     """An integer HDL parameter of the toplevel, read through the simulator (Icarus: int, Verilator: 32-bit LogicArray)."""
     value = getattr(dut, name).value
     return value.to_signed() if hasattr(value, 'to_signed') else int(value)
-
-
-def random_pauses(rng: random.Random, probability: float, max_burst: int = 4):
-    """Endless pause pattern for cocotbext-axi: True (pause) with `probability`, in bursts of 1..max_burst cycles."""
-    while True:
-        if rng.random() < probability:
-            for _ in range(rng.randint(1, max_burst)):
-                yield True
-        else:
-            yield False
-
-
-def pack(elements, width: int) -> int:
-    """Element i (raw integer, two's complement if negative) at bits [i*width +: width]."""
-    mask = (1 << width) - 1
-    word = 0
-    for i, v in enumerate(elements):
-        word |= (int(v) & mask) << (i * width)
-    return word
-
-
-def unpack(word: int, n: int, width: int, signed: bool) -> list[int]:
-    mask = (1 << width) - 1
-    out = []
-    for i in range(n):
-        v = (word >> (i * width)) & mask
-        if signed and v >> (width - 1):
-            v -= 1 << width
-        out.append(v)
-    return out
 
 
 def write_json(path: Path, data) -> None:
@@ -283,12 +247,6 @@ class HandshakeLog:
 
     def check(self):
         assert not self.errors, 'AXI-stream rule violations on m_axis:\n' + '\n'.join(self.errors[:10])
-
-
-def assert_cycles(measured: int, estimate: int, what: str, tolerance: float = 0.02) -> None:
-    """FINN-style check of a simulated cycle count against the analytical estimate."""
-    assert abs(measured - estimate) <= tolerance * estimate, \
-        f'{what}: simulated {measured} cycles, analytical estimate {estimate} (tolerance {tolerance:.0%})'
 
 
 def assert_image_cycles(dut, log: HandshakeLog, what: str, n_images: int, beats_per_image: int, ii: int,

@@ -3,7 +3,7 @@ idle cycles and backpressure; FINN-style check of the simulated cycles per vecto
 N_IN*N_OUT/MULTS under a continuous stream.
 
 The pytest side draws random integer weights and biases per case, writes the $readmemh ROM images with
-lenet5_hls.hls.rtl_params (the generator's code path) and the raw arrays as NPZ beside them; the cocotb side
+lenet5_hls.rtl.params (the generator's code path) and the raw arrays as NPZ beside them; the cocotb side
 rebuilds the fixed-point types from the HDL parameters it reads back from the DUT and computes the expected
 outputs with the golden model.
 """
@@ -22,11 +22,11 @@ import numpy as np
 import pytest
 
 from harness import HandshakeLog, StreamBench, assert_cycles, case_dir, cases, pack, param, rtl_sources, run_cocotb, unpack
-from lenet5_hls.hls import rtl_params
-from lenet5_hls.hls.spec import Layer
-from lenet5_hls.hls.timing import stream_timing
-from lenet5_hls.model import golden
-from lenet5_hls.model.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
+from lenet5_hls.rtl import params as rtl_params
+from lenet5_hls.core.spec import Layer
+from lenet5_hls.rtl.timing import stream_timing
+from lenet5_hls import golden
+from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
 
 MODULE = 'dense_unit'
 N_VECTORS = 40

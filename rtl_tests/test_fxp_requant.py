@@ -13,8 +13,8 @@ import pytest
 from cocotb.triggers import Timer
 
 from harness import TESTS_DIR, cases, param, rtl_sources, run_cocotb, unpack
-from lenet5_hls.hls.rtl_params import OVERFLOW_CODES, ROUNDING_CODES, type_params
-from lenet5_hls.model.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType, cast
+from lenet5_hls.rtl.params import OVERFLOW_CODES, ROUNDING_CODES, type_params
+from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType, cast
 
 MODULE = 'fxp_requant'
 TOPLEVEL = 'fxp_requant_modes'

@@ -19,31 +19,9 @@ import pytest
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, with_timeout
 from harness import CLOCK_NS, run_cocotb, write_json
-from layer_probe import assert_bit_exact_localized, first_divergence, layer_streams
-from scoreboard import Timing, assert_no_extra_beats, check_cycles, score
-from top_bench import TopBench, assert_bit_exact, lanes, load_case, load_description
-
-
-@cocotb.test()
-async def network_matches_golden(dut):
-    """All case images back to back: bit-exact results, no extra beats; II and latency against the analytical
-    figures when the input is continuous (LENET5_CHECK_CYCLES=1)."""
-    stress = os.environ.get('LENET5_BACKPRESSURE') == '1'
-    bench = TopBench(dut, idle=stress, backpressure=stress)
-    pixels, expected = load_case()
-    expected = expected.reshape(len(pixels), -1)
-    await bench.reset()
-    first_in = cocotb.start_soon(bench.first_input_handshake())
-    await bench.send(pixels)
-    got, times = await bench.receive(len(pixels))
-    await ClockCycles(bench.clk, 2 * (bench.ii or bench.i_port['beats_per_image']))
-    timing = Timing.measure([first_in.result() / CLOCK_NS], np.array(times) / CLOCK_NS, bench.o_port['beats_per_image'])
-    result = score(got, expected, timing, bench.extra_outputs())
-    dut._log.info('RESULT %s', {k: v for k, v in result.items() if k != 'mismatched_images'})
-    await assert_bit_exact_localized(bench, pixels, got, expected)
-    assert_no_extra_beats(result)
-    if os.environ.get('LENET5_CHECK_CYCLES') == '1' and not stress:
-        check_cycles(bench.desc, timing)
+from lenet5_hls.verify.benches.layer_probe import first_divergence, layer_streams
+from lenet5_hls.verify.benches.network_tb import network_matches_golden
+from lenet5_hls.verify.benches.top_bench import TopBench, assert_bit_exact, lanes, load_case, load_description
 
 
 @cocotb.test()
@@ -152,7 +130,7 @@ def test_lenet5_rtl_reset_mid_image_and_watchdog(lenet5_rtl):
 def lenet5_mutant(lenet5_spec, lenet5_rtl):
     """A second copy of the RTL for the ROM mutants, with a 2-image case. $readmemh reads the ROM files when
     the simulation starts, so the mutants differ only in mem/ and share one build per pytest worker."""
-    from lenet5_hls.hls.rtl_gen import generate
+    from lenet5_hls.rtl.generator import generate
 
     out = lenet5_rtl[1].parent / 'mutant'
     desc = generate(lenet5_spec, out)

@@ -13,75 +13,10 @@ from pathlib import Path
 import cocotb
 import numpy as np
 import pytest
-from cocotb.clock import Clock
-from cocotb.triggers import (
-    ClockCycles,
-    First,
-    RisingEdge,
-    SimTimeoutError,
-    with_timeout,
-)
-from file_io_bench import (
-    HDL_FILES,
-    INPUT_LOG,
-    OUTPUT,
-    prepare,
-    read_results,
-    tb_verilog,
-)
-from harness import CLOCK_NS, assert_lint_clean, run_cocotb
-from lenet5_hls.sim_runner import VERILATOR_FAST
-from scoreboard import Timing, assert_no_extra_beats, check_cycles, score
-from top_bench import assert_bit_exact, load_case, load_description
-
-
-def stall_report(dut, desc: dict) -> str:
-    """Which stream holds the data: port counters, then every internal stream that is blocked (valid, not
-    ready) — the most downstream one is where the pipeline stopped."""
-    i_port, o_port = desc['inputs'][0], desc['outputs'][0]
-    lines = [f'{i_port["name"]}: {int(dut.source.beats_sent.value)} beats accepted; '
-             f'{o_port["name"]}: {int(dut.sink.beats_received.value)} beats delivered']
-    blocked = []
-    for n, stage in enumerate([{'instance': 'input gate'}] + desc.get('stages', [])):
-        valid, ready = getattr(dut.dut, f's{n}_tvalid', None), getattr(dut.dut, f's{n}_tready', None)
-        if valid is not None and ready is not None and str(valid.value) == '1' and str(ready.value) == '0':
-            blocked.append(f's{n} ({stage["instance"]} output)')
-    if blocked:
-        lines.append(f'blocked internal streams (valid, not ready): {", ".join(blocked)}; stalled at {blocked[-1]}')
-    return '; '.join(lines)
-
-
-@cocotb.test()
-async def images_match_golden_file_io(dut):
-    desc = load_description()
-    inputs, expected = load_case()
-    run_dir = Path(os.environ['LENET5_FILE_IO_DIR'])
-    clk, rst = getattr(dut, desc['clock']), getattr(dut, desc['reset']['name'])
-    active = 0 if desc['reset']['active_low'] else 1
-    ii = desc['folding']['ii_cycles'] if 'folding' in desc else desc['timeout_cycles']  # vendor RTL: a generous bound
-    cocotb.start_soon(Clock(clk, CLOCK_NS, unit='ns').start())
-    rst.value = active
-    await ClockCycles(clk, 4)
-    rst.value = 1 - active
-    budget = 4 * len(inputs) * ii + 20 * ii + 5000  # 4x covers 30% idle + 40% backpressure
-    try:
-        await with_timeout(First(RisingEdge(dut.done), RisingEdge(dut.stalled)), budget * CLOCK_NS, 'ns')
-    except SimTimeoutError:
-        raise AssertionError(f'run not finished within {budget} cycles: {stall_report(dut, desc)}') from None
-    if int(dut.stalled.value):
-        raise AssertionError(f'stalled, no handshake on any port for {cocotb.plusargs.get("stall")} cycles: {stall_report(dut, desc)}')
-    await ClockCycles(clk, 2 * ii)
-    o_port = desc['outputs'][0]
-    extra = int(dut.sink.beats_received.value) - len(inputs) * o_port['beats_per_image']
-    raw, out_cycles = read_results(run_dir / OUTPUT, o_port)
-    got, want = raw.reshape(len(inputs), -1), expected.reshape(len(inputs), -1)
-    timing = Timing.measure(np.loadtxt(run_dir / INPUT_LOG, dtype=np.int64, ndmin=1), out_cycles, o_port['beats_per_image'])
-    result = score(got, want, timing, extra)
-    dut._log.info('RESULT %s', {k: v for k, v in result.items() if k != 'mismatched_images'})
-    assert_bit_exact(got, want)
-    assert_no_extra_beats(result)
-    if os.environ.get('LENET5_CHECK_CYCLES') == '1':
-        check_cycles(desc, timing)
+from harness import assert_lint_clean, run_cocotb
+from lenet5_hls.verify.sim_runner import VERILATOR_FAST
+from lenet5_hls.verify.benches.file_io_bench import HDL_FILES, prepare, tb_verilog
+from lenet5_hls.verify.benches.file_io_tb import images_match_golden_file_io
 
 
 @cocotb.test()
@@ -147,7 +82,7 @@ def synthetic_images(t, n_random: int = 24) -> np.ndarray:
 
 def test_lenet5_file_io_synthetic_images(lenet5_rtl, lenet5_spec):
     """Extreme and random inputs back to back (no gap), bit-exact against the golden model."""
-    from lenet5_hls.model.golden import GoldenModel
+    from lenet5_hls.golden import GoldenModel
 
     raw = synthetic_images(lenet5_spec.input.type)
     case = lenet5_rtl[1].parent / 'synthetic' / 'case.npz'

@@ -16,10 +16,10 @@ import subprocess
 import numpy as np
 import pytest
 from harness import rtl_sources
-from lenet5_hls.hls import rtl_params
-from lenet5_hls.hls.spec import Layer
-from lenet5_hls.model.fixed_point import FixedType
-from lenet5_hls.sim_runner import verilator_exe
+from lenet5_hls.rtl import params as rtl_params
+from lenet5_hls.core.spec import Layer
+from lenet5_hls.core.fixed_point import FixedType
+from lenet5_hls.verify.sim_runner import verilator_exe
 
 
 def _dense_case(tmp_dir, n_in: int, n_out: int, mults: int, accum: FixedType, output: FixedType) -> dict:

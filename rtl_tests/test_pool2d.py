@@ -1,5 +1,5 @@
 """pool2d: max and average pooling of several back-to-back random images, bit for bit against
-lenet5_hls.model.golden.maxpool2d / avgpool2d (window cast to accum_t, nnet::reduce balanced tree with a cast
+lenet5_hls.golden.maxpool2d / avgpool2d (window cast to accum_t, nnet::reduce balanced tree with a cast
 at every node, sum / N truncated toward zero, cast to the output type).
 
 Narrow saturating / wrapping accumulators make partial sums overflow, so the tree shape and the cast points
@@ -23,7 +23,7 @@ N_IMAGES = 3
 
 
 def read_types(dut) -> dict:
-    from lenet5_hls.model.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
+    from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
 
     def t(prefix, modes=True):
         w, frac, signed = param(dut, f'{prefix}_W'), param(dut, f'{prefix}_FRAC'), bool(param(dut, f'{prefix}_SIGNED'))
@@ -36,8 +36,8 @@ def read_types(dut) -> dict:
 
 
 def golden_pool(images: np.ndarray, p: dict, types: dict) -> np.ndarray:
-    from lenet5_hls.hls.spec import Layer
-    from lenet5_hls.model import golden
+    from lenet5_hls.core.spec import Layer
+    from lenet5_hls import golden
 
     g = wg.geometry(dict(p, KH=p['POOL_H'], KW=p['POOL_W']))
     kind = 'avgpool2d' if p['POOL_OP'] else 'maxpool2d'
@@ -91,8 +91,8 @@ async def pool(dut, idle, backpressure):
 
 def _types(din, acc, dout) -> dict:
     """FixedTypes -> pool2d parameters (DIN_*, ACC_*, DOUT_*)."""
-    from lenet5_hls.hls.rtl_params import type_params
-    from lenet5_hls.model.fixed_point import FixedType
+    from lenet5_hls.rtl.params import type_params
+    from lenet5_hls.core.fixed_point import FixedType
 
     return {**type_params('DIN', FixedType.parse(din)), **type_params('ACC', FixedType.parse(acc), modes=True),
             **type_params('DOUT', FixedType.parse(dout), modes=True)}

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from harness import HandshakeLog, StreamBench, assert_cycles, cases, pack, param, rtl_sources, run_cocotb, unpack
-from lenet5_hls.hls.rtl_params import OVERFLOW_CODES, ROUNDING_CODES, requant_params
-from lenet5_hls.hls.spec import Layer
-from lenet5_hls.model import golden
-from lenet5_hls.model.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
+from lenet5_hls.rtl.params import OVERFLOW_CODES, ROUNDING_CODES, requant_params
+from lenet5_hls.core.spec import Layer
+from lenet5_hls import golden
+from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
 
 MODULE = 'relu_stream'
 N_BEATS = 300

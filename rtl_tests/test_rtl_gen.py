@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 from harness import assert_lint_clean
-from lenet5_hls.hls.folding import FoldingError, parse_overrides
-from lenet5_hls.hls.rtl_gen import RtlGenerationError, generate
+from lenet5_hls.rtl.folding import FoldingError, parse_overrides
+from lenet5_hls.rtl.generator import RtlGenerationError, generate
 
 
 def test_folding_meets_rate_and_multiplier_budget(lenet5_rtl):
@@ -82,7 +82,7 @@ def _modified(spec, **changes):
 
 
 def test_rejects_what_it_cannot_build(lenet5_spec, tmp_path):
-    from lenet5_hls.model.fixed_point import FixedType
+    from lenet5_hls.core.fixed_point import FixedType
 
     def wider_flatten(spec):
         t = FixedType(9, 4)

@@ -1,5 +1,5 @@
 """stream_flatten: BEATS pixels of C elements -> one vector of BEATS*C elements, checked element by element
-against lenet5_hls.model.golden.flatten on random (H, W, C) images streamed back to back, with and without
+against lenet5_hls.golden.flatten on random (H, W, C) images streamed back to back, with and without
 random idle cycles and backpressure; BEATS clocks per vector under continuous input."""
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ def image_shape(beats: int, c: int) -> tuple[int, int, int]:
 
 
 def golden_flatten(images: np.ndarray, width: int) -> np.ndarray:
-    from lenet5_hls.hls.spec import Layer
-    from lenet5_hls.model import golden
-    from lenet5_hls.model.fixed_point import FixedType
+    from lenet5_hls.core.spec import Layer
+    from lenet5_hls import golden
+    from lenet5_hls.core.fixed_point import FixedType
 
     t = FixedType(width, width, True)
     n = int(np.prod(images.shape[1:]))

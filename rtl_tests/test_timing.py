@@ -6,10 +6,10 @@ LeNet-5 (Verilator, every stage boundary's handshakes) for the figures below."""
 import numpy as np
 import pytest
 
-from lenet5_hls.hls import spec as S
-from lenet5_hls.hls.rtl_gen import generate
-from lenet5_hls.hls.timing import stream_timing, window_geometry
-from lenet5_hls.model.fixed_point import FixedType
+from lenet5_hls.core import spec as S
+from lenet5_hls.rtl.generator import generate
+from lenet5_hls.rtl.timing import stream_timing, window_geometry
+from lenet5_hls.core.fixed_point import FixedType
 
 U4 = FixedType(4, 0, False)
 W4 = FixedType(4, 1, True)

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from harness import assert_lint_clean, run_cocotb
-from lenet5_hls.hls.spec import Port, Spec
-from lenet5_hls.hls.vendor_ports import VendorRtlError, describe_vendor_rtl
-from lenet5_hls.model.fixed_point import FixedType
+from lenet5_hls.core.spec import Port, Spec
+from lenet5_hls.verify.vendor_ports import VendorRtlError, describe_vendor_rtl
+from lenet5_hls.core.fixed_point import FixedType
 from split_layout_wrapper import wrapper_verilog, write_split_layout
 
 # 3 elements of 5 bits per input beat (packed TDATA 16 bits, split lanes 8 bits), 2 x 12-bit outputs

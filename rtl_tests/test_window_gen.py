@@ -1,10 +1,10 @@
 """window_gen: every window of several back-to-back random images, bit for bit against the golden model.
 
-Expected windows come from lenet5_hls.model.golden (_pad + _windows, the helpers golden.conv2d and golden._pool
+Expected windows come from lenet5_hls.golden (_pad + _windows, the helpers golden.conv2d and golden._pool
 use), and are cross-checked against golden.conv2d itself with an identity weight matrix, so the element order
 of a window beat is the column order conv2d multiplies with its (KH, KW, C, COUT) weights.
 Cycle count under continuous input and a ready consumer is checked against the analytical model documented in
-window_gen.v (one scan position per clock; ROWS * COLS clocks per image), as implemented by lenet5_hls.hls.timing,
+window_gen.v (one scan position per clock; ROWS * COLS clocks per image), as implemented by lenet5_hls.rtl.timing,
 which must also give every handshake's cycle exactly.
 """
 
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from harness import HandshakeLog, StreamBench, assert_image_cycles, cases, pack, param, rtl_sources, run_cocotb, unpack
-from lenet5_hls.hls.timing import stream_timing
-from lenet5_hls.hls.timing import window_geometry as geometry  # the generator's latency model (test_pool2d uses it too)
+from lenet5_hls.rtl.timing import stream_timing
+from lenet5_hls.rtl.timing import window_geometry as geometry  # the generator's latency model (test_pool2d uses it too)
 
 MODULE = 'window_gen'
 N_IMAGES = 3
@@ -26,7 +26,7 @@ N_IMAGES = 3
 
 def expected_windows(images: np.ndarray, p: dict) -> np.ndarray:
     """(N, H, W, C) raw ints -> (N, OH*OW, KH*KW*C) windows, element (ky*KW + kx)*C + c."""
-    from lenet5_hls.model import golden
+    from lenet5_hls import golden
 
     padding = (p['PAD_T'], p['PAD_B'], p['PAD_L'], p['PAD_R'])
     win = golden._windows(golden._pad(images, padding), (p['KH'], p['KW']), (p['STRIDE_H'], p['STRIDE_W']))
@@ -37,9 +37,9 @@ def expected_windows(images: np.ndarray, p: dict) -> np.ndarray:
 def conv2d_identity(images: np.ndarray, p: dict) -> np.ndarray:
     """golden.conv2d with weights = identity over the KH*KW*C window elements: returns the windows in conv2d's
     own column order (independent of how expected_windows orders them)."""
-    from lenet5_hls.hls.spec import Layer
-    from lenet5_hls.model import golden
-    from lenet5_hls.model.fixed_point import FixedType
+    from lenet5_hls.core.spec import Layer
+    from lenet5_hls import golden
+    from lenet5_hls.core.fixed_point import FixedType
 
     kh, kw, c, w = p['KH'], p['KW'], p['C'], p['ELEM_W']
     k = kh * kw * c

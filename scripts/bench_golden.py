@@ -2,7 +2,7 @@
 
 Both run in this process on the same inputs, alternating, several repetitions; the medians and their
 ratio go to a JSON file together with the element-by-element mismatch count between the two.
-Usage: python -m lenet5_hls.bench_golden [--images 2000] [--out build/bench_golden.json]
+Usage: python scripts/bench_golden.py [--images 2000] [--out build/bench_golden.json]
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ def _timed(fn, x) -> tuple[float, np.ndarray]:
 
 
 def run(model_path: str, images: int, repeats: int, data_dir: str | None) -> dict:
-    from lenet5_hls.hls.convert import build_project, load_model
-    from lenet5_hls.model.golden import GoldenModel
+    from lenet5_hls.frontend.convert import build_project, load_model
+    from lenet5_hls.golden import GoldenModel
     from lenet5_hls.model.mnist import load_mnist, to_model_input
 
     data = load_mnist(data_dir)

@@ -30,7 +30,7 @@ def mnist_data():
 
 
 def _build(model, path: Path) -> Project:
-    from lenet5_hls.hls.convert import build_project
+    from lenet5_hls.frontend.convert import build_project
 
     graph, spec = build_project(model, path, trace=True, progress=lambda *_: None)
     return Project(model, graph, spec)
@@ -38,6 +38,6 @@ def _build(model, path: Path) -> Project:
 
 @pytest.fixture(scope='session')
 def lenet5(tmp_path_factory) -> Project:
-    from lenet5_hls.hls.convert import load_model
+    from lenet5_hls.frontend.convert import load_model
 
     return _build(load_model(COMMITTED_MODEL), tmp_path_factory.mktemp('lenet5') / 'hls')

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lenet5_hls.model.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType, cast, from_float
+from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType, cast, from_float
 
 # (width, integer) shapes: ordinary, integer bits beyond the width, negative integer bits.
 SHAPES = [(5, 2), (4, 6), (6, -1)]

@@ -6,8 +6,8 @@ Every output element of every image is compared (the logits, not only the argmax
 import numpy as np
 from golden_checks import csim, mismatch_report
 
-from lenet5_hls.model.fixed_point import to_float
-from lenet5_hls.model.golden import GoldenModel
+from lenet5_hls.core.fixed_point import to_float
+from lenet5_hls.golden import GoldenModel
 from lenet5_hls.model.lenet5 import quantizer_bits
 from lenet5_hls.model.mnist import to_model_input
 
@@ -97,7 +97,7 @@ def test_trace_matches_csim_trace_per_layer(lenet5, mnist_data):
 
 def test_vivado_backend_also_matches(lenet5, mnist_data, tmp_path):
     """The older Vivado HLS backend writes the same arithmetic: its spec and C simulation agree too."""
-    from lenet5_hls.hls.convert import build_project
+    from lenet5_hls.frontend.convert import build_project
 
     graph, spec = build_project(lenet5.keras_model, tmp_path / 'vivado', backend='Vivado', progress=lambda *_: None)
     assert spec.source['backend'] == 'Vivado'

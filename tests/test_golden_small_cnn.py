@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from golden_checks import mismatch_report
 
-from lenet5_hls.model.golden import GoldenModel
+from lenet5_hls.golden import GoldenModel
 
 N = 1000
 SHAPE = (16, 16, 3)
@@ -59,7 +59,7 @@ PTQ_CONFIG = {
 
 @pytest.fixture(scope='module', params=['hgq2', 'ptq'])
 def small_project(request, tmp_path_factory):
-    from lenet5_hls.hls.convert import build_project
+    from lenet5_hls.frontend.convert import build_project
 
     out = tmp_path_factory.mktemp(request.param) / 'hls'
     if request.param == 'hgq2':

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from lenet5_hls.cli import main
-from lenet5_hls.model.fixed_point import FixedType
-from lenet5_hls.model.golden import GoldenModel
+from lenet5_hls.core.fixed_point import FixedType
+from lenet5_hls.golden import GoldenModel
 from lenet5_hls.model.mnist import to_model_input
-from lenet5_hls.report import confusion_matrix, precision_profile
+from lenet5_hls.reports.report import confusion_matrix, precision_profile
 
 IMAGES = 20
 

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lenet5_hls.hls import resources as R
-from lenet5_hls.hls import rtl_params
-from lenet5_hls.hls.rtl_gen import RTL_DIR, generate
-from lenet5_hls.hls.spec import Layer
-from lenet5_hls.model.fixed_point import FixedType
+from lenet5_hls.reports import resources as R
+from lenet5_hls.rtl import params as rtl_params
+from lenet5_hls.rtl.generator import RTL_DIR, generate
+from lenet5_hls.core.spec import Layer
+from lenet5_hls.core.fixed_point import FixedType
 from test_spec import tiny_spec
 
 needs_yosys = pytest.mark.skipif(R.shutil.which('yosys') is None, reason='yosys not on PATH (Debian package `yosys`)')

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from lenet5_hls.hls import spec as S
-from lenet5_hls.model.fixed_point import FixedType, cast
-from lenet5_hls.model.golden import GoldenModel, InputError
+from lenet5_hls.core import spec as S
+from lenet5_hls.core.fixed_point import FixedType, cast
+from lenet5_hls.golden import GoldenModel, InputError
 
 U4 = FixedType(4, 0, False)
 W4 = FixedType(4, 1, True)
@@ -65,7 +65,7 @@ def test_hand_written_spec_runs_without_tensorflow():
     got = GoldenModel(spec).run(x)
     assert np.array_equal(got, reference(spec, x))
     # A fresh interpreter imports spec and golden without pulling in TensorFlow.
-    code = 'import sys; import lenet5_hls.hls.spec, lenet5_hls.model.golden; sys.exit("tensorflow" in sys.modules)'
+    code = 'import sys; import lenet5_hls.core.spec, lenet5_hls.golden; sys.exit("tensorflow" in sys.modules)'
     assert subprocess.run([sys.executable, '-c', code]).returncode == 0
 
 

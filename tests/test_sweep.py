@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from lenet5_hls.cli import main
-from lenet5_hls.hls import resources as R
-from lenet5_hls.hls import spec as spec_mod
-from lenet5_hls.hls.folding import plan
-from lenet5_hls.hls.rtl_gen import generate
-from lenet5_hls.model.golden import GoldenModel
-from lenet5_hls.sweep import SweepError, parse_bits, parse_rates, pareto_front
+from lenet5_hls.reports import resources as R
+from lenet5_hls.core import spec as spec_mod
+from lenet5_hls.rtl.folding import plan
+from lenet5_hls.rtl.generator import generate
+from lenet5_hls.golden import GoldenModel
+from lenet5_hls.reports.sweep import SweepError, parse_bits, parse_rates, pareto_front
 from test_resources import needs_yosys
 from test_spec import tiny_spec
 

@@ -5,9 +5,9 @@ import importlib.util
 
 import pytest
 
-from lenet5_hls.hls import timing_pnr as P
-from lenet5_hls.hls.resources import Instance
-from lenet5_hls.hls.rtl_gen import RTL_DIR, generate
+from lenet5_hls.reports import pnr as P
+from lenet5_hls.reports.resources import Instance
+from lenet5_hls.rtl.generator import RTL_DIR, generate
 from test_spec import tiny_spec
 
 needs_yowasp = pytest.mark.skipif(

@@ -13,7 +13,7 @@ Latency = cycles from the handshake of an image's first input beat to that of it
 
 from __future__ import annotations
 
-from .rtl_params import dense_folding
+from lenet5_hls.rtl.params import dense_folding
 
 
 def window_geometry(p: dict) -> dict:

@@ -19,7 +19,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
 from cocotb.utils import get_sim_time
-from harness import CLOCK_NS, pack, random_pauses, sim_ns, unpack
+from lenet5_hls.verify.benches.streams import CLOCK_NS, pack, random_pauses, sim_ns, unpack
 
 
 def lanes(port: dict) -> list[dict]:

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .output_dir import fresh_output_dir
+from lenet5_hls.core.output_dir import fresh_output_dir
 
 os.environ.setdefault('KERAS_BACKEND', 'tensorflow')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -158,7 +158,7 @@ def build_project(
     On any failure the output directory is removed again, so no half-written project is left behind.
     Returns (graph, spec).
     """
-    from .extract import extract
+    from lenet5_hls.frontend.extract import extract
 
     with fresh_output_dir(out, force, ConversionError) as out:
         progress(f'[hls] converting with hls4ml ({backend} backend, io_stream, reuse factor {reuse_factor})')
@@ -176,3 +176,13 @@ def _hls4ml_version() -> str:
     import hls4ml
 
     return hls4ml.__version__
+
+
+def hls_types(model) -> dict[str, dict[str, str]]:
+    """The C++ types hls4ml gives every tensor of the model (its containers may be wider than the values)."""
+    types = {}
+    for layer in convert(model, output_dir=None).get_layers():
+        entry = {'output': str(layer.get_output_variable().type.precision)}
+        entry.update({name: str(w.type.precision) for name, w in layer.weights.items()})
+        types[layer.name] = entry
+    return types

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model.fixed_point import FixedType
+from lenet5_hls.core.fixed_point import FixedType
 
 SCHEMA = 'lenet5-hls/pipeline-spec'
 VERSION = 1

@@ -16,7 +16,7 @@ SOURCES = ('keras', 'csim', 'golden', 'rtl')
 
 def reference_outputs(keras_model, graph, golden, x: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Outputs of quantized Keras, C simulation and golden model for real inputs x, and images/s of each."""
-    from .model.fixed_point import to_float
+    from lenet5_hls.core.fixed_point import to_float
 
     runs = {
         'keras': lambda v: keras_model.predict(v, batch_size=500, verbose=0),

@@ -12,25 +12,27 @@ import numpy as np
 
 def _default_model() -> Path:
     # Editable installs and checkouts keep the committed model beside the model package.
-    from . import model as model_pkg
+    from lenet5_hls import model as model_pkg
 
     return Path(model_pkg.__file__).parent / 'lenet5.keras'
 
 
 def cmd_train(args) -> int:
-    from .model.mnist import load_mnist
-    from .model.train import train
+    from lenet5_hls.frontend.convert import hls_types
+    from lenet5_hls.model.mnist import load_mnist
+    from lenet5_hls.model.train import train
 
     data = load_mnist(args.data_dir)
     print(f'[train] data: {data.source} ({len(data.y_train)} train / {len(data.y_test)} test images)')
     metrics = train(args.out, data, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
-                    weight_bits=args.weight_bits, activation_bits=args.activation_bits)
+                    weight_bits=args.weight_bits, activation_bits=args.activation_bits,
+                    describe=lambda model: {'hls_types': hls_types(model)})
     print(f'[train] test accuracy {metrics["test_accuracy"]:.4f} on {metrics["test_images"]} images; saved {args.out}')
     return 0
 
 
 def cmd_hls(args) -> int:
-    from .hls.convert import build_project, load_model, load_precision_config
+    from lenet5_hls.frontend.convert import build_project, load_model, load_precision_config
 
     model = load_model(args.model)
     graph, spec = build_project(
@@ -52,9 +54,9 @@ def cmd_hls(args) -> int:
 
 
 def cmd_rtl(args) -> int:
-    from .hls import spec as spec_mod
-    from .hls.folding import parse_overrides
-    from .hls.rtl_gen import generate
+    from lenet5_hls.core import spec as spec_mod
+    from lenet5_hls.rtl.folding import parse_overrides
+    from lenet5_hls.rtl.generator import generate
 
     spec = spec_mod.load(args.spec)
     desc = generate(spec, args.out, target_ii=args.target_ii, overrides=parse_overrides(args.fold), force=args.force)
@@ -74,8 +76,8 @@ def cmd_rtl(args) -> int:
 
 def _test_images(spec, images: int, data_dir: str | None):
     """The first `images` MNIST test images as raw inputs, their golden raw outputs and labels."""
-    from .model.golden import GoldenModel
-    from .model.mnist import first_test_images
+    from lenet5_hls.golden import GoldenModel
+    from lenet5_hls.model.mnist import first_test_images
 
     x, labels, _ = first_test_images(images, data_dir)
     golden = GoldenModel(spec)
@@ -84,17 +86,17 @@ def _test_images(spec, images: int, data_dir: str | None):
 
 
 def cmd_sim(args) -> int:
-    from .hls import spec as spec_mod
-    from .hls.output_dir import fresh_output_dir
-    from .sim import simulate
-    from .sim_runner import SimulationError
+    from lenet5_hls.core import spec as spec_mod
+    from lenet5_hls.core.output_dir import fresh_output_dir
+    from lenet5_hls.verify.simulate import simulate
+    from lenet5_hls.verify.sim_runner import SimulationError
 
     spec = spec_mod.load(args.spec)
     raw, expected, _ = _test_images(spec, args.images, args.data_dir)
     with fresh_output_dir(args.out, args.force, SimulationError) as out:
         out.mkdir(parents=True)
         if args.vendor_rtl:
-            from .hls.vendor_ports import describe_vendor_rtl
+            from lenet5_hls.verify.vendor_ports import describe_vendor_rtl
 
             desc = describe_vendor_rtl(args.vendor_rtl, spec)
             desc_file = out / 'vendor_rtl.json'
@@ -118,12 +120,12 @@ def cmd_sim(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .compare import compare, reference_outputs, table
-    from .hls.convert import build_project, load_model
-    from .hls.output_dir import fresh_output_dir
-    from .model.fixed_point import to_float
-    from .model.golden import GoldenModel
-    from .model.mnist import first_test_images
+    from lenet5_hls.reports.compare import compare, reference_outputs, table
+    from lenet5_hls.frontend.convert import build_project, load_model
+    from lenet5_hls.core.output_dir import fresh_output_dir
+    from lenet5_hls.core.fixed_point import to_float
+    from lenet5_hls.golden import GoldenModel
+    from lenet5_hls.model.mnist import first_test_images
 
     x, labels, source = first_test_images(args.images, args.data_dir)
     with fresh_output_dir(args.out, args.force, ValueError) as out:
@@ -143,8 +145,8 @@ def cmd_compare(args) -> int:
 
 
 def cmd_flow(args) -> int:
-    from .flow import run_flow
-    from .hls.output_dir import fresh_output_dir
+    from lenet5_hls.flow import run_flow
+    from lenet5_hls.core.output_dir import fresh_output_dir
 
     with fresh_output_dir(args.out, args.force, ValueError) as out:
         s = run_flow(args.model, out, images=args.images, sim=args.sim, driver=args.driver, data_dir=args.data_dir,
@@ -155,8 +157,8 @@ def cmd_flow(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .hls.output_dir import fresh_output_dir
-    from .report import ReportError, report_from_flow, report_standalone
+    from lenet5_hls.core.output_dir import fresh_output_dir
+    from lenet5_hls.reports.report import ReportError, report_from_flow, report_standalone
 
     with fresh_output_dir(args.out, args.force, ReportError) as out:
         out.mkdir(parents=True)
@@ -170,8 +172,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .hls.output_dir import fresh_output_dir
-    from .sweep import SweepError, parse_bits, parse_rates, run_sweep
+    from lenet5_hls.core.output_dir import fresh_output_dir
+    from lenet5_hls.reports.sweep import SweepError, parse_bits, parse_rates, run_sweep
 
     bits, rates = parse_bits(args.bits), parse_rates(args.target_ii)
     with fresh_output_dir(args.out, args.force, SweepError) as out:
@@ -291,13 +293,13 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, 'model', 'unset') is None:
         args.model = str(_default_model())
-    from .hls.convert import ConversionError
-    from .hls.extract import UnsupportedLayer
-    from .hls.folding import FoldingError
-    from .hls.rtl_gen import RtlGenerationError
-    from .hls.spec import SpecError
-    from .model.mnist import DataError
-    from .sim_runner import SimulationError
+    from lenet5_hls.frontend.convert import ConversionError
+    from lenet5_hls.frontend.extract import UnsupportedLayer
+    from lenet5_hls.rtl.folding import FoldingError
+    from lenet5_hls.rtl.generator import RtlGenerationError
+    from lenet5_hls.core.spec import SpecError
+    from lenet5_hls.model.mnist import DataError
+    from lenet5_hls.verify.sim_runner import SimulationError
 
     try:
         return args.func(args)

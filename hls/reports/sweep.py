@@ -64,10 +64,12 @@ def pareto_front(points: list[dict], objectives: dict[str, int]) -> list[bool]:
 
 
 def _train_pair(out: Path, data, w: int, a: int, epochs: int, seed: int, progress) -> dict:
-    from .model.train import train
+    from lenet5_hls.frontend.convert import hls_types
+    from lenet5_hls.model.train import train
 
     progress(f'[sweep] training LeNet-5 with {w}-bit weights, {a}-bit activations ({epochs} epochs, seed {seed})')
-    metrics = train(out / 'model.keras', data, epochs=epochs, seed=seed, weight_bits=w, activation_bits=a)
+    metrics = train(out / 'model.keras', data, epochs=epochs, seed=seed, weight_bits=w, activation_bits=a,
+                    describe=lambda model: {'hls_types': hls_types(model)})
     progress(f'[sweep] w{w}a{a}: quantized Keras {100 * metrics["test_accuracy"]:.2f} % on {metrics["test_images"]} '
              f'test images, trained in {metrics["train_seconds"]} s')
     return metrics
@@ -76,10 +78,10 @@ def _train_pair(out: Path, data, w: int, a: int, epochs: int, seed: int, progres
 def _spec_and_accuracy(model_path: Path, x: np.ndarray, labels: np.ndarray) -> tuple[object, dict]:
     """Pipeline spec of the model (hls4ml conversion) and golden accuracy on x, with the quantized
     Keras model's outputs compared element by element."""
-    from .hls.convert import convert, load_model
-    from .hls.extract import extract
-    from .model.fixed_point import to_float
-    from .model.golden import GoldenModel
+    from lenet5_hls.frontend.convert import convert, load_model
+    from lenet5_hls.frontend.extract import extract
+    from lenet5_hls.core.fixed_point import to_float
+    from lenet5_hls.golden import GoldenModel
 
     model = load_model(model_path)
     spec = extract(convert(model, output_dir=None))
@@ -96,9 +98,9 @@ def run_sweep(out: Path, bits: list[tuple[int, int]], rates: list[int], epochs: 
               progress=print) -> dict:
     """Train, convert, fold, generate and (synth) synthesize every design point; write OUT/sweep.json,
     OUT/sweep.md and OUT/sweep.png. OUT must exist and be empty."""
-    from .hls.resources import ResourceError, ToolMissing, resource_reports, yosys_exe
-    from .hls.rtl_gen import generate
-    from .model.mnist import Dataset, head_of_test_split, load_mnist
+    from lenet5_hls.reports.resources import ResourceError, ToolMissing, resource_reports, yosys_exe
+    from lenet5_hls.rtl.generator import generate
+    from lenet5_hls.model.mnist import Dataset, head_of_test_split, load_mnist
 
     start = time.monotonic()
     jobs = jobs or os.cpu_count() or 1
@@ -165,7 +167,7 @@ COLUMNS = [('point', 'point'), ('W bits', 'weight_bits'), ('A bits', 'activation
 
 
 def _cell(key: str, value) -> str:
-    from .hls.resources import fmt_count
+    from lenet5_hls.reports.resources import fmt_count
 
     if key == 'accuracy':
         return f'{100 * value:.2f}'
@@ -176,7 +178,7 @@ def _cell(key: str, value) -> str:
 
 def table(result: dict) -> str:
     """Markdown table of the design points, Pareto points marked."""
-    from .report import markdown_table
+    from lenet5_hls.reports.report import markdown_table
 
     cols = [(c, k) for c, k in COLUMNS if any(k in p for p in result['points'])]
     return markdown_table([c for c, _ in cols], [[_cell(k, p.get(k)) for _, k in cols] for p in result['points']])

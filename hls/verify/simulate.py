@@ -1,9 +1,9 @@
 """`lenet5-hls sim`: images through the accelerator RTL under Icarus or Verilator, every output element
 scored against the golden model, with the measured II and latency.
 
-Two drivers run the cocotb testbenches of rtl_tests/: `hdl` keeps stimulus and capture in Verilog
-(test_lenet5_file_io.py; thousands of images, optimized Verilator build, images split over parallel
-simulations) and `python` drives every beat from cocotbext-axi (test_lenet5.py; split-layout vendor RTL,
+Two drivers run the package's cocotb benches (verify/benches): `hdl` keeps stimulus and capture in Verilog
+(file_io_tb; thousands of images, optimized Verilator build, images split over parallel
+simulations) and `python` drives every beat from cocotbext-axi (network_tb; split-layout vendor RTL,
 names the first diverging layer on a mismatch). Builds are cached by content (sim_runner).
 """
 
@@ -12,28 +12,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from .sim_runner import VERILATOR_FAST, SimulationError, build, default_cache_dir, run
+from lenet5_hls.verify.sim_runner import VERILATOR_FAST, SimulationError, build, default_cache_dir, run
 
-ROOT = Path(__file__).resolve().parent.parent
-TESTBENCH_DIR = ROOT / 'rtl_tests'
 DRIVERS = ('hdl', 'python')
-
-
-def testbench_dir() -> Path:
-    """rtl_tests/, importable (the cocotb test modules and their helpers live there)."""
-    if not (TESTBENCH_DIR / 'test_lenet5.py').exists():
-        raise SimulationError(f'the cocotb testbenches are not at {TESTBENCH_DIR}; run lenet5-hls from a checkout '
-                              '(pip install -e .), as scripts/setup.sh does')
-    if str(TESTBENCH_DIR) not in sys.path:
-        sys.path.insert(0, str(TESTBENCH_DIR))
-    return TESTBENCH_DIR
 
 
 def _merge(parts: list[dict], starts: list[int]) -> dict:
@@ -54,7 +41,6 @@ def simulate(desc_file: Path, inputs: np.ndarray, expected: np.ndarray, out_dir:
     """Run raw `inputs` through the RTL described by desc_file; `expected` are the golden raw outputs.
     driver None: hdl for packed streams, python for the split layout. jobs: parallel simulations (hdl
     driver; default: one per core). Writes out_dir/rtl_outputs.npy (raw outputs) and sim_result.json."""
-    tb_dir = testbench_dir()
     desc_file = Path(desc_file).resolve()
     desc = json.loads(desc_file.read_text())
     split = any(len(p.get('lanes', [None])) > 1 for p in desc['inputs'] + desc['outputs'])
@@ -68,16 +54,16 @@ def simulate(desc_file: Path, inputs: np.ndarray, expected: np.ndarray, out_dir:
     ii = desc.get('folding', {}).get('ii_cycles')
     sources = [Path(f) for f in desc['files']]
     if driver == 'hdl':
-        from file_io_bench import HDL_FILES, prepare, tb_verilog
+        from lenet5_hls.verify.benches.file_io_bench import HDL_FILES, prepare, tb_verilog
 
         tb = out_dir / f'tb_{desc["top"]}.v'
         tb.write_text(tb_verilog(desc))
-        top, module, test = f'tb_{desc["top"]}', 'test_lenet5_file_io', 'images_match_golden_file_io'
+        top, module, test = f'tb_{desc["top"]}', 'lenet5_hls.verify.benches.file_io_tb', 'images_match_golden_file_io'
         sources = [*HDL_FILES, *sources, tb]
         # a shard costs a reset and a pipeline fill; waveforms come from one simulation
         jobs = 1 if waves else max(1, min(jobs or os.cpu_count() or 1, len(inputs) // 50 or 1))
     else:
-        top, module, test, jobs = desc['top'], 'test_lenet5', 'network_matches_golden', 1
+        top, module, test, jobs = desc['top'], 'lenet5_hls.verify.benches.network_tb', 'network_matches_golden', 1
     build_args = VERILATOR_FAST if sim == 'verilator' else []
     cache_dir = cache_dir or default_cache_dir()
     progress(f'[sim] {len(inputs)} images, {sim}, {driver} driver{", idle + backpressure" if stress else ""}: '
@@ -105,7 +91,7 @@ def simulate(desc_file: Path, inputs: np.ndarray, expected: np.ndarray, out_dir:
             plusargs = prepare(sdir, desc, x, idle=30 if stress else 0, backpressure=40 if stress else 0, seed=seed + k,
                                stall_cycles=20 * ii + 5000 if ii else desc['timeout_cycles'])
         log = out_dir / (f'sim{k}.log' if jobs > 1 else 'sim.log')
-        r = run(top, module, tb_dir, sim, sources, build_dir, run_dir=sdir, extra_env=env, seed=seed + k, test_filter=test,
+        r = run(top, module, None, sim, sources, build_dir, run_dir=sdir, extra_env=env, seed=seed + k, test_filter=test,
                 waves=waves, plusargs=plusargs, build_args=build_args, log_file=log)
         if not result_file.exists():
             tail = '\n'.join(log.read_text(errors='replace').splitlines()[-15:]) if log.exists() else ''

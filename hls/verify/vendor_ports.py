@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .rtl_gen import SCHEMA, VERSION
-from .spec import Port, Spec
+from lenet5_hls.rtl.generator import SCHEMA, VERSION
+from lenet5_hls.core.spec import Port, Spec
 
 CONTROL = ('ap_start', 'ap_done', 'ap_idle', 'ap_ready')
 RESETS = {'ap_rst_n': True, 'ap_rst': False}  # name -> active low

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from harness import assert_cycles
+from lenet5_hls.verify.benches.streams import assert_cycles
 
 
 @dataclass

@@ -13,19 +13,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .compare import compare, reference_outputs
+from lenet5_hls.reports.compare import compare, reference_outputs
 
 
 def run_flow(model_path: str, out: Path, images: int = 1000, sim: str = 'verilator', driver: str | None = None,
              data_dir: str | None = None, force: bool = False, waves: bool = False, jobs: int | None = None,
              progress=print) -> dict:
-    from .hls.convert import build_project, load_model
-    from .hls.rtl_gen import generate
-    from .model.fixed_point import from_float, to_float
-    from .model.golden import GoldenModel
-    from .model.mnist import first_test_images
-    from .report import accuracy_from_summary, write_report
-    from .sim import simulate
+    from lenet5_hls.frontend.convert import build_project, load_model
+    from lenet5_hls.rtl.generator import generate
+    from lenet5_hls.core.fixed_point import from_float, to_float
+    from lenet5_hls.golden import GoldenModel
+    from lenet5_hls.model.mnist import first_test_images
+    from lenet5_hls.reports.report import accuracy_from_summary, write_report
+    from lenet5_hls.verify.simulate import simulate
 
     out = Path(out)
     start = time.perf_counter()

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..hls.spec import Layer, Spec
-from .fixed_point import FixedType, cast, from_float, to_float
+from lenet5_hls.core.spec import Layer, Spec
+from lenet5_hls.core.fixed_point import FixedType, cast, from_float, to_float
 
 _EXACT_FLOAT = 2**53
 

@@ -1,4 +1,4 @@
-"""Pipeline spec -> synthesizable Verilog top module wiring the hls/rtl library, plus ROM files and a
+"""Pipeline spec -> synthesizable Verilog top module wiring the rtl/verilog library, plus ROM files and a
 JSON description (ports, packing, per-layer folding, analytical cycles and latency) for testbenches and reports.
 
 The top module has the interface Vitis HLS gives the hls4ml top function (DESIGN.md contract 3):
@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .folding import Plan, plan as make_plan
-from .output_dir import fresh_output_dir
-from .rtl_params import dense_params, requant_params, type_params, write_mem_files
-from .spec import Layer, Spec
-from .timing import pipeline_timing
+from lenet5_hls.rtl.folding import Plan, plan as make_plan
+from lenet5_hls.core.output_dir import fresh_output_dir
+from lenet5_hls.rtl.params import dense_params, requant_params, type_params, write_mem_files
+from lenet5_hls.core.spec import Layer, Spec
+from lenet5_hls.rtl.timing import pipeline_timing
 
-RTL_DIR = Path(__file__).resolve().parent / 'rtl'
+RTL_DIR = Path(__file__).resolve().parent / 'verilog'
 SCHEMA = 'lenet5-hls/rtl-description'
 VERSION = 1
 

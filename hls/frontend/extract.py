@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model.fixed_point import FixedType, from_float
-from .spec import KINDS, Layer, Port, Spec
+from lenet5_hls.core.fixed_point import FixedType, from_float
+from lenet5_hls.core.spec import KINDS, Layer, Port, Spec
 
 SUPPORTED = 'Input, Conv2D, Dense, Activation(relu), ReLU, Pooling2D (max/average), ZeroPadding2D, Reshape (flatten)'
 

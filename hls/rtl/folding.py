@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .spec import Layer, Spec
+from lenet5_hls.core.spec import Layer, Spec
 
 
 class FoldingError(ValueError):

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import cocotb
 import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge
-from harness import unpack
-from top_bench import assert_bit_exact
+from lenet5_hls.verify.benches.streams import unpack
+from lenet5_hls.verify.benches.top_bench import assert_bit_exact
 
 
 def layer_streams(desc: dict) -> list[tuple[str, str, int]]:

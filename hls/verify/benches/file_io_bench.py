@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from harness import pack, unpack
+from lenet5_hls.verify.benches.streams import pack, unpack
 
-HDL_DIR = Path(__file__).resolve().parent / 'hdl'
+HDL_DIR = Path(__file__).resolve().parent.parent / 'hdl'
 HDL_FILES = [HDL_DIR / f for f in ('random_pause.v', 'axis_file_source.v', 'axis_file_sink.v')]
 
 

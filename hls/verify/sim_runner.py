@@ -131,7 +131,7 @@ def build(toplevel: str, sim: str, sources: list[Path], build_dir: Path, paramet
 def run(
     toplevel: str,
     test_module: str,
-    test_dir: Path,
+    test_dir: Path | None,
     sim: str,
     sources: list[Path],
     build_dir: Path,
@@ -146,14 +146,14 @@ def run(
     cache: bool = False,
     log_file: Path | None = None,
 ) -> RunResult:
-    """Build (see build()) and run the cocotb tests of `test_module` (importable from test_dir) in run_dir
+    """Build (see build()) and run the cocotb tests of `test_module` (importable, or from test_dir) in run_dir
     (default: the build directory); the simulator's output goes to log_file if given, else to stdout.
     Raises SimulationError if a tool, the build or the run fails."""
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
     build_dir, built, build_seconds = build(toplevel, sim, sources, build_dir, parameters, build_args, waves, cache)
-    if str(test_dir) not in sys.path:  # the simulator's Python imports test_module from sys.path (PYTHONPATH)
+    if test_dir is not None and str(test_dir) not in sys.path:  # the simulator's Python imports test_module from sys.path (PYTHONPATH)
         sys.path.insert(0, str(test_dir))
     run_dir = Path(run_dir).resolve() if run_dir else build_dir
     run_dir.mkdir(parents=True, exist_ok=True)

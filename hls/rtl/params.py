@@ -1,4 +1,4 @@
-"""Verilog parameters and ROM files for the modules in hls/rtl/ (fxp_requant, relu_stream, dense_unit).
+"""Verilog parameters and ROM files for the modules in rtl/verilog/ (fxp_requant, relu_stream, dense_unit).
 
 The RTL takes fixed-point types as (W, FRAC, SIGNED) plus integer codes for the ap_fixed rounding and
 overflow modes; FRAC = width - integer bits (ap_fixed counts the sign among the integer bits).
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
-from .spec import Layer
+from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
+from lenet5_hls.core.spec import Layer
 
 # ap_q_mode / ap_o_mode name -> the integer code the Verilog modules take (ROUNDING / OVERFLOW parameters)
 ROUNDING_CODES: dict[str, int] = {name: code for code, name in enumerate(ROUNDING_MODES)}

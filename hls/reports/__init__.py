@@ -1,0 +1,1 @@
+"""Comparisons, reports, resource and timing estimates, design-space sweeps."""

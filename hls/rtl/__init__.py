@@ -1,0 +1,1 @@
+"""RTL back end: folding plan, cycle model and Verilog generation over the library in verilog/."""

@@ -1,0 +1,1 @@
+"""Verification: cocotb builds and runs (Icarus, Verilator), whole-network simulation, vendor RTL ports."""

@@ -1,0 +1,51 @@
+"""Cocotb-side stream primitives shared by the network benches and the module testbenches: beat
+packing (element i at bits [i*W +: W]), random pause patterns for cocotbext-axi, time and cycle checks."""
+
+from __future__ import annotations
+
+import random
+
+CLOCK_NS = 10
+
+
+def sim_ns(steps: int) -> float:
+    """Simulator time steps (e.g. cocotbext-axi's frame.sim_time_start) -> ns."""
+    from cocotb.utils import get_time_from_sim_steps
+
+    return get_time_from_sim_steps(steps, 'ns')
+
+
+def random_pauses(rng: random.Random, probability: float, max_burst: int = 4):
+    """Endless pause pattern for cocotbext-axi: True (pause) with `probability`, in bursts of 1..max_burst cycles."""
+    while True:
+        if rng.random() < probability:
+            for _ in range(rng.randint(1, max_burst)):
+                yield True
+        else:
+            yield False
+
+
+def pack(elements, width: int) -> int:
+    """Element i (raw integer, two's complement if negative) at bits [i*width +: width]."""
+    mask = (1 << width) - 1
+    word = 0
+    for i, v in enumerate(elements):
+        word |= (int(v) & mask) << (i * width)
+    return word
+
+
+def unpack(word: int, n: int, width: int, signed: bool) -> list[int]:
+    mask = (1 << width) - 1
+    out = []
+    for i in range(n):
+        v = (word >> (i * width)) & mask
+        if signed and v >> (width - 1):
+            v -= 1 << width
+        out.append(v)
+    return out
+
+
+def assert_cycles(measured: int, estimate: int, what: str, tolerance: float = 0.02) -> None:
+    """FINN-style check of a simulated cycle count against the analytical estimate."""
+    assert abs(measured - estimate) <= tolerance * estimate, \
+        f'{what}: simulated {measured} cycles, analytical estimate {estimate} (tolerance {tolerance:.0%})'
