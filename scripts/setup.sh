@@ -37,5 +37,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "[setup] installing lenet5-hls and its dependencies into .venv (first run: a few minutes)"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+.venv/bin/python -m pip install -q -e '.[test]'
 echo "[setup] done: .venv/bin/lenet5-hls --help"
