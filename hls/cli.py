@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+import re
 import sys
+import tempfile
+import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from lenet5_hls.core.errors import UserError
+from lenet5_hls.core.log import ROOT as ROOT_LOGGER
 
 
 def _default_model() -> Path:
@@ -60,17 +70,17 @@ def cmd_rtl(args) -> int:
 
     spec = spec_mod.load(args.spec)
     desc = generate(spec, args.out, target_ii=args.target_ii, overrides=parse_overrides(args.fold), force=args.force)
-    fold = desc['folding']
-    print(f'[rtl] {desc["top"]}.v in {args.out}: II {fold["ii_cycles"]} cycles/image (target {fold["target_ii_cycles"]}), '
-          f'{fold["multipliers"]} multipliers (lower bound {fold["multiplier_lower_bound"]}, '
-          f'ratio {fold["multipliers_over_lower_bound"]})')
-    t = desc['timing']
-    print(f'  latency {t["latency_cycles"]} cycles first input beat to first output beat '
-          f'(steady state {t["steady_state_latency_cycles"]}, analytical)')
+    fold = desc.folding
+    print(f'[rtl] {desc.top}.v in {args.out}: II {fold.ii_cycles} cycles/image (target {fold.target_ii_cycles}), '
+          f'{fold.multipliers} multipliers (lower bound {fold.multiplier_lower_bound}, '
+          f'ratio {fold.multipliers_over_lower_bound})')
+    t = desc.timing
+    print(f'  latency {t.latency_cycles} cycles first input beat to first output beat '
+          f'(steady state {t.steady_state_latency_cycles}, analytical)')
     print(f'  {"layer":12s} {"kind":10s} {"mults":>6s} {"cycles/vector":>14s} {"cycles/image":>13s} {"buffer bits":>12s} {"ROM bits":>9s}')
-    for la in fold['layers']:
-        print(f'  {la["name"]:12s} {la["kind"]:10s} {la["multipliers"]:6d} {la["cycles_per_vector"]:14d} '
-              f'{la["cycles_per_image"]:13d} {la["buffer_bits"]:12d} {la["rom_bits"]:9d}')
+    for la in fold.layers:
+        print(f'  {la.name:12s} {la.kind:10s} {la.multipliers:6d} {la.cycles_per_vector:14d} '
+              f'{la.cycles_per_image:13d} {la.buffer_bits:12d} {la.rom_bits:9d}')
     return 0
 
 
@@ -98,9 +108,7 @@ def cmd_sim(args) -> int:
         if args.vendor_rtl:
             from lenet5_hls.verify.vendor_ports import describe_vendor_rtl
 
-            desc = describe_vendor_rtl(args.vendor_rtl, spec)
-            desc_file = out / 'vendor_rtl.json'
-            desc_file.write_text(json.dumps(desc, indent=1) + '\n')
+            desc_file = describe_vendor_rtl(args.vendor_rtl, spec).save(out / 'vendor_rtl.json')
         else:
             desc_file = Path(args.rtl) / f'{spec.project_name}.json'
             if not desc_file.exists():
@@ -128,14 +136,14 @@ def cmd_compare(args) -> int:
     from lenet5_hls.model.mnist import first_test_images
 
     x, labels, source = first_test_images(args.images, args.data_dir)
-    with fresh_output_dir(args.out, args.force, ValueError) as out:
+    with fresh_output_dir(args.out, args.force, UserError) as out:
         keras_model = load_model(args.model)
         graph, spec = build_project(keras_model, out / 'hls', force=True)
         outputs, _ = reference_outputs(keras_model, graph, GoldenModel(spec), x)
         if args.rtl_outputs:
             rtl = np.load(args.rtl_outputs)
             if rtl.shape[0] < args.images:
-                raise ValueError(f'{args.rtl_outputs} holds {rtl.shape[0]} images, fewer than --images {args.images}')
+                raise UserError(f'{args.rtl_outputs} holds {rtl.shape[0]} images, fewer than --images {args.images}')
             outputs['rtl'] = to_float(rtl[: args.images], spec.output.type).reshape(args.images, -1)
         report = compare(outputs, labels)
         (out / 'compare.json').write_text(json.dumps(report, indent=1) + '\n')
@@ -145,12 +153,13 @@ def cmd_compare(args) -> int:
 
 
 def cmd_flow(args) -> int:
-    from lenet5_hls.flow import run_flow
+    from lenet5_hls.flow import run_flow, summary_table
     from lenet5_hls.core.output_dir import fresh_output_dir
 
-    with fresh_output_dir(args.out, args.force, ValueError) as out:
+    with fresh_output_dir(args.out, args.force, UserError) as out:
         s = run_flow(args.model, out, images=args.images, sim=args.sim, driver=args.driver, data_dir=args.data_dir,
                      waves=args.waves, jobs=args.jobs)
+    print(summary_table(s))
     print(f'[flow] summary: {Path(args.out) / "summary.json"}')
     ok = s['rtl_vs_golden_mismatches'] == 0 and s['golden_vs_csim_mismatches'] == 0 and s['golden_vs_keras_mismatches'] == 0
     return 0 if ok else 1
@@ -185,6 +194,7 @@ def cmd_sweep(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='lenet5-hls', description=__doc__)
+    _add_common_options(p, argparse.SUPPRESS)
     sub = p.add_subparsers(dest='command', required=True)
 
     t = sub.add_parser('train', help='quantization-aware training of LeNet-5 (HGQ2), seeded')
@@ -196,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--seed', type=int, default=1)
     t.add_argument('--weight-bits', type=int, default=8, help='largest weight/bias width incl. sign, 2..16 (default 8)')
     t.add_argument('--activation-bits', type=int, default=8, help='largest activation width incl. sign, 2..16 (default 8)')
-    t.set_defaults(func=cmd_train)
+    t.set_defaults(func=cmd_train, tensorflow=True)
 
     h = sub.add_parser('hls', help='convert a Keras model with hls4ml: HLS project, C simulation, pipeline spec')
     h.add_argument('--model', default=None, help='.keras model (default: the committed LeNet-5)')
@@ -207,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument('--precision-config', default=None, help='JSON with hls4ml per-layer precisions (float models)')
     h.add_argument('--project-name', default='myproject', help='HLS top function / RTL top module name')
     h.add_argument('--force', action='store_true', help='replace a non-empty output directory')
-    h.set_defaults(func=cmd_hls)
+    h.set_defaults(func=cmd_hls, tensorflow=True)
 
     r = sub.add_parser('rtl', help='generate the Verilog pipeline (top module, ROM files, JSON description) from a spec')
     r.add_argument('--spec', required=True, help='pipeline spec JSON written by `lenet5-hls hls` (NPZ beside it)')
@@ -247,13 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument('--data-dir', help='directory with the MNIST IDX files')
     c.add_argument('--out', required=True, help='output directory (HLS project, compare.json)')
     c.add_argument('--force', action='store_true', help='replace a non-empty output directory')
-    c.set_defaults(func=cmd_compare)
+    c.set_defaults(func=cmd_compare, tensorflow=True)
 
     f = sub.add_parser('flow', help='everything: HLS project + C simulation, spec, golden, RTL, cocotb simulation, summary.json')
     f.add_argument('--model', default=None, help='.keras model (default: the committed LeNet-5)')
     f.add_argument('--out', default='build/flow', help='output directory (default build/flow)')
     sim_options(f, 1000)
-    f.set_defaults(func=cmd_flow)
+    f.set_defaults(func=cmd_flow, tensorflow=True)
 
     rp = sub.add_parser('report', help='Markdown report with PNG plots and JSON: precision profile, confusion matrix, '
                                        'accuracy per source, folding, (--synth) Yosys resources, (--pnr) nextpnr timing')
@@ -269,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument('--jobs', type=int, default=None, help='parallel Yosys / nextpnr processes (default: one per core)')
     rp.add_argument('--data-dir', help='directory with the MNIST IDX files')
     rp.add_argument('--force', action='store_true', help='replace a non-empty output directory')
-    rp.set_defaults(func=cmd_report)
+    rp.set_defaults(func=cmd_report, tensorflow=True)
 
     sw = sub.add_parser('sweep', help='design points over weight/activation bit widths (HGQ2 retraining) and target '
                                       'rates (folding): accuracy, multipliers, Yosys LUTs, II, Pareto front')
@@ -285,27 +295,77 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument('--seed', type=int, default=1)
     sw.add_argument('--data-dir', help='directory with the MNIST IDX files')
     sw.add_argument('--force', action='store_true', help='replace a non-empty output directory')
-    sw.set_defaults(func=cmd_sweep)
+    sw.set_defaults(func=cmd_sweep, tensorflow=True)
+    for command in sub.choices.values():  # the options work before and after the command's name
+        _add_common_options(command, argparse.SUPPRESS)
+    p.set_defaults(verbose=0, quiet=False, debug=False)
     return p
+
+
+def _add_common_options(parser: argparse.ArgumentParser, default) -> None:
+    level = parser.add_mutually_exclusive_group()
+    level.add_argument('-v', '--verbose', action='count', default=default, help='more messages (-vv: debug messages too)')
+    level.add_argument('-q', '--quiet', action='store_true', default=default,
+                       help='warnings, errors and results only; no progress bars')
+    parser.add_argument('--debug', action='store_true', default=default, help='show the traceback of an error too')
+
+
+# What TensorFlow's C++ runtime writes to stderr while it loads, before any log level applies.
+TENSORFLOW_NOISE = re.compile(r'absl::InitializeLog|oneDNN custom operations|port\.cc:\d+\]|cpu_feature_guard|'
+                              r'This TensorFlow binary is optimized|rebuild TensorFlow with the appropriate compiler')
+
+
+def _quiet_frameworks(load_tensorflow: bool) -> None:
+    """Keep the console to our messages: TensorFlow and Keras settings, warnings of the frameworks off, and
+    TensorFlow loaded with its C++ start-up notices filtered (commands import their stages lazily, so this
+    runs first). Other stderr output of the load is passed on."""
+    os.environ.setdefault('KERAS_BACKEND', 'tensorflow')
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    warnings.filterwarnings('ignore', category=DeprecationWarning)
+    warnings.filterwarnings('ignore', category=FutureWarning)
+    if not load_tensorflow or 'tensorflow' in sys.modules:
+        return
+    with tempfile.TemporaryFile() as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        for line in captured.read().decode(errors='replace').splitlines():
+            if line.strip() and not TENSORFLOW_NOISE.search(line):
+                print(line, file=sys.stderr)
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter('%(message)s' if verbosity < 1 else '%(name)s: %(message)s'))
+    root = logging.getLogger(ROOT_LOGGER)
+    root.handlers[:] = [handler]
+    root.setLevel(level)
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_frameworks(getattr(args, 'tensorflow', False))
+    _configure_logging(-1 if args.quiet else args.verbose)
     if getattr(args, 'model', 'unset') is None:
         args.model = str(_default_model())
-    from lenet5_hls.frontend.convert import ConversionError
-    from lenet5_hls.frontend.extract import UnsupportedLayer
-    from lenet5_hls.rtl.folding import FoldingError
-    from lenet5_hls.rtl.generator import RtlGenerationError
-    from lenet5_hls.core.spec import SpecError
-    from lenet5_hls.model.mnist import DataError
-    from lenet5_hls.verify.sim_runner import SimulationError
-
     try:
-        return args.func(args)
-    except (ConversionError, UnsupportedLayer, SpecError, DataError, FoldingError, RtlGenerationError, SimulationError, ValueError) as e:
+        with logging_redirect_tqdm(loggers=[logging.getLogger(ROOT_LOGGER)]):  # log lines above the progress bars
+            return args.func(args)
+    except UserError as e:
+        if args.debug:
+            traceback.print_exc()
         print(f'lenet5-hls {args.command}: error: {e}', file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f'lenet5-hls {args.command}: interrupted', file=sys.stderr)
+        return 130
 
 
 if __name__ == '__main__':

@@ -7,6 +7,7 @@ OUT/report (`lenet5-hls report` without synthesis).
 
 from __future__ import annotations
 
+import logging
 import json
 import time
 from pathlib import Path
@@ -15,10 +16,12 @@ import numpy as np
 
 from lenet5_hls.reports.compare import compare, reference_outputs
 
+log = logging.getLogger(__name__)
+
 
 def run_flow(model_path: str, out: Path, images: int = 1000, sim: str = 'verilator', driver: str | None = None,
              data_dir: str | None = None, force: bool = False, waves: bool = False, jobs: int | None = None,
-             progress=print) -> dict:
+             progress=log.info) -> dict:
     from lenet5_hls.frontend.convert import build_project, load_model
     from lenet5_hls.rtl.generator import generate
     from lenet5_hls.core.fixed_point import from_float, to_float
@@ -34,14 +37,14 @@ def run_flow(model_path: str, out: Path, images: int = 1000, sim: str = 'verilat
     keras_model = load_model(model_path)
     graph, spec = build_project(keras_model, out / 'hls', force=force, progress=progress)
     desc = generate(spec, out / 'rtl', force=force)
-    fold = desc['folding']
-    progress(f'[flow] RTL: II {fold["ii_cycles"]} cycles/image, {fold["multipliers"]} multipliers, '
-             f'latency {desc["timing"]["latency_cycles"]} cycles (analytical)')
+    fold = desc.folding
+    progress(f'[flow] RTL: II {fold.ii_cycles} cycles/image, {fold.multipliers} multipliers, '
+             f'latency {desc.timing.latency_cycles} cycles (analytical)')
     golden = GoldenModel(spec)
     progress('[flow] quantized Keras, C simulation and golden model on the same images')
     outputs, speed = reference_outputs(keras_model, graph, golden, x)
     expected = from_float(outputs['golden'], spec.output.type)  # exact: the golden outputs are on the type's grid
-    result = simulate(out / 'rtl' / f'{desc["top"]}.json', golden.quantize_input(x), expected, out / 'sim', sim=sim, driver=driver,
+    result = simulate(out / 'rtl' / f'{desc.top}.json', golden.quantize_input(x), expected, out / 'sim', sim=sim, driver=driver,
                       waves=waves, jobs=jobs, progress=progress)
     outputs['rtl'] = to_float(np.load(out / 'sim' / 'rtl_outputs.npy'), spec.output.type).reshape(images, -1)
     report = compare(outputs, labels)
@@ -59,8 +62,8 @@ def run_flow(model_path: str, out: Path, images: int = 1000, sim: str = 'verilat
         'accuracy': {name: src[name]['accuracy'] for name in ('keras', 'csim', 'golden', 'rtl')},
         'ii_cycles': result['ii_cycles'],
         'latency_cycles': result['latency_cycles'],
-        'analytical': {'ii_cycles': fold['ii_cycles'], 'latency_cycles': desc['timing']['latency_cycles']},
-        'multipliers': fold['multipliers'],
+        'analytical': {'ii_cycles': fold.ii_cycles, 'latency_cycles': desc.timing.latency_cycles},
+        'multipliers': fold.multipliers,
         'rtl_images_per_s': result['rtl_images_per_s'],
         'csim_images_per_s': round(speed['csim'], 1),
         'golden_images_per_s': round(speed['golden'], 1),
@@ -77,7 +80,6 @@ def run_flow(model_path: str, out: Path, images: int = 1000, sim: str = 'verilat
     (out / 'report').mkdir()
     write_report(out / 'report', spec, out / 'rtl', out / 'hls', x, labels, accuracy_from_summary(summary), model_path,
                  source, flow=out, rtl_vs_golden_mismatches=summary['rtl_vs_golden_mismatches'], progress=progress)
-    progress(summary_table(summary))
     return summary
 
 

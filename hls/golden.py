@@ -20,11 +20,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from lenet5_hls.core.spec import Layer, Spec
 from lenet5_hls.core.fixed_point import FixedType, cast, from_float, to_float
+from lenet5_hls.core.errors import UserError
 
 _EXACT_FLOAT = 2**53
 
 
-class InputError(ValueError):
+class InputError(UserError):
     """Input data that does not match the pipeline's input port."""
 
 

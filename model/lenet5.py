@@ -10,15 +10,12 @@ the raw 8-bit pixel.
 
 from __future__ import annotations
 
-import os
+import keras
+from hgq.config import LayerConfigScope, QuantizerConfig, QuantizerConfigScope
+from hgq.constraints import MinMax
+from hgq.layers import QConv2D, QDense, QMaxPool2D
 
-os.environ.setdefault('KERAS_BACKEND', 'tensorflow')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-
-import keras  # noqa: E402
-from hgq.config import LayerConfigScope, QuantizerConfig, QuantizerConfigScope  # noqa: E402
-from hgq.constraints import MinMax  # noqa: E402
-from hgq.layers import QConv2D, QDense, QMaxPool2D  # noqa: E402
+from lenet5_hls.core.errors import UserError
 
 MAX_BITS = 8
 # Weights start with their LSB at 2^-5 whatever their width (HGQ2's default i0 = 2 integer bits with 7
@@ -39,7 +36,7 @@ def build_lenet5(weight_bits: int = MAX_BITS, activation_bits: int = MAX_BITS, b
     quantizer after the first; the input stays the raw 8-bit pixel."""
     for what, bits in (('weight', weight_bits), ('activation', activation_bits)):
         if not 2 <= bits <= 16:
-            raise ValueError(f'{what} bits must be 2..16 (sign + at least one magnitude bit), got {bits}')
+            raise UserError(f'{what} bits must be 2..16 (sign + at least one magnitude bit), got {bits}')
 
     def scope(place, bits, **init):
         magnitude_bits = bits - 1  # kbi counts bits excluding the sign

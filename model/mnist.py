@@ -7,12 +7,16 @@ corrupt download fails here with a message instead of producing garbage images l
 from __future__ import annotations
 
 import gzip
+import logging
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from lenet5_hls.core.errors import UserError
+
+log = logging.getLogger(__name__)
 
 DATA_DIR_ENV = 'LENET5_DATA_DIR'
 FASHION_MNIST_DIR = Path('/usr/share/datasets/fashion-mnist')
@@ -26,7 +30,7 @@ _SPLIT_FILES = {
 }
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """A data file or directory that cannot be used; the message says what and how to fix it."""
 
 
@@ -147,10 +151,9 @@ def load_mnist(data_dir: str | os.PathLike | None = None, *, quiet: bool = False
     if ds is None:
         raise DataError(f'no MNIST found: pass --data-dir DIR (the four IDX files) or set {DATA_DIR_ENV}')
     if not quiet:
-        print(
+        log.warning(
             f'WARNING: full MNIST not found (no --data-dir, no ${DATA_DIR_ENV}, no keras cache); '
             f'using ONLY the real 5,000-image subset from {ds.source}',
-            file=sys.stderr,
         )
     return ds
 

@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
 import numpy as np
 
+from lenet5_hls.core.errors import UserError
+from lenet5_hls.core.log import progress_bar
 from lenet5_hls.model.mnist import Dataset, load_mnist, to_model_input
+
+log = logging.getLogger(__name__)
+
+
+def _epoch_logger(epochs: int):
+    """Keras callback: a progress bar over epochs and one log line per epoch (Keras' own output is off)."""
+    import keras
+
+    class EpochLogger(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = progress_bar(total=epochs, desc='training', unit='epoch')
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            self.bar.update(1)
+            log.info(f'[train] epoch {epoch + 1}/{epochs}: loss {logs.get("loss", float("nan")):.4f}, accuracy '
+                     f'{logs.get("accuracy", float("nan")):.4f}, validation accuracy {logs.get("val_accuracy", float("nan")):.4f}')
+
+        def on_train_end(self, logs=None):
+            self.bar.close()
+
+    return EpochLogger()
 
 
 def train(
@@ -32,13 +57,13 @@ def train(
 
     out = Path(out)
     if out.suffix != '.keras':
-        raise ValueError(f'model path {out} must end in .keras (Keras 3 format)')
+        raise UserError(f'model path {out} must end in .keras (Keras 3 format)')
     data = data or load_mnist()
     keras.utils.set_random_seed(seed)
     x_train, y_train = to_model_input(data.x_train), data.y_train
     validation = max(1, int(len(x_train) * validation_fraction))  # 5,000 of the 60,000 MNIST images
     if len(x_train) - validation < batch_size:
-        raise ValueError(f'only {len(x_train)} training images; need more than {batch_size + validation} to train')
+        raise UserError(f'only {len(x_train)} training images; need more than {batch_size + validation} to train')
     x_val, y_val = x_train[-validation:], y_train[-validation:]
     x_fit, y_fit = x_train[:-validation], y_train[:-validation]
 
@@ -52,7 +77,8 @@ def train(
     )
     start = time.time()
     history = model.fit(
-        x_fit, y_fit, batch_size=batch_size, epochs=epochs, validation_data=(x_val, y_val), verbose=2, shuffle=True
+        x_fit, y_fit, batch_size=batch_size, epochs=epochs, validation_data=(x_val, y_val), verbose=0, shuffle=True,
+        callbacks=[_epoch_logger(epochs)],
     )
     train_seconds = time.time() - start
     logits = model.predict(to_model_input(data.x_test), batch_size=1000, verbose=0)

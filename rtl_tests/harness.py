@@ -9,7 +9,6 @@ bounded waits that name the stalled stream, packing of elements into beats, read
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from pathlib import Path
@@ -51,14 +50,18 @@ def case_dir(toplevel: str, sim: str, case_id: str) -> Path:
 
 def assert_lint_clean(top: str, files: list) -> None:
     """`verilator --lint-only -Wall` of a design: any warning fails."""
-    import subprocess
+    from lenet5_hls.verify.sim_runner import lint
 
-    from lenet5_hls.verify.sim_runner import verilator_exe
+    status, report = lint(top, files)
+    warnings = [line for line in report.splitlines() if line.startswith(('%Warning', '%Error'))]
+    assert status == 0 and not warnings, '\n'.join(warnings[:20])
 
-    proc = subprocess.run([verilator_exe(), '--lint-only', '-Wall', '--top-module', top, *map(str, files)],
-                          capture_output=True, text=True, timeout=300)
-    warnings = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith(('%Warning', '%Error'))]
-    assert proc.returncode == 0 and not warnings, '\n'.join(warnings[:20])
+
+def bench_plusarg(desc_json: Path, case: Path, name: str, **options) -> str:
+    """A BenchConfig for the whole-network bench, written beside the case file; returns its plusarg."""
+    from lenet5_hls.verify.benches.config import BenchConfig
+
+    return BenchConfig(str(desc_json), str(case), str(case.parent), **options).write(case.parent / f'bench-{name}.json')
 
 
 def run_cocotb(
@@ -109,10 +112,6 @@ def param(dut, name: str) -> int:
     """An integer HDL parameter of the toplevel, read through the simulator (Icarus: int, Verilator: 32-bit LogicArray)."""
     value = getattr(dut, name).value
     return value.to_signed() if hasattr(value, 'to_signed') else int(value)
-
-
-def write_json(path: Path, data) -> None:
-    Path(path).write_text(json.dumps(data, indent=1) + '\n')
 
 
 class StreamBench:

@@ -10,18 +10,19 @@ mismatch the failure also names the first diverging layer (layer_probe.py replay
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from pathlib import Path
 
 import cocotb
 import numpy as np
 import pytest
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, with_timeout
-from harness import CLOCK_NS, run_cocotb, write_json
+from harness import CLOCK_NS, bench_plusarg, run_cocotb
+from lenet5_hls.rtl.description import Stage
 from lenet5_hls.verify.benches.layer_probe import first_divergence, layer_streams
 from lenet5_hls.verify.benches.network_tb import network_matches_golden
-from lenet5_hls.verify.benches.top_bench import TopBench, assert_bit_exact, lanes, load_case, load_description
+from lenet5_hls.verify.benches.top_bench import TopBench, assert_bit_exact, load_case, load_description
 
 
 @cocotb.test()
@@ -38,9 +39,9 @@ async def reset_mid_image_then_correct(dut):
     bench = TopBench(dut)
     pixels, expected = load_case()
     await bench.reset()
-    half = bench.i_port['beats_per_image'] // 2
-    for source, payload, lane in zip(bench.sources, bench.lane_payloads(pixels[0]), lanes(bench.i_port)):
-        await source.send(payload[: half * lane['tdata_width'] // 8])
+    half = bench.i_port.beats_per_image // 2
+    for source, payload, lane in zip(bench.sources, bench.lane_payloads(pixels[0]), bench.i_port.lanes):
+        await source.send(payload[: half * lane.tdata_width // 8])
     for source in bench.sources:
         await with_timeout(source.wait(), bench.budget * CLOCK_NS, 'ns')
     await ClockCycles(bench.clk, 50)  # let the half image travel into the pipeline
@@ -62,39 +63,39 @@ async def watchdog_names_the_stalled_stream(dut):
         sink.pause = True
     await bench.send(pixels[:2])
     budget = 10 * bench.ii if bench.ii else bench.budget  # well past one image's latency
-    with pytest.raises(AssertionError, match=rf'stream {bench.o_port["name"]} stalled: no output beat 0 on \S+ within {budget}'):
+    with pytest.raises(AssertionError, match=rf'stream {bench.o_port.name} stalled: no output beat 0 on \S+ within {budget}'):
         await bench.receive(1, budget_cycles=budget)
     await ReadOnly()
-    for lane in lanes(bench.o_port):
-        assert int(bench.signal(lane['tvalid']).value) == 1, f'the result should be waiting at {lane["tvalid"]}'
+    for lane in bench.o_port.lanes:
+        assert int(bench.signal(lane.tvalid).value) == 1, f'the result should be waiting at {lane.tvalid}'
 
 
 @cocotb.test()
 async def outputs_known_after_reset(dut):
     """Every output port is 0/1 (no X/Z) right after reset, before any input, and stays so while idle."""
     desc = load_description()
-    clk, rst = getattr(dut, desc['clock']), getattr(dut, desc['reset']['name'])
-    active = 0 if desc['reset']['active_low'] else 1
+    clk, rst = getattr(dut, desc.clock), getattr(dut, desc.reset.name)
+    active = 0 if desc.reset.active_low else 1
     cocotb.start_soon(Clock(clk, CLOCK_NS, unit='ns').start())
-    if 'ap_start' in desc['control']:
+    if 'ap_start' in desc.control:
         dut.ap_start.value = 0
     rst.value = active
-    for lane in lanes(desc['inputs'][0]):
-        getattr(dut, lane['tvalid']).value = 0
-        getattr(dut, lane['tdata']).value = 0
-    for lane in lanes(desc['outputs'][0]):
-        getattr(dut, lane['tready']).value = 1
+    for lane in desc.input.lanes:
+        getattr(dut, lane.tvalid).value = 0
+        getattr(dut, lane.tdata).value = 0
+    for lane in desc.output.lanes:
+        getattr(dut, lane.tready).value = 1
     await ClockCycles(clk, 4)
     rst.value = 1 - active
-    outputs = [c for c in desc['control'] if c != 'ap_start'] + [ln['tready'] for ln in lanes(desc['inputs'][0])]
-    outputs += [ln[s] for ln in lanes(desc['outputs'][0]) for s in ('tdata', 'tvalid')]
+    outputs = [c for c in desc.control if c != 'ap_start'] + [ln.tready for ln in desc.input.lanes]
+    outputs += [name for ln in desc.output.lanes for name in (ln.tdata, ln.tvalid)]
     for cycle in range(20):
         await ClockCycles(clk, 1)
         await ReadOnly()
         for name in outputs:
             value = getattr(dut, name).value
             assert value.is_resolvable, f'{name} = {value} has X/Z {cycle + 1} cycles after reset'
-    if 'ap_idle' in desc['control']:
+    if 'ap_idle' in desc.control:
         assert int(dut.ap_idle.value) == 1, 'ap_idle low with ap_start low and nothing in flight'
 
 
@@ -103,18 +104,18 @@ async def outputs_known_after_reset(dut):
 # ---------------------------------------------------------------------------------------------
 
 
-def _run(lenet5_rtl, sim: str, case_id: str, test: str, **env):
+def _run(lenet5_rtl, sim: str, case_id: str, test: str, **options):
     desc, case = lenet5_rtl
-    run_cocotb(desc['top'], 'test_lenet5', sim, case_id, {}, [Path(f) for f in desc['files']],
-               extra_env={'LENET5_RTL_JSON': str(case.parent / 'rtl' / f'{desc["top"]}.json'), 'LENET5_CASE': str(case), **env},
-               test_filter=test)
+    plusarg = bench_plusarg(desc.path(f'{desc.top}.json'), case, f'{sim}-{case_id}', **options)
+    run_cocotb(desc.top, 'test_lenet5', sim, case_id, {}, desc.source_files(), plusargs=[plusarg], test_filter=test,
+               prepare=desc.copy_data_files)
 
 
 @pytest.mark.parametrize('backpressure', [False, True], ids=['continuous', 'backpressure'])
 @pytest.mark.parametrize('sim', ['icarus', 'verilator'])
 def test_lenet5_rtl_images(lenet5_rtl, sim, backpressure):
     _run(lenet5_rtl, sim, f'lenet5-{"bp" if backpressure else "cont"}', 'network_matches_golden',
-         LENET5_BACKPRESSURE='1' if backpressure else '0', LENET5_CHECK_CYCLES='0' if backpressure else '1')
+         stress=backpressure, check_cycles=not backpressure)
 
 
 @pytest.mark.parametrize('sim', ['icarus', 'verilator'])
@@ -128,8 +129,9 @@ def test_lenet5_rtl_reset_mid_image_and_watchdog(lenet5_rtl):
 
 @pytest.fixture(scope='module')
 def lenet5_mutant(lenet5_spec, lenet5_rtl):
-    """A second copy of the RTL for the ROM mutants, with a 2-image case. $readmemh reads the ROM files when
-    the simulation starts, so the mutants differ only in mem/ and share one build per pytest worker."""
+    """A second copy of the RTL for the ROM mutants, with a 2-image case. $readmemh reads the ROM files (copied
+    into the run directory) when the simulation starts, so the mutants differ only in mem/ and share one build
+    per pytest worker."""
     from lenet5_hls.rtl.generator import generate
 
     out = lenet5_rtl[1].parent / 'mutant'
@@ -144,35 +146,36 @@ def test_lenet5_rtl_mismatch_names_corrupted_layer(lenet5_mutant, layer, stages)
     """Every bit of a layer's first bias word inverted (this changes image 0's results): the scoreboard fails
     naming that layer; with a description without stages (as for vendor RTL), saying it cannot localize."""
     desc, out = lenet5_mutant
-    rtl_json = out / f'{desc["top"]}.json'
+    rtl_json = out / f'{desc.top}.json'
     if stages:
-        instance, n = next((i, n) for name, i, n in layer_streams(desc) if name == layer)
-        expect = rf'; first: image 0 element .*; first diverging layer: {layer} \({instance}, s{n}\): element \d+ expected -?\d+, RTL'
+        instance, stream = next((i, s) for name, i, s in layer_streams(desc.stages) if name == layer)
+        expect = rf'; first: image 0 element .*; first diverging layer: {layer} \({instance}, {stream}\): element \d+ expected -?\d+, RTL'
     else:
-        rtl_json = out / 'no_stages.json'
-        write_json(rtl_json, {k: v for k, v in desc.items() if k != 'stages'})
+        rtl_json = dataclasses.replace(desc, stages=[], timing=None).save(out / 'no_stages.json')
         expect = 'first diverging layer: localization unavailable'
     path = out / 'mem' / f'{layer}_biases.mem'
     pristine = path.read_text()
     word, rest = pristine.split('\n', 1)
     path.write_text(f'{int(word, 16) ^ ((1 << 4 * len(word)) - 1):0{len(word)}x}\n{rest}')
     try:
-        run_cocotb(desc['top'], 'test_lenet5', 'verilator', f'lenet5-mutant-{os.environ.get("PYTEST_XDIST_WORKER", "main")}', {},
-                   [Path(f) for f in desc['files']], test_filter='mismatch_names_first_diverging_layer',
-                   extra_env={'LENET5_RTL_JSON': str(rtl_json), 'LENET5_CASE': str(out / 'case.npz'), 'LENET5_EXPECT_FAILURE': expect})
+        run_cocotb(desc.top, 'test_lenet5', 'verilator', f'lenet5-mutant-{os.environ.get("PYTEST_XDIST_WORKER", "main")}', {},
+                   desc.source_files(), test_filter='mismatch_names_first_diverging_layer', prepare=desc.copy_data_files,
+                   plusargs=[bench_plusarg(rtl_json, out / 'case.npz', f'mutant-{layer}-{stages}')],
+                   extra_env={'LENET5_EXPECT_FAILURE': expect})
     finally:
         path.write_text(pristine)
 
 
 def test_first_divergence_in_pipeline_order():
     """Layers without a stage (flatten) are skipped; a short stream diverges where it ends; no stages, no streams."""
-    desc = {'stages': [{'layer': 'conv', 'instance': 'conv_window'}, {'layer': 'conv', 'instance': 'conv_mac'},
-                       {'layer': 'fc', 'instance': 'fc_mac'}]}
-    streams = layer_streams(desc)
-    assert streams == [('conv', 'conv_mac', 2), ('fc', 'fc_mac', 3)]
+    chain = [('conv_window', 'window_gen', 'conv'), ('conv_mac', 'dense_unit', 'conv'), ('fc_mac', 'dense_unit', 'fc')]
+    stages = [Stage(instance, module, layer, {}, in_stream=f's{n}', out_stream=f's{n + 1}', out_width=8)
+              for n, (instance, module, layer) in enumerate(chain)]
+    streams = layer_streams(stages)
+    assert streams == [('conv', 'conv_mac', 's2'), ('fc', 'fc_mac', 's3')]
     trace = {'conv': np.arange(6).reshape(1, 2, 3), 'flatten': np.arange(6), 'fc': np.array([5, 6])}
     assert first_divergence(streams, {'conv': np.arange(6), 'fc': np.array([5, 6])}, trace) is None
     found = first_divergence(streams, {'conv': np.arange(6), 'fc': np.array([5, -7])}, trace)
     assert str(found) == 'first diverging layer: fc (fc_mac, s3): element 1 expected 6, RTL -7'
     assert 'element 4 expected 4, RTL nothing' in str(first_divergence(streams, {'conv': np.arange(4), 'fc': []}, trace))
-    assert layer_streams({'top': 'myproject'}) == []
+    assert layer_streams([]) == []

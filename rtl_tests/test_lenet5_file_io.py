@@ -2,7 +2,7 @@
 (file_io_bench.py: stimulus and capture in Verilog, no Python per clock), checked element by element
 against the golden model, with the measured II and latency against the generator's analytical figures.
 
-The scoreboard (scoreboard.py) writes the figures for `lenet5-hls sim` to $LENET5_RESULT.
+The benches themselves are in lenet5_hls.verify.benches (file_io_tb); this file holds the test-only ones.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import cocotb
 import numpy as np
 import pytest
 from harness import assert_lint_clean, run_cocotb
+from lenet5_hls.rtl.description import RtlDescription
 from lenet5_hls.verify.sim_runner import VERILATOR_FAST
+from lenet5_hls.verify.benches.config import BenchConfig
 from lenet5_hls.verify.benches.file_io_bench import HDL_FILES, prepare, tb_verilog
 from lenet5_hls.verify.benches.file_io_tb import images_match_golden_file_io
 
@@ -33,37 +35,38 @@ async def stall_names_the_blocked_stream(dut):
 # ---------------------------------------------------------------------------------------------
 
 
-def file_io_sources(desc: dict, out_dir: Path) -> tuple[str, list[Path]]:
+def file_io_sources(desc: RtlDescription, out_dir: Path) -> tuple[str, list[Path]]:
     """Write tb_<top>.v beside the RTL; returns (testbench top name, sources)."""
-    tb = out_dir / f'tb_{desc["top"]}.v'
+    tb = out_dir / f'tb_{desc.top}.v'
     tb.write_text(tb_verilog(desc))
-    return f'tb_{desc["top"]}', [*HDL_FILES, *(Path(f) for f in desc['files']), tb]
+    return f'tb_{desc.top}', [*HDL_FILES, *desc.source_files(), tb]
 
 
-def _run(lenet5_rtl, case_id: str, test: str, idle: int, backpressure: int, case: Path | None = None, **env):
+def _run(lenet5_rtl, case_id: str, test: str, idle: int, backpressure: int, case: Path | None = None,
+         check_cycles: bool = False, expect_failure: str | None = None):
     desc, base = lenet5_rtl[0], lenet5_rtl[1].parent
     case = case or lenet5_rtl[1]
     top, sources = file_io_sources(desc, base)
     run_dir = base / f'file_io_{case_id}'
     plusargs = prepare(run_dir, desc, np.load(case)['inputs'], idle=idle, backpressure=backpressure, stall_cycles=2000)
+    config = BenchConfig(str(desc.path(f'{desc.top}.json')), str(case), str(run_dir), check_cycles=check_cycles)
+    plusargs.append(config.write(run_dir / 'bench.json'))
     run_cocotb(top, 'test_lenet5_file_io', 'verilator', f'lenet5-file-io-{case_id}', {}, sources, plusargs=plusargs,
-               build_args=VERILATOR_FAST, test_filter=test,
-               extra_env={'LENET5_RTL_JSON': str(base / 'rtl' / f'{desc["top"]}.json'), 'LENET5_CASE': str(case),
-                          'LENET5_FILE_IO_DIR': str(run_dir), **env})
+               build_args=VERILATOR_FAST, test_filter=test, prepare=desc.copy_data_files,
+               extra_env={'LENET5_EXPECT_FAILURE': expect_failure} if expect_failure else None)
 
 
 @pytest.mark.parametrize('stress', [False, True], ids=['continuous', 'idle-backpressure'])
 def test_lenet5_file_io_images(lenet5_rtl, stress):
     _run(lenet5_rtl, 'stress' if stress else 'cont', 'images_match_golden_file_io', idle=30 if stress else 0,
-         backpressure=40 if stress else 0, LENET5_CHECK_CYCLES='0' if stress else '1')
+         backpressure=40 if stress else 0, check_cycles=not stress)
 
 
 def test_lenet5_file_io_stall_names_blocked_stream(lenet5_rtl):
-    desc = lenet5_rtl[0]
-    last = len(desc['stages'])
+    last = lenet5_rtl[0].stages[-1]
     expect = (rf'stalled, no handshake on any port for 2000 cycles: input_image: \d+ beats accepted; layer20_out: 0 beats '
-              rf'delivered; blocked internal streams .*stalled at s{last} \({desc["stages"][-1]["instance"]} output\)')
-    _run(lenet5_rtl, 'stall', 'stall_names_the_blocked_stream', idle=0, backpressure=100, LENET5_EXPECT_FAILURE=expect)
+              rf'delivered; blocked internal streams .*stalled at {last.out_stream} \({last.instance} output\)')
+    _run(lenet5_rtl, 'stall', 'stall_names_the_blocked_stream', idle=0, backpressure=100, expect_failure=expect)
 
 
 def synthetic_images(t, n_random: int = 24) -> np.ndarray:
@@ -88,7 +91,7 @@ def test_lenet5_file_io_synthetic_images(lenet5_rtl, lenet5_spec):
     case = lenet5_rtl[1].parent / 'synthetic' / 'case.npz'
     case.parent.mkdir(exist_ok=True)
     np.savez(case, inputs=raw, expected=GoldenModel(lenet5_spec).run(raw))
-    _run(lenet5_rtl, 'synthetic', 'images_match_golden_file_io', idle=0, backpressure=0, case=case, LENET5_CHECK_CYCLES='1')
+    _run(lenet5_rtl, 'synthetic', 'images_match_golden_file_io', idle=0, backpressure=0, case=case, check_cycles=True)
 
 
 def test_file_io_testbench_lints_clean(lenet5_rtl):

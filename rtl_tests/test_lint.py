@@ -19,7 +19,7 @@ from harness import rtl_sources
 from lenet5_hls.rtl import params as rtl_params
 from lenet5_hls.core.spec import Layer
 from lenet5_hls.core.fixed_point import FixedType
-from lenet5_hls.verify.sim_runner import verilator_exe
+from lenet5_hls.verify.sim_runner import lint
 
 
 def _dense_case(tmp_dir, n_in: int, n_out: int, mults: int, accum: FixedType, output: FixedType) -> dict:
@@ -86,13 +86,9 @@ def _case(module: str, case: str, tmp_dir):
 @pytest.mark.parametrize('module, case', CASE_IDS, ids=[f'{m}-{c}' for m, c in CASE_IDS])
 def test_verilator_lint(module, case, tmp_path):
     sources, params = _case(module, case, tmp_path)
-    cmd = [verilator_exe(), '--lint-only', '-Wall', '--top-module', module]
-    cmd += [f'-G{k}={v}' for k, v in params.items()]
-    cmd += [str(s) for s in sources]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    report = proc.stdout + proc.stderr
+    status, report = lint(module, sources, [f'-G{k}={v}' for k, v in params.items()])
     warnings = [line for line in report.splitlines() if line.startswith(('%Warning', '%Error'))]
-    assert proc.returncode == 0 and not warnings, f'verilator -Wall on {module} {params}:\n{report}'
+    assert status == 0 and not warnings, f'verilator -Wall on {module} {params}:\n{report}'
 
 
 def _yosys_value(v) -> str:

@@ -1,74 +1,76 @@
 """The RTL generator on the committed LeNet-5: folding figures, ports and packing, lint, synthesis, and
-the rejection of what it cannot build."""
+the rejection of what it cannot build; a generated directory simulates correctly after it was moved."""
 
 import copy
-import json
 import re
 import shutil
 import subprocess
 
 import pytest
 from harness import assert_lint_clean
+from lenet5_hls.rtl.description import RtlDescription
 from lenet5_hls.rtl.folding import FoldingError, parse_overrides
 from lenet5_hls.rtl.generator import RtlGenerationError, generate
 
 
 def test_folding_meets_rate_and_multiplier_budget(lenet5_rtl):
     desc, _ = lenet5_rtl
-    fold = desc['folding']
-    assert fold['ii_cycles'] <= 800, fold['ii_cycles']
-    assert fold['multipliers'] <= 1.5 * fold['multiplier_lower_bound'], (fold['multipliers'], fold['multiplier_lower_bound'])
-    assert fold['macs_per_image'] == 2 * (576 * 150 // 2) + 64 * 2400 + 30720 + 10080 + 840
-    for layer in fold['layers']:  # no layer is the bottleneck, none needs more than the target
-        assert layer['cycles_per_image'] <= fold['ii_cycles'], layer
-        if layer['multipliers']:
-            assert layer['cycles_per_vector'] * layer['multipliers'] == layer['macs_per_vector'], layer
+    fold = desc.folding
+    assert fold.ii_cycles <= 800, fold.ii_cycles
+    assert fold.multipliers <= 1.5 * fold.multiplier_lower_bound, (fold.multipliers, fold.multiplier_lower_bound)
+    assert fold.macs_per_image == 2 * (576 * 150 // 2) + 64 * 2400 + 30720 + 10080 + 840
+    for layer in fold.layers:  # no layer is the bottleneck, none needs more than the target
+        assert layer.cycles_per_image <= fold.ii_cycles, layer
+        if layer.multipliers:
+            assert layer.cycles_per_vector * layer.multipliers == layer.macs_per_vector, layer
             # not wastefully parallel: the next smaller divisor would miss the target
-            smaller = [m for m in range(1, layer['multipliers']) if layer['macs_per_vector'] % m == 0]
+            smaller = [m for m in range(1, layer.multipliers) if layer.macs_per_vector % m == 0]
             if smaller:
-                assert layer['vectors_per_image'] * layer['macs_per_vector'] // smaller[-1] > fold['target_ii_cycles'], layer
+                assert layer.vectors_per_image * layer.macs_per_vector // smaller[-1] > fold.target_ii_cycles, layer
 
 
 def test_ports_follow_the_vitis_contract(lenet5_rtl, lenet5_spec):
     desc, _ = lenet5_rtl
-    top = (next(f for f in desc['files'] if f.endswith(f'{desc["top"]}.v')))
-    text = open(top).read()
-    assert desc['top'] == lenet5_spec.project_name == 'myproject'
-    (i_port,), (o_port,) = desc['inputs'], desc['outputs']
-    assert i_port['name'] == lenet5_spec.input.name and i_port['tdata_width'] == 8
-    assert o_port['elements_per_beat'] == 10 and o_port['tdata_width'] == 200 and o_port['tdata_width'] % 8 == 0
+    text = desc.path(desc.top_file).read_text()
+    assert desc.top == lenet5_spec.project_name == 'myproject' and desc.top_file == 'myproject.v'
+    i_port, o_port = desc.input, desc.output
+    assert i_port.name == lenet5_spec.input.name and i_port.lanes[0].tdata_width == 8
+    assert o_port.elements_per_beat == 10 and o_port.lanes[0].tdata_width == 200
     for name in ['ap_clk', 'ap_rst_n', 'ap_start', 'ap_done', 'ap_idle', 'ap_ready'] + [
-        p['signals'][s] for p in desc['inputs'] + desc['outputs'] for s in ('tdata', 'tvalid', 'tready')
+        n for p in (i_port, o_port) for n in (p.lanes[0].tdata, p.lanes[0].tvalid, p.lanes[0].tready)
     ]:
         assert re.search(rf'\b(input|output)\s+wire\s+(\[\d+:0\]\s+)?{name}\b', text), f'port {name} missing'
 
 
 def test_generated_rtl_lints_clean(lenet5_rtl):
     desc, _ = lenet5_rtl
-    assert_lint_clean(desc['top'], desc['files'])
+    assert_lint_clean(desc.top, desc.source_files())
 
 
 def test_generated_rtl_compiles_with_icarus(lenet5_rtl, tmp_path):
     if shutil.which('iverilog') is None:
         pytest.fail('iverilog not on PATH (Debian package iverilog)')
     desc, _ = lenet5_rtl
-    proc = subprocess.run(['iverilog', '-g2005', '-Wall', '-s', desc['top'], '-o', str(tmp_path / 'top.vvp'), *desc['files']],
+    sources = map(str, desc.source_files())
+    proc = subprocess.run(['iverilog', '-g2005', '-Wall', '-s', desc.top, '-o', str(tmp_path / 'top.vvp'), *sources],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
 
 
 def test_generated_rtl_elaborates_without_latches(lenet5_rtl, tmp_path):
     """Yosys elaboration of the whole LeNet-5 pipeline (hierarchy, proc: where latches are inferred):
-    no latch, no multiple or missing drivers, flip-flops present. Full synthesis of every stage is
+    no latch, no multiple or missing drivers, flip-flops present; run in the RTL directory, where the top's
+    relative ROM paths ($readmemh, read during elaboration) resolve. Full synthesis of every stage is
     `lenet5-hls report --synth` (minutes; tests/test_resources.py synthesizes small stages)."""
     if shutil.which('yosys') is None:
         pytest.skip('yosys not on PATH: synthesis check skipped (Debian package `yosys`)')
     desc, _ = lenet5_rtl
     log = tmp_path / 'yosys.log'
-    script = (f'read_verilog -defer {" ".join(desc["files"])}; hierarchy -check -top {desc["top"]}; proc; opt_clean; '
+    script = (f'read_verilog -defer {" ".join(desc.files)}; hierarchy -check -top {desc.top}; proc; opt_clean; '
               f'check -assert; select -assert-none t:$dlatch t:$adlatch t:$dlatchsr; '
               f'tee -o {tmp_path / "stat.txt"} stat')
-    proc = subprocess.run(['yosys', '-q', '-l', str(log), '-p', script], capture_output=True, text=True, timeout=1500)
+    proc = subprocess.run(['yosys', '-q', '-l', str(log), '-p', script], capture_output=True, text=True, timeout=1500,
+                          cwd=desc.base_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr + log.read_text()[-3000:]
     assert 'Latch inferred' not in log.read_text()
     assert re.search(r'\$(s?dffe?|adffe?) ', (tmp_path / 'stat.txt').read_text()), 'no flip-flops in the elaborated design'
@@ -105,9 +107,9 @@ def test_rejects_what_it_cannot_build(lenet5_spec, tmp_path):
 
 def test_folding_overrides(lenet5_spec, tmp_path):
     desc = generate(lenet5_spec, tmp_path / 'ok', overrides=parse_overrides(['conv2=240', 'fc1=48']))
-    layers = {la['name']: la for la in desc['folding']['layers']}
-    assert layers['conv2']['multipliers'] == 240 and layers['conv2']['cycles_per_vector'] == 10
-    assert layers['fc1']['multipliers'] == 48 and layers['fc1']['cycles_per_vector'] == 640
+    layers = {la.name: la for la in desc.folding.layers}
+    assert layers['conv2'].multipliers == 240 and layers['conv2'].cycles_per_vector == 10
+    assert layers['fc1'].multipliers == 48 and layers['fc1'].cycles_per_vector == 640
     with pytest.raises(FoldingError, match=r'layer conv2: 7 multipliers do not divide its 150x16=2400 MACs'):
         generate(lenet5_spec, tmp_path / 'bad', overrides={'conv2': 7})
     with pytest.raises(FoldingError, match='unknown or non-MAC layers: pool1'):
@@ -123,7 +125,29 @@ def test_rtl_command(lenet5_spec, tmp_path, capsys):
     assert main(['rtl', '--spec', str(tmp_path / 'spec.json'), '--out', str(tmp_path / 'rtl'), '--target-ii', '1600']) == 0
     out = capsys.readouterr().out
     assert 'II 1600 cycles/image (target 1600)' in out and 'conv2' in out
-    desc = json.loads((tmp_path / 'rtl' / 'myproject.json').read_text())
-    assert desc['folding']['ii_cycles'] <= 1600 and (tmp_path / 'rtl' / 'mem' / 'fc1_weights.mem').is_file()
+    desc = RtlDescription.load(tmp_path / 'rtl' / 'myproject.json')
+    assert desc.folding.ii_cycles <= 1600 and (tmp_path / 'rtl' / 'mem' / 'fc1_weights.mem').is_file()
     assert main(['rtl', '--spec', str(tmp_path / 'spec.json'), '--out', str(tmp_path / 'rtl')]) == 2
     assert 'not empty' in capsys.readouterr().err
+
+
+def test_moved_rtl_directory_simulates(tmp_path):
+    """Every path of the description and the top's ROM files are relative to the RTL directory: moved
+    elsewhere, it is simulated from there (Icarus, file-driven bench) bit-exact against the golden model."""
+    import numpy as np
+    from lenet5_hls.golden import GoldenModel
+    from lenet5_hls.verify.simulate import simulate
+    from test_timing import conv_spec
+
+    spec = conv_spec()
+    generate(spec, tmp_path / 'a' / 'rtl')
+    moved = tmp_path / 'b' / 'moved'
+    moved.parent.mkdir()
+    shutil.move(tmp_path / 'a' / 'rtl', moved)
+    shutil.rmtree(tmp_path / 'a')
+    t = spec.input.type
+    raw = np.random.default_rng(3).integers(t.raw_min, t.raw_max + 1, (6, *spec.input.shape))
+    result = simulate(moved / 'tiny.json', raw, GoldenModel(spec).run(raw), tmp_path / 'sim', sim='icarus', jobs=1,
+                      cache_dir=tmp_path / 'cache')
+    assert result['images'] == 6 and result['mismatches'] == 0 and result['extra_beats'] == 0
+    assert result['latency_cycles'] == RtlDescription.load(moved / 'tiny.json').timing.latency_cycles

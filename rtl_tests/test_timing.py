@@ -46,31 +46,31 @@ def conv_spec(size=6, pad=(0, 0, 0, 0)) -> S.Spec:
 def test_single_dense_layer(tmp_path, mults, steps):
     """First vector: STEPS + 2 (dense_unit's testbench asserts it); back to back the input skid holds one
     vector while the previous computes: STEPS - 1 cycles of waiting more, one vector per STEPS."""
-    t = generate(dense_spec(), tmp_path, overrides={'fc': mults})['timing']
-    assert t['latency_cycles'] == steps + 2
-    assert t['ii_cycles'] == steps
-    assert t['steady_state_latency_cycles'] == 2 * steps + 1
+    t = generate(dense_spec(), tmp_path, overrides={'fc': mults}).timing
+    assert t.latency_cycles == steps + 2
+    assert t.ii_cycles == steps
+    assert t.steady_state_latency_cycles == 2 * steps + 1
 
 
 def test_window_generator_first_window(tmp_path):
     """The first 3x3 window of a 6x6 image completes at scan position 2*6+2, leaves one clock later; the
     MAC adds STEPS + 2; the dense layer waits for the whole flattened image."""
     desc = generate(conv_spec(), tmp_path)
-    stages = {s['instance']: s for s in desc['timing']['stages']}
-    steps = {la['name']: la['cycles_per_vector'] for la in desc['folding']['layers']}
-    assert stages['conv_window']['first_out'] == 2 * 6 + 2 + 1
-    assert stages['conv_mac']['latency'] == steps['conv'] + 2
-    assert stages['fc_gather']['first_out'] == stages['conv_mac']['last_out'] + 1
-    assert desc['timing']['latency_cycles'] == stages['fc_gather']['first_out'] + steps['fc'] + 2
+    stages = {s.instance: s for s in desc.timing.stages}
+    steps = {la.name: la.cycles_per_vector for la in desc.folding.layers}
+    assert stages['conv_window'].first_out == 2 * 6 + 2 + 1
+    assert stages['conv_mac'].latency == steps['conv'] + 2
+    assert stages['fc_gather'].first_out == stages['conv_mac'].last_out + 1
+    assert desc.timing.latency_cycles == stages['fc_gather'].first_out + steps['fc'] + 2
 
 
 def test_mac_serves_queued_windows_one_per_cycles_per_vector(tmp_path):
     """One multiplier: windows arrive 4 per row of 6 clocks and queue in the FIFO; the MAC takes them
     back to back, so its outputs are exactly STEPS apart."""
     desc = generate(conv_spec(), tmp_path, overrides={'conv': 1})
-    steps = desc['folding']['layers'][0]['cycles_per_vector']
-    stages = [(s['module'], s['params']) for s in desc['stages']]
-    mac = stream_timing(stages, 36, 1)[[s['instance'] for s in desc['stages']].index('conv_mac')]
+    steps = desc.folding.layers[0].cycles_per_vector
+    stages = [(s.module, s.params) for s in desc.stages]
+    mac = stream_timing(stages, 36, 1)[[s.instance for s in desc.stages].index('conv_mac')]
     assert np.diff(mac['out']).tolist() == [steps] * 15
 
 
@@ -79,11 +79,11 @@ def test_design_slower_than_its_input(tmp_path):
     input stalls; the model's II is the folding's, and in steady state an image's first beat is taken
     before the previous image drained."""
     desc = generate(conv_spec(), tmp_path, overrides={'conv': 1})
-    t = desc['timing']
-    assert desc['folding']['ii_cycles'] == t['ii_cycles'] == 16 * 18
-    taken = stream_timing([(s['module'], s['params']) for s in desc['stages']], 36, 2)[0]['in']
+    t = desc.timing
+    assert desc.folding.ii_cycles == t.ii_cycles == 16 * 18
+    taken = stream_timing([(s.module, s.params) for s in desc.stages], 36, 2)[0]['in']
     assert taken[35] == 35 and taken[71] > 71
-    assert t['steady_state_latency_cycles'] > t['latency_cycles']
+    assert t.steady_state_latency_cycles > t.latency_cycles
 
 
 @pytest.mark.parametrize('pad', [(1, 1, 1, 1), (0, 2, 0, 1)], ids=['same', 'bottom-right'])
@@ -91,20 +91,20 @@ def test_padding_costs_scan_positions(tmp_path, pad):
     """Bottom/right zero padding is scanned one position per clock with no input taken: the II is the
     window generator's ROWS x COLS, more than the 36 input beats the folding plan counts."""
     desc = generate(conv_spec(pad=pad), tmp_path)
-    window = next(s for s in desc['stages'] if s['module'] == 'window_gen')
-    g = window_geometry(window['params'])
+    window = next(s for s in desc.stages if s.module == 'window_gen')
+    g = window_geometry(window.params)
     assert g['ii'] > 36
-    assert desc['timing']['ii_cycles'] == g['ii']
+    assert desc.timing.ii_cycles == g['ii']
 
 
 def test_lenet5_latency(lenet5_rtl):
     """Committed LeNet-5: input-bound (II 784), so the first image after reset and the steady state have
     the same latency; 3076 cycles was measured in simulation (Verilator, 20 MNIST images)."""
     desc, _ = lenet5_rtl
-    t = desc['timing']
-    assert t['ii_cycles'] == desc['folding']['ii_cycles'] == 784
-    assert t['latency_cycles'] == t['steady_state_latency_cycles'] == 3076
-    assert [s['instance'] for s in t['stages']] == [s['instance'] for s in desc['stages']]
+    t = desc.timing
+    assert t.ii_cycles == desc.folding.ii_cycles == 784
+    assert t.latency_cycles == t.steady_state_latency_cycles == 3076
+    assert [s.instance for s in t.stages] == [s.instance for s in desc.stages]
 
 
 def test_rtl_command_prints_latency(tmp_path, capsys):

@@ -8,14 +8,13 @@ backpressure and no-X-after-reset tests of test_lenet5 run through the descripti
 
 from __future__ import annotations
 
-import json
-import shutil
-from pathlib import Path
+import dataclasses
 
 import numpy as np
 import pytest
-from harness import assert_lint_clean, run_cocotb
+from harness import assert_lint_clean, bench_plusarg, run_cocotb
 from lenet5_hls.core.spec import Port, Spec
+from lenet5_hls.rtl.description import DataFile, Lane, Reset, RtlDescription, StreamPort
 from lenet5_hls.verify.vendor_ports import VendorRtlError, describe_vendor_rtl
 from lenet5_hls.core.fixed_point import FixedType
 from split_layout_wrapper import wrapper_verilog, write_split_layout
@@ -90,7 +89,7 @@ def _split(name: str, n: int, width: int, direction: str) -> list[tuple[str, int
 SPLIT = _split('x_in', 3, 8, 'input') + _split('y_out', 2, 16, 'output')
 
 
-def _describe(tmp_path: Path, text: str, **kw) -> dict:
+def _describe(tmp_path, text: str, **kw) -> RtlDescription:
     (tmp_path / 'tiny.v').write_text(text)
     return describe_vendor_rtl(tmp_path, TINY, **kw)
 
@@ -103,19 +102,20 @@ def _describe(tmp_path: Path, text: str, **kw) -> dict:
 ], ids=['vivado-nonansi-split', 'vitis-ansi-packed', 'nonansi-packed', 'ansi-split-ctrl-none-ap-rst'])
 def test_discovery(tmp_path, text, layout, reset, control):
     desc = _describe(tmp_path, text)
-    assert (desc['top'], desc['clock'], desc['control']) == ('tiny', 'ap_clk', control)
-    assert desc['reset'] == {'name': reset, 'active_low': reset == 'ap_rst_n'}
-    assert desc['timeout_cycles'] >= 100 * 4 and 'folding' not in desc
-    i_port, o_port = desc['inputs'][0], desc['outputs'][0]
-    assert (i_port['beats_per_image'], i_port['element_width'], o_port['elements_per_beat']) == (4, 5, 2)
-    assert i_port['layout'] == o_port['layout'] == layout
+    assert (desc.top, desc.source, desc.clock, desc.control) == ('tiny', 'vendor', 'ap_clk', control)
+    assert desc.reset == Reset(reset, active_low=reset == 'ap_rst_n')
+    assert desc.timeout_cycles >= 100 * 4 and desc.folding is None and desc.stages == []
+    i_port, o_port = desc.input, desc.output
+    assert (i_port.beats_per_image, i_port.element_width, o_port.elements_per_beat) == (4, 5, 2)
+    assert i_port.layout == o_port.layout == layout
     if layout == 'packed':
-        assert (i_port['tdata_width'], o_port['tdata_width']) == (16, 24)
-        assert o_port['signals'] == {'tdata': 'y_out_TDATA', 'tvalid': 'y_out_TVALID', 'tready': 'y_out_TREADY'}
+        assert (i_port.lanes[0].tdata_width, o_port.lanes[0].tdata_width) == (16, 24)
+        assert o_port.lanes == [Lane('y_out', 'y_out_TDATA', 'y_out_TVALID', 'y_out_TREADY', 24, 2)]
     else:
-        assert [ln['tdata_width'] for ln in i_port['lanes']] == [8, 8, 8] and [ln['elements'] for ln in o_port['lanes']] == [1, 1]
-        assert o_port['lanes'][1] == {'prefix': 'y_out_V_data_1_V', 'tdata': 'y_out_V_data_1_V_TDATA', 'tvalid': 'y_out_V_data_1_V_TVALID',
-                                      'tready': 'y_out_V_data_1_V_TREADY', 'tdata_width': 16, 'elements': 1}
+        assert [ln.tdata_width for ln in i_port.lanes] == [8, 8, 8] and [ln.elements for ln in o_port.lanes] == [1, 1]
+        assert o_port.lanes[1] == Lane('y_out_V_data_1_V', 'y_out_V_data_1_V_TDATA', 'y_out_V_data_1_V_TVALID',
+                                       'y_out_V_data_1_V_TREADY', 16, 1)
+    assert RtlDescription.load(desc.save(tmp_path / 'desc' / 'vendor.json')).input == i_port
 
 
 def _without(ports, name):
@@ -155,9 +155,11 @@ def test_top_override_files_and_rom_data(tmp_path):
     (tmp_path / 'w_rom.dat').write_text('00\n01\n02\n03\n')
     (tmp_path / 'notes.txt').write_text('not verilog')
     desc = _describe(tmp_path, _ports('non-ansi', CTRL + PACKED, top='wrapped'), top='wrapped')
-    assert desc['top'] == 'wrapped'
-    assert desc['files'] == [str(tmp_path / 'tiny.v'), str(tmp_path / 'w_rom.v')]
-    assert desc['data_files'] == [str(tmp_path / 'w_rom.dat')]
+    assert (desc.top, desc.top_file) == ('wrapped', 'tiny.v')
+    assert desc.source_files() == [tmp_path / 'tiny.v', tmp_path / 'w_rom.v']
+    assert desc.data_files == [DataFile('w_rom.dat', 'w_rom.dat')]
+    desc.copy_data_files(tmp_path / 'run')
+    assert (tmp_path / 'run' / 'w_rom.dat').read_text() == '00\n01\n02\n03\n'
     (tmp_path / 'w_rom.dat').unlink()
     with pytest.raises(VendorRtlError, match=r"w_rom.v reads './w_rom.dat' \(\$readmem\), but .*w_rom.dat does not exist"):
         _describe(tmp_path, _ports('non-ansi', CTRL + PACKED))
@@ -195,14 +197,12 @@ endmodule
 
 
 def test_split_wrapper_lints_clean_with_padding(tmp_path):
-    desc = {'top': 'tiny', 'control': ['ap_start', 'ap_done', 'ap_idle', 'ap_ready'],
-            'inputs': [{'name': 'x_in', 'elements_per_beat': 3, 'element_width': 5, 'tdata_width': 16}],
-            'outputs': [{'name': 'y_out', 'elements_per_beat': 2, 'element_width': 12, 'tdata_width': 24}]}
-    (tmp_path / 'tiny.v').write_text(wrapper_verilog(desc))
+    ports = StreamPort.packed(TINY.input, 'in'), StreamPort.packed(TINY.output, 'out')
+    (tmp_path / 'tiny.v').write_text(wrapper_verilog('tiny', ['ap_start', 'ap_done', 'ap_idle', 'ap_ready'], *ports))
     (tmp_path / 'tiny_packed.v').write_text(TINY_PACKED)
     assert_lint_clean('tiny', [tmp_path / 'tiny.v', tmp_path / 'tiny_packed.v'])
     found = describe_vendor_rtl([tmp_path / 'tiny.v'], TINY)
-    assert len(found['inputs'][0]['lanes']) == 3 and found['outputs'][0]['lanes'][0]['tdata_width'] == 16
+    assert len(found.input.lanes) == 3 and found.output.lanes[0].tdata_width == 16
 
 
 @pytest.fixture(scope='module')
@@ -211,36 +211,35 @@ def lenet5_split(lenet5_rtl, lenet5_spec, tmp_path_factory):
     desc, _ = lenet5_rtl
     d = tmp_path_factory.mktemp('vendor')
     vendor = describe_vendor_rtl(write_split_layout(desc, d / 'syn_verilog'), lenet5_spec)
-    plain, with_ii = d / 'vendor.json', d / 'vendor_ii.json'
-    plain.write_text(json.dumps(vendor))
-    with_ii.write_text(json.dumps({**vendor, 'folding': desc['folding']}))  # keeps test_lenet5's II check
+    plain = vendor.save(d / 'vendor.json')
+    with_ii = dataclasses.replace(vendor, folding=desc.folding).save(d / 'vendor_ii.json')  # test_lenet5's II check
     return vendor, with_ii, plain
 
 
 def test_lenet5_split_wrapper_lints_clean(lenet5_split):
     vendor, _, _ = lenet5_split
-    assert vendor['inputs'][0]['layout'] == vendor['outputs'][0]['layout'] == 'split'
-    assert len(vendor['outputs'][0]['lanes']) == 10 and vendor['outputs'][0]['lanes'][0]['tdata_width'] == 24
-    assert_lint_clean(vendor['top'], vendor['files'])
+    assert vendor.input.layout == vendor.output.layout == 'split'
+    assert len(vendor.output.lanes) == 10 and vendor.output.lanes[0].tdata_width == 24
+    assert_lint_clean(vendor.top, vendor.source_files())
 
 
-# Per cocotb run of network_matches_golden: (images, LENET5_BACKPRESSURE). Verilator: the II check on all the
+# Per cocotb run of network_matches_golden: (images, stress). Verilator: the II check on all the
 # fixture's images, backpressure on a few (10 output lanes each pausing at random: slow). Icarus runs the whole
 # network at ~4 ms per clock: 2 images, continuous.
-@pytest.mark.parametrize('sim, runs', [('verilator', ((None, '0'), (6, '1'))), ('icarus', ((2, '0'),))],
+@pytest.mark.parametrize('sim, runs', [('verilator', ((None, False), (6, True))), ('icarus', ((2, False),))],
                          ids=['verilator', 'icarus-2-images'])
 def test_lenet5_through_vendor_mode(lenet5_split, lenet5_rtl, sim, runs, tmp_path):
     vendor, with_ii, plain = lenet5_split
     _, case = lenet5_rtl
     data = np.load(case)
 
-    def run(test, desc_json, images=None, **env):
+    def run(test, desc_json, images=None, stress=False):
         cut = tmp_path / f'case_{images}.npz'
         np.savez(cut, inputs=data['inputs'][:images], expected=data['expected'][:images])
-        run_cocotb(vendor['top'], 'test_lenet5', sim, 'vendor-split', {}, [Path(f) for f in vendor['files']],
-                   extra_env={'LENET5_RTL_JSON': str(desc_json), 'LENET5_CASE': str(cut), **env}, test_filter=test,
-                   prepare=lambda bdir: [shutil.copy(f, bdir) for f in vendor['data_files']])  # ROMs read from the cwd
+        plusarg = bench_plusarg(desc_json, cut, f'{test}-{images}-{stress}', stress=stress)
+        run_cocotb(vendor.top, 'test_lenet5', sim, 'vendor-split', {}, vendor.source_files(), plusargs=[plusarg],
+                   test_filter=test, prepare=vendor.copy_data_files)  # ROMs read from the cwd
 
-    for images, bp in runs:
-        run('network_matches_golden', with_ii, images, LENET5_BACKPRESSURE=bp)
+    for images, stress in runs:
+        run('network_matches_golden', with_ii, images, stress)
     run('outputs_known_after_reset', plain)

@@ -62,3 +62,35 @@ def test_the_check_sees_a_backward_import(tmp_path):
     bad.write_text('def f():\n    from lenet5_hls.reports.report import write_report\n')
     assert imports_of(bad) == {'lenet5_hls.reports.report'}
     assert STAGES.index(stage_of('lenet5_hls.reports.report')) > STAGES.index('golden')
+
+
+def global_state_writes(path: Path) -> list[str]:
+    """Writes to os.environ and sys.path: hidden state every later step (and thread) would share."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        target = None
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            target = next((t.value for t in targets if isinstance(t, ast.Subscript)), None)
+            target = target or next((t for t in targets if isinstance(t, ast.Attribute)), None)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in ('setdefault', 'update', 'pop', 'clear', 'insert', 'append', 'extend', 'remove'):
+                target = node.func.value
+            elif ast.unparse(node.func) == 'os.putenv':
+                found.append(f'{path.name}:{node.lineno}: os.putenv')
+        if target is not None and ast.unparse(target) in ('os.environ', 'sys.path'):
+            found.append(f'{path.name}:{node.lineno}: {ast.unparse(node).splitlines()[0]}')
+    return found
+
+
+def test_no_environment_or_import_path_writes_outside_the_cli():
+    writes = {name: w for name, path in MODULES.items() if name != 'lenet5_hls.cli' and (w := global_state_writes(path))}
+    assert not writes, writes
+
+
+def test_the_global_state_check_sees_writes(tmp_path):
+    bad = tmp_path / 'bad.py'
+    bad.write_text("import os, sys\nos.environ['A'] = '1'\nos.environ.setdefault('B', '2')\nsys.path.insert(0, 'x')\n"
+                   "env = dict(os.environ)\nenv['C'] = '3'\n")
+    assert [w.split(': ', 1)[1] for w in global_state_writes(bad)] == [
+        "os.environ['A'] = '1'", "os.environ.setdefault('B', '2')", "sys.path.insert(0, 'x')"]

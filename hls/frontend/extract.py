@@ -11,11 +11,12 @@ import numpy as np
 
 from lenet5_hls.core.fixed_point import FixedType, from_float
 from lenet5_hls.core.spec import KINDS, Layer, Port, Spec
+from lenet5_hls.core.errors import UserError
 
 SUPPORTED = 'Input, Conv2D, Dense, Activation(relu), ReLU, Pooling2D (max/average), ZeroPadding2D, Reshape (flatten)'
 
 
-class UnsupportedLayer(ValueError):
+class UnsupportedLayer(UserError):
     """The graph holds a layer or type the pipeline spec cannot express."""
 
 

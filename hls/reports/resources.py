@@ -2,7 +2,8 @@
 budget hls4ml declares for the same model.
 
 Yosys `synth_xilinx` (7-series cells: LUT, FD*, DSP48E1, RAMB18/36, LUTRAM, SRL, CARRY4) runs on every
-instance of `<top>.v` separately, its library module with that instance's parameters (the instances are
+instance of the top separately, its library module with the parameters the RTL description `<top>.json`
+lists for that instance (ROM files by absolute path; the instances are
 independent, so a pool of Yosys processes synthesizes them in parallel); `synth -noabc` of the same
 module, in another process, gives a technology-independent cell count. The top module adds only wires. Summing stages ignores
 optimization across stage boundaries (e.g. unused output bits), which flat synthesis could remove.
@@ -15,6 +16,7 @@ latency kernel), `hls4ml_config.yml` the part and clock the project targets.
 
 from __future__ import annotations
 
+import logging
 import ast
 import hashlib
 import json
@@ -25,10 +27,13 @@ import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from lenet5_hls.core.errors import ToolMissing, UserError
+from lenet5_hls.rtl.description import Instance, RtlDescription
+
+log = logging.getLogger(__name__)
 
 YOSYS_PACKAGE = 'yosys'
 COUNTS = ('lut', 'ff', 'dsp', 'bram', 'bram18', 'bram36', 'lutram', 'srl', 'carry', 'muxf', 'cells')
@@ -50,22 +55,8 @@ _CELL_KINDS = [(r'LUT[1-6]$', 'lut'), (r'FD', 'ff'), (r'DSP48', 'dsp'), (r'RAMB1
                (r'RAM(32|64|128|256)', 'lutram'), (r'SRL', 'srl'), (r'(CARRY|MUXCY|XORCY)', 'carry'), (r'MUXF', 'muxf')]
 
 
-class ToolMissing(RuntimeError):
-    """A program the report needs is not installed; the message names the Debian package."""
-
-
-class ResourceError(RuntimeError):
+class ResourceError(UserError):
     """Yosys failed on a stage, or the RTL / hls4ml project is not what the report expects."""
-
-
-@dataclass
-class Instance:
-    """One module instance of the generated top, with its parameters as Verilog literals."""
-
-    instance: str
-    module: str
-    layer: str
-    params: dict[str, str]
 
 
 def yosys_exe() -> str:
@@ -80,30 +71,17 @@ def yosys_version(exe: str) -> str:
     return subprocess.run([exe, '-V'], capture_output=True, text=True, check=True).stdout.strip()
 
 
-_INSTANCE = re.compile(r'^(\w+) #\(\n(.*?)\n\) (\w+) \(', re.M | re.S)
-_PARAM = re.compile(r'^\s*\.(\w+)\((.*)\),?$', re.M)
-
-
-def top_instances(rtl_dir: Path) -> list[Instance]:
-    """The instances of `<top>.v` with the exact parameters it passes (ROM paths included, which the
-    JSON description leaves out); the layer of each comes from `<top>.json`, 'control' for the rest."""
-    desc_file = next(rtl_dir.glob('*.json'), None)
+def load_rtl(rtl_dir: Path) -> RtlDescription:
+    """The RTL description of a directory written by `lenet5-hls rtl`."""
+    desc_file = next(Path(rtl_dir).glob('*.json'), None)
     if desc_file is None:
         raise ResourceError(f'{rtl_dir}: no <top>.json; generate the RTL with `lenet5-hls rtl` first')
-    desc = json.loads(desc_file.read_text())
-    layers = {s['instance']: s['layer'] for s in desc['stages']}
-    text = (rtl_dir / f'{desc["top"]}.v').read_text()
-    found = [Instance(inst, module, layers.get(inst, 'control'), dict(_PARAM.findall(body)))
-             for module, body, inst in _INSTANCE.findall(text)]
-    missing = set(layers) - {i.instance for i in found}
-    if missing:
-        raise ResourceError(f'{rtl_dir}: stages {sorted(missing)} of {desc_file.name} not found in {desc["top"]}.v')
-    return found
+    return RtlDescription.load(desc_file)
 
 
-def literal(value: str) -> str:
-    """chparam value: Yosys cannot parse '-4', a 32-bit signed literal it can."""
-    return f"32'sh{int(value) & 0xFFFFFFFF:08x}" if re.fullmatch(r'-\d+', value) else value
+def literal(value: int | str) -> str:
+    """chparam value: Yosys cannot parse -4, a 32-bit signed literal it can; strings are Verilog literals."""
+    return f"32'sh{value & 0xFFFFFFFF:08x}" if isinstance(value, int) and value < 0 else str(value)
 
 
 def stage_script(inst: Instance, flow: str, sources: list[Path], stat_json: Path) -> str:
@@ -152,19 +130,20 @@ def run_key(inst: Instance, flow: str, sources: list[Path]) -> str:
     """Identity of one Yosys run: module, flow, parameters with ROM files by content, library sources.
     Equal keys give equal netlists, so a batch synthesizes each once (e.g. a sweep's ReLU stages)."""
     h = hashlib.sha256(f'{inst.module}\n{flow}\n'.encode())
+    files = inst.files()
     for name, value in sorted(inst.params.items()):
-        path = Path(value[1:-1]) if value.startswith('"') else None
-        h.update(f'{name}='.encode() + (path.read_bytes() if path and path.is_file() else value.encode()) + b'\n')
+        h.update(f'{name}='.encode() + (files[name].read_bytes() if name in files else str(value).encode()) + b'\n')
     for src in sources:
         h.update(src.name.encode() + b'\n' + src.read_bytes())
     return h.hexdigest()
 
 
-def synthesize(rtl_dirs: list[Path], jobs: int = 2, progress=print) -> tuple[str, list[list[tuple[Instance, dict]]]]:
+def synthesize(descs: list[RtlDescription], jobs: int = 2,
+               progress=log.info) -> tuple[str, list[list[tuple[Instance, dict]]]]:
     """Every instance of every design's top synthesized, `jobs` Yosys processes at a time, runs with
     equal run_key once; (Yosys version, per design [(instance, stage_counts)])."""
     exe = yosys_exe()
-    designs = [(top_instances(d), sorted((d / 'rtl').glob('*.v'))) for d in rtl_dirs]
+    designs = [(desc.instances(), desc.source_files(top=False)) for desc in descs]
     keys = [[{flow: run_key(inst, flow, sources) for flow in FLOWS} for inst in instances] for instances, sources in designs]
     unique = {}
     for (instances, sources), design_keys in zip(designs, keys):
@@ -263,23 +242,25 @@ def _cpu_since(before) -> float:
     return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
-def resource_reports(designs: list[tuple], jobs: int = 2, progress=print) -> list[dict]:
+def resource_reports(designs: list[tuple], jobs: int = 2, progress=log.info) -> list[dict]:
     """Yosys estimates per layer and total for each (rtl_dir, hls_dir) of `designs`, with our folding's
     multipliers and hls4ml's declared budgets (from hls_dir; None for RTL of a hand-written spec) per
     layer. One pool of `jobs` Yosys processes serves all designs; `tool` times are the whole batch's.
     Raises ToolMissing without yosys."""
     start, cpu_start = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    version, per_design = synthesize([Path(rtl_dir) for rtl_dir, _ in designs], jobs, progress)
+    yosys_exe()  # a missing tool first, before the designs are read
+    descs = [load_rtl(rtl_dir) for rtl_dir, _ in designs]
+    version, per_design = synthesize(descs, jobs, progress)
     tool = {'yosys': version, 'target': 'synth_xilinx -family xc7 (7-series cells)', 'script': SCRIPT, 'flows': FLOWS,
             'per': 'one process per flow and top-level instance: its module with that instance\'s parameters',
             'jobs': jobs, 'wall_seconds': round(time.monotonic() - start, 1),
             'yosys_cpu_seconds': round(_cpu_since(cpu_start), 1)}
-    return [_design_report(Path(rtl_dir), hls_dir, results, tool) for (rtl_dir, hls_dir), results in zip(designs, per_design)]
+    return [_design_report(desc, hls_dir, results, tool)
+            for desc, (_, hls_dir), results in zip(descs, designs, per_design)]
 
 
-def _design_report(rtl_dir: Path, hls_dir, results: list[tuple[Instance, dict]], tool: dict) -> dict:
-    desc = json.loads(next(rtl_dir.glob('*.json')).read_text())
-    ours = {la['name']: la['multipliers'] for la in desc['folding']['layers']}
+def _design_report(desc: RtlDescription, hls_dir, results: list[tuple[Instance, dict]], tool: dict) -> dict:
+    ours = {la.name: la.multipliers for la in desc.folding.layers}
     budgets = hls4ml_budgets(Path(hls_dir)) if hls_dir is not None else {}
     layers = []
     for name in dict.fromkeys(inst.layer for inst, _ in results):
@@ -295,7 +276,7 @@ def _design_report(rtl_dir: Path, hls_dir, results: list[tuple[Instance, dict]],
             'total': total}
 
 
-def resource_report(rtl_dir, hls_dir, jobs: int = 2, progress=print) -> dict:
+def resource_report(rtl_dir, hls_dir, jobs: int = 2, progress=log.info) -> dict:
     """resource_reports of one design."""
     return resource_reports([(rtl_dir, hls_dir)], jobs, progress)[0]
 

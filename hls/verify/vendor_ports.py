@@ -1,13 +1,14 @@
 """Describe RTL that Vivado HLS / Vitis HLS synthesized from our hls4ml project (`syn/verilog`), so the
-whole-network cocotb testbench (rtl_tests/top_bench.py) drives it exactly like our generated top.
+whole-network cocotb testbench (verify/benches/top_bench.py) drives it exactly like our generated top.
 
 The top module's ports are read from the Verilog text (ANSI or the non-ANSI headers the vendor tools
 emit) and matched to the pipeline spec's streams, in one of the two layouts of DESIGN.md contract 3:
 packed (Vitis HLS: `<name>_TDATA`, element i at [i*W +: W]) or split (Vivado HLS:
-`<name>_V_data_<i>_V_TDATA`, one stream per array element). The description has the shape of
-rtl_gen.description() minus folding/stages/timing (vendor RTL has no folding plan): the testbench's
-watchdog uses `timeout_cycles` instead, and `data_files` lists the ROM images the sources read with a
-relative `$readmemh` path; the simulator's working directory must hold a copy of each.
+`<name>_V_data_<i>_V_TDATA`, one stream per array element). The result is an RtlDescription
+(rtl/description.py) without folding, timing and instances (vendor RTL has no folding plan): the
+testbench's watchdog uses `timeout_cycles` instead, and `data_files` lists the ROM images the sources
+read with a relative `$readmemh` path; the simulator's working directory must hold a copy of each
+(RtlDescription.copy_data_files).
 """
 
 from __future__ import annotations
@@ -17,19 +18,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from lenet5_hls.rtl.generator import SCHEMA, VERSION
 from lenet5_hls.core.spec import Port, Spec
+from lenet5_hls.rtl.description import CONTROL, DataFile, Lane, Reset, RtlDescription, StreamPort, pad8
+from lenet5_hls.core.errors import UserError
 
-CONTROL = ('ap_start', 'ap_done', 'ap_idle', 'ap_ready')
 RESETS = {'ap_rst_n': True, 'ap_rst': False}  # name -> active low
 # Watchdog per output beat: vendor II/latency is unknown (reuse factor, dataflow FIFOs), so be generous.
 TIMEOUT_CYCLES_PER_INPUT_BEAT = 100
 TIMEOUT_CYCLES_MIN = 10_000
 
 
-class VendorRtlError(ValueError):
+class VendorRtlError(UserError):
     """Vendor RTL that does not match the spec or cannot be read; names the port, expected and found."""
 
 
@@ -38,10 +37,6 @@ class HdlPort:
     name: str
     direction: str  # input | output | inout
     width: int | None  # None: a range that is not two integer literals
-
-
-def _pad8(bits: int) -> int:
-    return -(-bits // 8) * 8
 
 
 def _strip(text: str) -> str:
@@ -126,10 +121,10 @@ def _sources(verilog: str | os.PathLike | list) -> list[Path]:
     return files
 
 
-def _rom_files(files: list[Path]) -> list[str]:
+def _rom_files(files: list[Path], base: Path) -> list[DataFile]:
     """Files read by `$readmemh("./x.dat")` with a relative path: they sit beside the Verilog (vendor layout)
-    but are opened relative to the simulator's working directory."""
-    out = []
+    but are opened relative to the simulator's working directory. Paths relative to base."""
+    out = {}
     for f in files:
         for ref in re.findall(r'\$readmem[hb]\s*\(\s*"([^"]+)"', f.read_text(errors='replace')):
             if Path(ref).is_absolute():
@@ -137,8 +132,12 @@ def _rom_files(files: list[Path]) -> list[str]:
             data = f.parent / Path(ref).name
             if not data.is_file():
                 raise VendorRtlError(f'{f.name} reads {ref!r} ($readmem), but {data} does not exist')
-            out.append(str(data))
-    return sorted(set(out))
+            out[os.path.normpath(ref)] = DataFile(_relative(data, base), os.path.normpath(ref))
+    return [out[k] for k in sorted(out)]
+
+
+def _relative(path: Path, base: Path) -> str:
+    return Path(os.path.relpath(path, base)).as_posix()
 
 
 def _check(ports: dict[str, HdlPort], name: str, direction: str, width: int, what: str) -> None:
@@ -150,22 +149,19 @@ def _check(ports: dict[str, HdlPort], name: str, direction: str, width: int, wha
         raise VendorRtlError(f'{what}: port {name} is {found}, expected {direction} of {width} bit(s)')
 
 
-def _stream(ports: dict[str, HdlPort], p: Port, direction: str) -> dict:
+def _stream(ports: dict[str, HdlPort], p: Port, direction: str) -> StreamPort:
     """The spec port `p` as a description port, with its lanes in the layout found."""
     w, n = p.type.width, p.elements_per_beat
     ins, outs = ('input', 'output') if direction == 'in' else ('output', 'input')
-    desc = {
-        'name': p.name, 'direction': direction, 'shape': list(p.shape), 'type': p.type.to_dict(), 'cpp_type': p.type.cpp(),
-        'elements_per_beat': n, 'element_width': w, 'beats_per_image': int(np.prod(p.shape)) // n,
-    }
     what = f'stream {p.name} ({direction}put, {n} x {p.type.cpp()} per beat)'
     split = {int(m.group(1)): m.group(0) for m in (re.fullmatch(rf'{re.escape(p.name)}_V_data_(\d+)_V_TDATA', q) for q in ports) if m}
     if f'{p.name}_TDATA' in ports:
-        sig = {'tdata': f'{p.name}_TDATA', 'tvalid': f'{p.name}_TVALID', 'tready': f'{p.name}_TREADY'}
-        _check(ports, sig['tdata'], ins, _pad8(n * w), f'{what}, packed layout (Vitis HLS): {n} x {w} bits padded to a multiple of 8')
-        _check(ports, sig['tvalid'], ins, 1, what)
-        _check(ports, sig['tready'], outs, 1, what)
-        return {**desc, 'layout': 'packed', 'tdata_width': _pad8(n * w), 'signals': sig}
+        port = StreamPort.packed(p, direction)
+        lane = port.lanes[0]
+        _check(ports, lane.tdata, ins, lane.tdata_width, f'{what}, packed layout (Vitis HLS): {n} x {w} bits padded to a multiple of 8')
+        _check(ports, lane.tvalid, ins, 1, what)
+        _check(ports, lane.tready, outs, 1, what)
+        return port
     if split:
         if sorted(split) != list(range(n)):
             raise VendorRtlError(f'{what}, split layout (Vivado HLS): expected lanes {p.name}_V_data_<i>_V for i = 0..{n - 1}, '
@@ -173,26 +169,27 @@ def _stream(ports: dict[str, HdlPort], p: Port, direction: str) -> dict:
         lanes = []
         for i in range(n):
             prefix = f'{p.name}_V_data_{i}_V'
-            sig = {'tdata': f'{prefix}_TDATA', 'tvalid': f'{prefix}_TVALID', 'tready': f'{prefix}_TREADY'}
-            _check(ports, sig['tdata'], ins, _pad8(w), f'{what}, split layout (Vivado HLS): one {w}-bit element padded to a multiple of 8')
-            _check(ports, sig['tvalid'], ins, 1, what)
-            _check(ports, sig['tready'], outs, 1, what)
-            lanes.append({'prefix': prefix, **sig, 'tdata_width': _pad8(w), 'elements': 1})
-        return {**desc, 'layout': 'split', 'lanes': lanes}
+            lane = Lane(prefix, f'{prefix}_TDATA', f'{prefix}_TVALID', f'{prefix}_TREADY', pad8(w), 1)
+            _check(ports, lane.tdata, ins, lane.tdata_width, f'{what}, split layout (Vivado HLS): one {w}-bit element padded to a multiple of 8')
+            _check(ports, lane.tvalid, ins, 1, what)
+            _check(ports, lane.tready, outs, 1, what)
+            lanes.append(lane)
+        return StreamPort(p.name, direction, p.shape, p.type, n, 'split', lanes)
     raise VendorRtlError(f'{what}: unknown layout, neither {p.name}_TDATA (Vitis HLS) nor {p.name}_V_data_<i>_V_TDATA '
                          f'(Vivado HLS) among the ports ({", ".join(ports)})')
 
 
-def describe_vendor_rtl(verilog: str | os.PathLike | list, spec: Spec, top: str | None = None) -> dict:
+def describe_vendor_rtl(verilog: str | os.PathLike | list, spec: Spec, top: str | None = None) -> RtlDescription:
     """Description of vendor RTL (a `syn/verilog` directory, every *.v in it, or a list of files) for
-    TopBench, checked against `spec`; raises VendorRtlError naming what does not match."""
+    TopBench, checked against `spec`, its paths relative to the sources' common directory; raises
+    VendorRtlError naming what does not match."""
     files = _sources(verilog)
     top = top or spec.project_name
-    found = [ports for f in files if (ports := module_ports(f.read_text(errors='replace'), top)) is not None]
+    found = [(f, ports) for f in files if (ports := module_ports(f.read_text(errors='replace'), top)) is not None]
     if not found:
         raise VendorRtlError(f'no module {top!r} in the {len(files)} Verilog file(s) of {verilog} '
                              f'(the top is named like the HLS project; pass top=... if it differs)')
-    ports = {p.name: p for p in found[0]}
+    top_file, ports = found[0][0], {p.name: p for p in found[0][1]}
     _check(ports, 'ap_clk', 'input', 1, 'clock')
     reset = next((r for r in RESETS if r in ports), None)
     if reset is None:
@@ -202,26 +199,15 @@ def describe_vendor_rtl(verilog: str | os.PathLike | list, spec: Spec, top: str 
     for c in control:
         _check(ports, c, 'input' if c == 'ap_start' else 'output', 1, 'block control')
     i_port, o_port = _stream(ports, spec.input, 'in'), _stream(ports, spec.output, 'out')
-    known = {'ap_clk', reset, *control} | {ln[s] for p in (i_port, o_port) for ln in _lanes(p) for s in ('tdata', 'tvalid', 'tready')}
+    known = {'ap_clk', reset, *control}
+    known |= {name for p in (i_port, o_port) for ln in p.lanes for name in (ln.tdata, ln.tvalid, ln.tready)}
     undriven = [p.name for p in ports.values() if p.name not in known and p.direction != 'output']
     if undriven:
         raise VendorRtlError(f'module {top}: input port(s) {", ".join(undriven)} unknown to the testbench (it drives only '
                              f'ap_clk, the reset, ap_start and the streams {spec.input.name}, {spec.output.name})')
-    return {
-        'schema': SCHEMA,
-        'version': VERSION,
-        'source': 'vendor',
-        'top': top,
-        'clock': 'ap_clk',
-        'reset': {'name': reset, 'active_low': RESETS[reset]},
-        'control': control,
-        'inputs': [i_port],
-        'outputs': [o_port],
-        'timeout_cycles': max(TIMEOUT_CYCLES_MIN, TIMEOUT_CYCLES_PER_INPUT_BEAT * i_port['beats_per_image']),
-        'files': [str(f) for f in files],
-        'data_files': _rom_files(files),
-    }
-
-
-def _lanes(port: dict) -> list[dict]:
-    return port.get('lanes') or [port['signals']]
+    base = Path(os.path.commonpath([f.parent for f in files]))
+    return RtlDescription(
+        top=top, source='vendor', clock='ap_clk', reset=Reset(reset, RESETS[reset]), control=control, input=i_port,
+        output=o_port, files=[_relative(f, base) for f in files], top_file=_relative(top_file, base),
+        data_files=_rom_files(files, base),
+        timeout_cycles=max(TIMEOUT_CYCLES_MIN, TIMEOUT_CYCLES_PER_INPUT_BEAT * i_port.beats_per_image), base_dir=base)

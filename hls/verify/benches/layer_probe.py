@@ -1,29 +1,31 @@
-"""Localizes a whole-network mismatch: records the beats handshaked on the internal streams s<n> of our
-generated top (hls/rtl_gen.py) and names the first layer whose stream differs from the golden trace.
+"""Localizes a whole-network mismatch: records the beats handshaked on the internal streams of our
+generated top (the description's stages name the stream each drives) and names the first layer whose
+stream differs from the golden trace.
 
 Probing every clock slows every passing run, so the scoreboard probes only after a mismatch: it resets
-the DUT and replays the first mismatching image with the probes running. Vendor RTL has no s<n> streams
-(and its description no `stages`): the failure message then says localization is unavailable.
+the DUT and replays the first mismatching image with the probes running. Vendor RTL has no internal
+streams (and its description no stages): the failure message then says localization is unavailable.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import cocotb
 import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge
+from lenet5_hls.rtl.description import Stage
+from lenet5_hls.verify.benches.config import BenchConfig
 from lenet5_hls.verify.benches.streams import unpack
 from lenet5_hls.verify.benches.top_bench import assert_bit_exact
 
 
-def layer_streams(desc: dict) -> list[tuple[str, str, int]]:
-    """(layer, instance, n) per layer with hardware, in pipeline order: the layer's last stage n drives s<n>,
-    the layer's output. Flatten and zero padding have no stage, so they are skipped."""
+def layer_streams(stages: list[Stage]) -> list[tuple[str, str, str]]:
+    """(layer, instance, stream) per layer with hardware, in pipeline order: the layer's last stage drives
+    the layer's output stream. Flatten and zero padding have no stage, so they are skipped."""
     last = {}
-    for n, stage in enumerate(desc.get('stages', []), start=1):
-        last[stage['layer']] = (stage['layer'], stage['instance'], n)  # keeps the layer's first position
+    for stage in stages:
+        last[stage.layer] = (stage.layer, stage.instance, stage.out_stream)  # keeps the layer's first position
     return list(last.values())
 
 
@@ -42,26 +44,27 @@ class Divergence:
                 f'expected {expected}, RTL {actual}')
 
 
-def first_divergence(streams: list[tuple[str, str, int]], recorded: dict[str, np.ndarray], trace: dict[str, np.ndarray]) -> Divergence | None:
+def first_divergence(streams: list[tuple[str, str, str]], recorded: dict[str, np.ndarray], trace: dict[str, np.ndarray]) -> Divergence | None:
     """The first layer of `streams` (layer_streams) whose recorded elements differ from its golden output
     for one image (flattened: raster order, channels fastest, as the stream carries it)."""
-    for layer, instance, n in streams:
+    for layer, instance, stream in streams:
         want, got = np.ravel(trace[layer]), np.asarray(recorded[layer])
         common = min(len(want), len(got))
         bad = np.flatnonzero(want[:common] != got[:common])
         if bad.size or len(want) != len(got):
             k = int(bad[0]) if bad.size else common
-            return Divergence(layer, instance, f's{n}', k, *(int(a[k]) if k < len(a) else None for a in (want, got)))
+            return Divergence(layer, instance, stream, k, *(int(a[k]) if k < len(a) else None for a in (want, got)))
     return None
 
 
 class LayerProbe:
-    """The tdata of every beat handshaked on chosen streams s<n>, one coroutine for all: sampled in ReadOnly
+    """The tdata of every beat handshaked on chosen internal streams, one coroutine for all: sampled in ReadOnly
     after each rising edge, where valid, ready and data hold what the next edge will transfer."""
 
-    def __init__(self, dut, clk, streams: dict[str, int]):
-        """streams: name -> n of the stream s<n>."""
-        self.signals = {name: [getattr(dut, f's{n}_{s}') for s in ('tvalid', 'tready', 'tdata')] for name, n in streams.items()}
+    def __init__(self, dut, clk, streams: dict[str, str]):
+        """streams: name -> the top's stream (wires <stream>_tvalid/_tready/_tdata)."""
+        self.signals = {name: [getattr(dut, f'{stream}_{s}') for s in ('tvalid', 'tready', 'tdata')]
+                        for name, stream in streams.items()}
         self.words = {name: [] for name in streams}
         self._task = cocotb.start_soon(self._run(clk))
 
@@ -83,7 +86,7 @@ class LayerProbe:
 
 def load_trace(image: int) -> dict[str, tuple[np.ndarray, int, bool]]:
     """{layer: (golden raw output of one image, element width, signed)} from the case file (conftest.py); {} if absent."""
-    case = np.load(os.environ['LENET5_CASE'])
+    case = np.load(BenchConfig.current().case)
     out = {}
     for key in case.files:
         if key.startswith('trace/'):
@@ -96,14 +99,14 @@ def load_trace(image: int) -> dict[str, tuple[np.ndarray, int, bool]]:
 async def localize(bench, image: int, pixels: np.ndarray) -> str:
     """Reset bench's DUT, replay image `image` (pixels: that one image) with probes on every layer's output
     stream and describe the first diverging layer."""
-    streams = layer_streams(bench.desc)
-    if not streams or any(getattr(bench.dut, f's{n}_tdata', None) is None for *_, n in streams):
-        return 'first diverging layer: localization unavailable (no internal streams s<n> in this RTL, e.g. vendor RTL)'
+    streams = layer_streams(bench.desc.stages)
+    if not streams or any(getattr(bench.dut, f'{stream}_tdata', None) is None for *_, stream in streams):
+        return 'first diverging layer: localization unavailable (no internal streams in this RTL, e.g. vendor RTL)'
     trace = load_trace(image)
     if not trace:
         return 'first diverging layer: localization unavailable (the case file has no golden per-layer trace)'
     await bench.reset()
-    probe = LayerProbe(bench.dut, bench.clk, {layer: n for layer, _, n in streams})
+    probe = LayerProbe(bench.dut, bench.clk, {layer: stream for layer, _, stream in streams})
     await bench.send(pixels[None])
     await bench.receive(1)
     probe.stop()

@@ -6,11 +6,12 @@ figures against the generator's analytical ones, and the result file `lenet5-hls
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from lenet5_hls.rtl.description import RtlDescription
+from lenet5_hls.verify.benches.config import BenchConfig
 from lenet5_hls.verify.benches.streams import assert_cycles
 
 
@@ -30,16 +31,16 @@ class Timing:
 
 
 def score(got: np.ndarray, expected: np.ndarray, timing: Timing, extra_beats: int) -> dict:
-    """The run's figures; with $LENET5_RESULT set, also written there (JSON) with the raw outputs beside
-    it (rtl_outputs.npy)."""
+    """The run's figures; also written to the bench configuration's `result` file, if it names one (JSON,
+    with the raw outputs beside it as rtl_outputs.npy)."""
     bad = np.argwhere(got != expected)
     result = {
         'images': len(expected), 'elements': int(expected.size), 'mismatches': len(bad), 'extra_beats': extra_beats,
         'mismatched_images': sorted({int(i) for i in bad[:, 0]}), 'ii_cycles': timing.ii_cycles,
         'latency_cycles': timing.latency_cycles,
     }
-    if 'LENET5_RESULT' in os.environ:
-        path = Path(os.environ['LENET5_RESULT'])
+    if (result_file := BenchConfig.current().result) is not None:
+        path = Path(result_file)
         np.save(path.parent / 'rtl_outputs.npy', got)
         path.write_text(json.dumps(result, indent=1) + '\n')
     return result
@@ -49,9 +50,9 @@ def assert_no_extra_beats(result: dict) -> None:
     assert result['extra_beats'] == 0, f'{result["extra_beats"]} extra output beats after the last image'
 
 
-def check_cycles(desc: dict, timing: Timing) -> None:
+def check_cycles(desc: RtlDescription, timing: Timing) -> None:
     """FINN-style: measured II and latency within 2% of the analytical figures (our RTL; vendor RTL has none)."""
-    if 'folding' in desc and timing.ii_cycles is not None:
-        assert_cycles(round(timing.ii_cycles), desc['folding']['ii_cycles'], 'II (cycles between consecutive results)')
-    if 'timing' in desc:
-        assert_cycles(timing.latency_cycles, desc['timing']['latency_cycles'], 'latency (first input beat to result)')
+    if desc.ii_cycles is not None and timing.ii_cycles is not None:
+        assert_cycles(round(timing.ii_cycles), desc.ii_cycles, 'II (cycles between consecutive results)')
+    if desc.timing:
+        assert_cycles(timing.latency_cycles, desc.timing.latency_cycles, 'latency (first input beat to result)')

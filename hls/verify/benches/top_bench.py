@@ -1,42 +1,34 @@
 """Driver of a generated (or vendor) accelerator top for the cocotb testbenches: clock, reset, ap_start,
 images in and results out through its AXI-stream ports (cocotbext-axi), every wait bounded.
 
-The top is described by an RTL description JSON (ours: `lenet5-hls rtl`; vendor RTL: port discovery).
+The top is described by an RTL description (rtl/description.py; ours: `lenet5-hls rtl`; vendor RTL: port
+discovery), loaded inside the simulator from the JSON file the pytest side or `lenet5-hls sim` names.
 A logical stream travels on one or more physical lanes: the packed layout has one lane (all elements
 of a beat side by side in `<name>_TDATA`), Vivado HLS's split layout one lane per element.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import random
-from pathlib import Path
 
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
 from cocotb.utils import get_sim_time
+from lenet5_hls.rtl.description import RtlDescription
+from lenet5_hls.verify.benches.config import BenchConfig
 from lenet5_hls.verify.benches.streams import CLOCK_NS, pack, random_pauses, sim_ns, unpack
 
 
-def lanes(port: dict) -> list[dict]:
-    """The physical channels of a stream: dicts with the signal prefix, tdata/tvalid/tready names,
-    tdata_width and the number of elements per beat."""
-    if 'lanes' in port:
-        return port['lanes']
-    return [{'prefix': port['name'], **port['signals'], 'tdata_width': port['tdata_width'], 'elements': port['elements_per_beat']}]
-
-
-def load_description() -> dict:
-    return json.loads(Path(os.environ['LENET5_RTL_JSON']).read_text())
+def load_description() -> RtlDescription:
+    return RtlDescription.load(BenchConfig.current().description)
 
 
 def load_case() -> tuple[np.ndarray, np.ndarray]:
     """(raw input images, golden raw outputs) written by the pytest side or `lenet5-hls sim`."""
-    case = np.load(os.environ['LENET5_CASE'])
+    case = np.load(BenchConfig.current().case)
     return case['inputs'], case['expected']
 
 
@@ -48,22 +40,21 @@ class TopBench:
 
         self.dut = dut
         self.desc = load_description()
-        self.i_port, self.o_port = self.desc['inputs'][0], self.desc['outputs'][0]
-        folding = self.desc.get('folding')
-        self.ii = folding['ii_cycles'] if folding else None  # analytical; vendor RTL has no folding plan
+        self.i_port, self.o_port = self.desc.input, self.desc.output
+        self.ii = self.desc.ii_cycles  # analytical; vendor RTL has no folding plan
         # per-output-beat watchdog: vendor descriptions carry timeout_cycles, ours derive it from the II
-        self.budget = self.desc.get('timeout_cycles') or 20 * self.ii + 5000
-        self.clk = getattr(dut, self.desc['clock'])
-        self.rst = getattr(dut, self.desc['reset']['name'])
-        self.rst_active = 0 if self.desc['reset']['active_low'] else 1
+        self.budget = self.desc.timeout_cycles or 20 * self.ii + 5000
+        self.clk = getattr(dut, self.desc.clock)
+        self.rst = getattr(dut, self.desc.reset.name)
+        self.rst_active = 0 if self.desc.reset.active_low else 1
         cocotb.start_soon(Clock(self.clk, CLOCK_NS, unit='ns').start())
 
         def bus(lane):  # cocotb_bus matches <prefix>_tdata case-insensitively
-            return AxiStreamBus.from_prefix(dut, lane['prefix'])
+            return AxiStreamBus.from_prefix(dut, lane.prefix)
 
         kw = {'reset_active_level': bool(self.rst_active)}
-        self.sources = [AxiStreamSource(bus(ln), self.clk, self.rst, byte_lanes=ln['tdata_width'] // 8, **kw) for ln in lanes(self.i_port)]
-        self.sinks = [AxiStreamSink(bus(ln), self.clk, self.rst, byte_lanes=ln['tdata_width'] // 8, **kw) for ln in lanes(self.o_port)]
+        self.sources = [AxiStreamSource(bus(ln), self.clk, self.rst, byte_lanes=ln.tdata_width // 8, **kw) for ln in self.i_port.lanes]
+        self.sinks = [AxiStreamSink(bus(ln), self.clk, self.rst, byte_lanes=ln.tdata_width // 8, **kw) for ln in self.o_port.lanes]
         rng = random.Random(seed)
         for ep in self.sources + self.sinks:
             ep.log.setLevel(logging.WARNING)
@@ -76,23 +67,23 @@ class TopBench:
         return getattr(self.dut, name)
 
     async def reset(self, cycles: int = 4) -> None:
-        if 'ap_start' in self.desc['control']:
+        if 'ap_start' in self.desc.control:
             self.dut.ap_start.value = 0
         self.rst.value = self.rst_active
         await ClockCycles(self.clk, cycles)
         self.rst.value = 1 - self.rst_active
         await RisingEdge(self.clk)
-        if 'ap_start' in self.desc['control']:
+        if 'ap_start' in self.desc.control:
             self.dut.ap_start.value = 1  # held high: images stream back to back
 
     def lane_payloads(self, image: np.ndarray) -> list[bytes]:
         """One image's raw input values as the byte payload of each input lane (element i at bits [i*W +: W])."""
         p = self.i_port
-        rows = np.asarray(image).reshape(p['beats_per_image'], p['elements_per_beat'])
+        rows = np.asarray(image).reshape(p.beats_per_image, p.elements_per_beat)
         out, first = [], 0
-        for lane in lanes(p):
-            n, nbytes = lane['elements'], lane['tdata_width'] // 8
-            words = (pack(row[first:first + n], p['element_width']) for row in rows)
+        for lane in p.lanes:
+            n, nbytes = lane.elements, lane.tdata_width // 8
+            words = (pack(row[first:first + n], p.element_width) for row in rows)
             out.append(b''.join(word.to_bytes(nbytes, 'little') for word in words))
             first += n
         return out
@@ -106,8 +97,8 @@ class TopBench:
 
     async def first_input_handshake(self) -> float:
         """Sim time (ns) of the next beat accepted on the first input lane (start it before sending)."""
-        lane = lanes(self.i_port)[0]
-        valid, ready = self.signal(lane['tvalid']), self.signal(lane['tready'])
+        lane = self.i_port.lanes[0]
+        valid, ready = self.signal(lane.tvalid), self.signal(lane.tready)
         while True:
             await RisingEdge(self.clk)
             if valid.value.is_resolvable and ready.value.is_resolvable and int(valid.value) and int(ready.value):
@@ -119,29 +110,29 @@ class TopBench:
     def stall_report(self) -> str:
         """The handshake signals of every lane, for a watchdog message."""
         parts = [f'{self.queued_inputs()} input frames still queued']
-        for lane in lanes(self.i_port) + lanes(self.o_port):
-            parts.append(f'{lane["tvalid"]}={self.signal(lane["tvalid"]).value} {lane["tready"]}={self.signal(lane["tready"]).value}')
+        for lane in self.i_port.lanes + self.o_port.lanes:
+            parts.append(f'{lane.tvalid}={self.signal(lane.tvalid).value} {lane.tready}={self.signal(lane.tready).value}')
         return ', '.join(parts)
 
     async def receive(self, n_images: int, budget_cycles: int | None = None) -> tuple[np.ndarray, list[float]]:
         """Raw output elements (n_images, elements per image) and the handshake time (ns) of every beat
         (of the first lane). Each beat must arrive within budget_cycles, else the stalled lane is named."""
-        p, t = self.o_port, self.o_port['type']
+        p, t = self.o_port, self.o_port.type
         budget = budget_cycles or self.budget
-        n_beats = n_images * p['beats_per_image']
+        n_beats = n_images * p.beats_per_image
         columns, times = [], []
-        for lane, sink in zip(lanes(p), self.sinks):
+        for lane, sink in zip(p.lanes, self.sinks):
             words = []
             for i in range(n_beats):
                 try:
                     frame = await with_timeout(sink.recv(), budget * CLOCK_NS, 'ns')
                 except SimTimeoutError:
-                    raise AssertionError(f'stream {p["name"]} stalled: no output beat {i} on {lane["tdata"]} within {budget} cycles '
+                    raise AssertionError(f'stream {p.name} stalled: no output beat {i} on {lane.tdata} within {budget} cycles '
                                          f'({self.stall_report()})') from None
                 words.append(int.from_bytes(bytes(frame.tdata), 'little'))
                 if not columns:
                     times.append(sim_ns(frame.sim_time_start))
-            columns.append(np.array([unpack(word, lane['elements'], t['width'], t['signed']) for word in words], dtype=np.int64))
+            columns.append(np.array([unpack(word, lane.elements, t.width, t.signed) for word in words], dtype=np.int64))
         return np.concatenate(columns, axis=1).reshape(n_images, -1), times
 
     def outputs_empty(self) -> bool:
