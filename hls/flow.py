@@ -7,8 +7,8 @@ OUT/report (`lenet5-hls report` without synthesis).
 
 from __future__ import annotations
 
-import logging
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -19,15 +19,24 @@ from lenet5_hls.reports.compare import compare, reference_outputs
 log = logging.getLogger(__name__)
 
 
-def run_flow(model_path: str, out: Path, images: int = 1000, sim: str = 'verilator', driver: str | None = None,
-             data_dir: str | None = None, force: bool = False, waves: bool = False, jobs: int | None = None,
-             progress=log.info) -> dict:
-    from lenet5_hls.frontend.convert import build_project, load_model
-    from lenet5_hls.rtl.generator import generate
+def run_flow(
+    model_path: str,
+    out: Path,
+    images: int = 1000,
+    sim: str = 'verilator',
+    driver: str | None = None,
+    data_dir: str | None = None,
+    force: bool = False,
+    waves: bool = False,
+    jobs: int | None = None,
+    progress=log.info,
+) -> dict:
     from lenet5_hls.core.fixed_point import from_float, to_float
+    from lenet5_hls.frontend.convert import build_project, load_model
     from lenet5_hls.golden import GoldenModel
     from lenet5_hls.model.mnist import first_test_images
     from lenet5_hls.reports.report import accuracy_from_summary, write_report
+    from lenet5_hls.rtl.generator import generate
     from lenet5_hls.verify.simulate import simulate
 
     out = Path(out)
@@ -38,14 +47,25 @@ def run_flow(model_path: str, out: Path, images: int = 1000, sim: str = 'verilat
     graph, spec = build_project(keras_model, out / 'hls', force=force, progress=progress)
     desc = generate(spec, out / 'rtl', force=force)
     fold = desc.folding
-    progress(f'[flow] RTL: II {fold.ii_cycles} cycles/image, {fold.multipliers} multipliers, '
-             f'latency {desc.timing.latency_cycles} cycles (analytical)')
+    progress(
+        f'[flow] RTL: II {fold.ii_cycles} cycles/image, {fold.multipliers} multipliers, '
+        f'latency {desc.timing.latency_cycles} cycles (analytical)'
+    )
     golden = GoldenModel(spec)
     progress('[flow] quantized Keras, C simulation and golden model on the same images')
     outputs, speed = reference_outputs(keras_model, graph, golden, x)
     expected = from_float(outputs['golden'], spec.output.type)  # exact: the golden outputs are on the type's grid
-    result = simulate(out / 'rtl' / f'{desc.top}.json', golden.quantize_input(x), expected, out / 'sim', sim=sim, driver=driver,
-                      waves=waves, jobs=jobs, progress=progress)
+    result = simulate(
+        out / 'rtl' / f'{desc.top}.json',
+        golden.quantize_input(x),
+        expected,
+        out / 'sim',
+        sim=sim,
+        driver=driver,
+        waves=waves,
+        jobs=jobs,
+        progress=progress,
+    )
     outputs['rtl'] = to_float(np.load(out / 'sim' / 'rtl_outputs.npy'), spec.output.type).reshape(images, -1)
     report = compare(outputs, labels)
     src = report['sources']
@@ -78,8 +98,20 @@ def run_flow(model_path: str, out: Path, images: int = 1000, sim: str = 'verilat
     }
     (out / 'summary.json').write_text(json.dumps(summary, indent=1) + '\n')
     (out / 'report').mkdir()
-    write_report(out / 'report', spec, out / 'rtl', out / 'hls', x, labels, accuracy_from_summary(summary), model_path,
-                 source, flow=out, rtl_vs_golden_mismatches=summary['rtl_vs_golden_mismatches'], progress=progress)
+    write_report(
+        out / 'report',
+        spec,
+        out / 'rtl',
+        out / 'hls',
+        x,
+        labels,
+        accuracy_from_summary(summary),
+        model_path,
+        source,
+        flow=out,
+        rtl_vs_golden_mismatches=summary['rtl_vs_golden_mismatches'],
+        progress=progress,
+    )
     return summary
 
 
@@ -89,15 +121,26 @@ def summary_table(s: dict) -> str:
         ('images', f'{s["images"]} ({s["image_source"]})'),
         ('simulator', f'{s["simulator"]} ({s["driver"]} driver)'),
         ('RTL vs golden', f'{s["rtl_vs_golden_mismatches"]} of {s["output_elements_compared"]} elements differ'),
-        ('C simulation vs golden', f'{s["golden_vs_csim_mismatches"]} of {s["output_elements_compared"]} elements differ'),
+        (
+            'C simulation vs golden',
+            f'{s["golden_vs_csim_mismatches"]} of {s["output_elements_compared"]} elements differ',
+        ),
         ('Keras vs golden', f'{s["golden_vs_keras_mismatches"]} of {s["output_elements_compared"]} elements differ'),
         ('accuracy', ', '.join(f'{k} {100 * v:.2f} %' for k, v in s['accuracy'].items())),
         ('II, cycles/image', f'{s["ii_cycles"]} measured, {a["ii_cycles"]} analytical'),
         ('latency, cycles', f'{s["latency_cycles"]} measured, {a["latency_cycles"]} analytical'),
         ('multipliers', str(s['multipliers'])),
-        ('images/s', f'RTL simulation {s["rtl_images_per_s"]}, C simulation {s["csim_images_per_s"]}, golden {s["golden_images_per_s"]}'),
-        ('wall time', f'{s["wall_seconds"]} s (RTL build {s["rtl_build_seconds"]} s{", reused" if s["rtl_build_reused"] else ""}, '
-                      f'RTL run {s["rtl_run_seconds"]} s)'),
+        (
+            'images/s',
+            f'RTL simulation {s["rtl_images_per_s"]}, C simulation '
+            f'{s["csim_images_per_s"]}, golden {s["golden_images_per_s"]}',
+        ),
+        (
+            'wall time',
+            f'{s["wall_seconds"]} s (RTL build {s["rtl_build_seconds"]} '
+            f's{", reused" if s["rtl_build_reused"] else ""}, '
+            f'RTL run {s["rtl_run_seconds"]} s)',
+        ),
         ('report', s['report']),
     ]
     width = max(len(k) for k, _ in rows)

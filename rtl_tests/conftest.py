@@ -31,9 +31,9 @@ def lenet5_rtl(lenet5_spec, lenet5_dir):
 
     The NPZ also holds every layer's golden raw output (`trace/<layer>`, int32) and output type
     (`trace_type/<layer>` = [width, signed]): a failing scoreboard uses them to name the first diverging layer."""
-    from lenet5_hls.rtl.generator import generate
     from lenet5_hls.golden import GoldenModel
     from lenet5_hls.model.mnist import load_mnist, to_model_input
+    from lenet5_hls.rtl.generator import generate
 
     base = lenet5_dir
     desc = generate(lenet5_spec, base / 'rtl')
@@ -42,7 +42,9 @@ def lenet5_rtl(lenet5_spec, lenet5_dir):
     case = base / 'case.npz'
     expected, trace = golden.run(raw_in, trace=True)
     layers = {f'trace/{name}': out.astype(np.int32) for name, out in trace.items()}
-    types = {f'trace_type/{la.name}': np.array([la.types['output'].width, la.types['output'].signed])
-             for la in lenet5_spec.layers}
+    types = {
+        f'trace_type/{la.name}': np.array([la.types['output'].width, la.types['output'].signed])
+        for la in lenet5_spec.layers
+    }
     np.savez(case, inputs=raw_in, expected=expected, **layers, **types)
     return desc, case

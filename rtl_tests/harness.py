@@ -83,6 +83,7 @@ def run_cocotb(
     prepare(case_dir) may write files (ROM images, case data) before the build. Fails the pytest test
     on any failing cocotb test; returns the results XML."""
     import pytest
+
     from lenet5_hls.verify.sim_runner import SimulationError, run
 
     bdir = case_dir(toplevel, sim, case_id)
@@ -93,9 +94,22 @@ def run_cocotb(
     # tests) share a build, and two workers never write the same build directory.
     cache = SIM_BUILD / toplevel / f'builds-{os.environ.get("PYTEST_XDIST_WORKER", "main")}'
     try:
-        result = run(toplevel, test_module, TESTS_DIR, sim, sources, cache, run_dir=bdir, parameters=parameters,
-                     extra_env=extra_env, seed=seed, test_filter=test_filter, plusargs=plusargs, build_args=build_args,
-                     cache=True)
+        result = run(
+            toplevel,
+            test_module,
+            TESTS_DIR,
+            sim,
+            sources,
+            cache,
+            run_dir=bdir,
+            parameters=parameters,
+            extra_env=extra_env,
+            seed=seed,
+            test_filter=test_filter,
+            plusargs=plusargs,
+            build_args=build_args,
+            cache=True,
+        )
     except SimulationError as e:
         pytest.fail(f'{toplevel} [{sim}-{case_id}]: {e}')
     assert result.tests > 0, f'{toplevel} [{sim}-{case_id}]: no cocotb test ran'
@@ -109,7 +123,7 @@ def run_cocotb(
 
 
 def param(dut, name: str) -> int:
-    """An integer HDL parameter of the toplevel, read through the simulator (Icarus: int, Verilator: 32-bit LogicArray)."""
+    """An integer HDL parameter of the toplevel (Icarus gives an int, Verilator a 32-bit LogicArray)."""
     value = getattr(dut, name).value
     return value.to_signed() if hasattr(value, 'to_signed') else int(value)
 
@@ -166,7 +180,8 @@ class StreamBench:
                 pending = self.source.count()
                 raise AssertionError(
                     f'm_axis stalled: no output beat {i} of {n} within {timeout_cycles} cycles '
-                    f'(s_axis source still holds {pending} queued frame(s); s_axis_tready={self.dut.s_axis_tready.value}, '
+                    f'(s_axis source still holds {pending} queued frame(s); '
+                    f's_axis_tready={self.dut.s_axis_tready.value}, '
                     f'm_axis_tvalid={self.dut.m_axis_tvalid.value})'
                 ) from None
             assert len(frame.tdata) == 1, f'expected one beat per sink frame, got {len(frame.tdata)}'
@@ -181,7 +196,9 @@ class StreamBench:
         try:
             await with_timeout(self.source.wait(), timeout_cycles * CLOCK_NS, 'ns')
         except SimTimeoutError:
-            raise AssertionError(f's_axis stalled: {self.source.count()} frame(s) not accepted within {timeout_cycles} cycles') from None
+            raise AssertionError(
+                f's_axis stalled: {self.source.count()} frame(s) not accepted within {timeout_cycles} cycles'
+            ) from None
 
     async def expect_quiet(self, cycles: int) -> None:
         """No extra (duplicated) beats appear on m_axis for `cycles` cycles after the last expected one."""
@@ -225,8 +242,10 @@ class HandshakeLog:
             s_v, s_r = dut.s_axis_tvalid.value, dut.s_axis_tready.value
             m_v, m_r, m_d = dut.m_axis_tvalid.value, dut.m_axis_tready.value, dut.m_axis_tdata.value
             if not (s_r.is_resolvable and m_v.is_resolvable and m_d.is_resolvable):
-                self.errors.append(f'cycle {self.cycle}: X/Z on an output (s_axis_tready={s_r}, m_axis_tvalid={m_v}, '
-                                   f'm_axis_tdata {"has X/Z" if not m_d.is_resolvable else "ok"})')
+                self.errors.append(
+                    f'cycle {self.cycle}: X/Z on an output (s_axis_tready={s_r}, m_axis_tvalid={m_v}, '
+                    f'm_axis_tdata {"has X/Z" if not m_d.is_resolvable else "ok"})'
+                )
                 prev_valid = 0
                 continue
             if not (s_v.is_resolvable and m_r.is_resolvable):
@@ -241,23 +260,33 @@ class HandshakeLog:
                 if not m_v:
                     self.errors.append(f'cycle {self.cycle}: m_axis_tvalid dropped before the beat was accepted')
                 elif m_d != prev_data:
-                    self.errors.append(f'cycle {self.cycle}: m_axis_tdata changed while m_axis_tvalid high and not accepted')
+                    self.errors.append(
+                        f'cycle {self.cycle}: m_axis_tdata changed while m_axis_tvalid high and not accepted'
+                    )
             prev_valid, prev_ready, prev_data = m_v, m_r, m_d
 
     def check(self):
         assert not self.errors, 'AXI-stream rule violations on m_axis:\n' + '\n'.join(self.errors[:10])
 
 
-def assert_image_cycles(dut, log: HandshakeLog, what: str, n_images: int, beats_per_image: int, ii: int,
-                        last_pos: int, latency: int) -> None:
+def assert_image_cycles(
+    dut, log: HandshakeLog, what: str, n_images: int, beats_per_image: int, ii: int, last_pos: int, latency: int
+) -> None:
     """Continuous input, ready consumer: clocks per image and first-input-to-last-output cycles against
     the analytical figures (scan positions per image, last scan position, pipeline latency)."""
     starts = [log.in_cycles[i * beats_per_image] for i in range(n_images)]
     period = (starts[-1] - starts[0]) / (n_images - 1)
     total = log.out_cycles[-1] - log.in_cycles[0] + 1
     estimate = (n_images - 1) * ii + last_pos + latency + 1  # inclusive count
-    dut._log.info('CYCLES %s: per image %.1f (analytical %d); %d images first-in..last-out %d (analytical %d)',
-                  what, period, ii, n_images, total, estimate)
+    dut._log.info(
+        'CYCLES %s: per image %.1f (analytical %d); %d images first-in..last-out %d (analytical %d)',
+        what,
+        period,
+        ii,
+        n_images,
+        total,
+        estimate,
+    )
     assert_cycles(round(period), ii, f'{what} clocks per image')
     assert_cycles(total, estimate, f'{what} {n_images} images, first input to last output')
 

@@ -12,6 +12,7 @@ import cocotb
 import pytest
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
+
 from harness import CLOCK_NS, cases, param, rtl_sources, run_cocotb
 
 MODULE = 'ap_ctrl_stream'
@@ -76,7 +77,9 @@ async def handshake_matches_reference(dut, idle, backpressure):
             images_out += ref.done
         await RisingEdge(dut.clk)
         await ReadOnly()
-        assert int(dut.ap_ready.value) == ref.ready, f'cycle {cycle}: ap_ready {dut.ap_ready.value}, expected {ref.ready}'
+        assert int(dut.ap_ready.value) == ref.ready, (
+            f'cycle {cycle}: ap_ready {dut.ap_ready.value}, expected {ref.ready}'
+        )
         assert int(dut.ap_done.value) == ref.done, f'cycle {cycle}: ap_done {dut.ap_done.value}, expected {ref.done}'
     assert images_in >= 3 and images_out >= 2, f'only {images_in} images in, {images_out} out: stimulus too weak'
 

@@ -44,7 +44,9 @@ async def capacity(dut):
     data = [rng.getrandbits(width) for _ in range(depth + 3)]
     await tb.send(data)
     await ClockCycles(dut.clk, 4 * depth + 20)
-    assert len(log.in_cycles) == depth, f'FIFO of DEPTH={depth} accepted {len(log.in_cycles)} beats while m_axis stalled'
+    assert len(log.in_cycles) == depth, (
+        f'FIFO of DEPTH={depth} accepted {len(log.in_cycles)} beats while m_axis stalled'
+    )
     assert int(dut.s_axis_tready.value) == 0, 's_axis_tready high while full'
     tb.sink.pause = False
     got, _ = await tb.recv(len(data), timeout_cycles=50)

@@ -21,12 +21,23 @@ import cocotb
 import numpy as np
 import pytest
 
-from harness import HandshakeLog, StreamBench, assert_cycles, case_dir, cases, pack, param, rtl_sources, run_cocotb, unpack
-from lenet5_hls.rtl import params as rtl_params
-from lenet5_hls.core.spec import Layer
-from lenet5_hls.rtl.timing import stream_timing
+from harness import (
+    HandshakeLog,
+    StreamBench,
+    assert_cycles,
+    case_dir,
+    cases,
+    pack,
+    param,
+    rtl_sources,
+    run_cocotb,
+    unpack,
+)
 from lenet5_hls import golden
 from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
+from lenet5_hls.core.spec import Layer
+from lenet5_hls.rtl import params as rtl_params
+from lenet5_hls.rtl.timing import stream_timing
 
 MODULE = 'dense_unit'
 N_VECTORS = 40
@@ -35,23 +46,67 @@ F = FixedType
 # kind, (n_in, n_out) or conv (kh, kw, cin, cout), MULTS, types, properties the data must exhibit
 CASES = {
     # exact products, wrapping accumulator that does wrap; PO=3 x PI=1, 16 cycles per vector
-    'wrap-8x6-m3': dict(kind='dense', shape=(8, 6), mults=3, expect=('acc_overflow',), types=dict(
-        input=F(6, 2, False), weight=F(5, 1), bias=F(8, 3), accum=F(11, 3), output=F(9, 4, True, 'RND', 'SAT'))),
+    'wrap-8x6-m3': dict(
+        kind='dense',
+        shape=(8, 6),
+        mults=3,
+        expect=('acc_overflow',),
+        types=dict(
+            input=F(6, 2, False), weight=F(5, 1), bias=F(8, 3), accum=F(11, 3), output=F(9, 4, True, 'RND', 'SAT')
+        ),
+    ),
     # products rounded (RND_CONV) into a saturating accumulator that saturates mid-sum; PO=2 x PI=5, 2 cycles
-    'sat-5x4-m10': dict(kind='dense', shape=(5, 4), mults=10, expect=('acc_overflow', 'acc_rounding'), types=dict(
-        input=F(7, 3), weight=F(6, 1), bias=F(6, 2), accum=F(8, 3, True, 'RND_CONV', 'SAT'),
-        output=F(5, 2, True, 'RND_INF', 'SAT_SYM'))),
+    'sat-5x4-m10': dict(
+        kind='dense',
+        shape=(5, 4),
+        mults=10,
+        expect=('acc_overflow', 'acc_rounding'),
+        types=dict(
+            input=F(7, 3),
+            weight=F(6, 1),
+            bias=F(6, 2),
+            accum=F(8, 3, True, 'RND_CONV', 'SAT'),
+            output=F(5, 2, True, 'RND_INF', 'SAT_SYM'),
+        ),
+    ),
     # fully parallel (1 cycle per vector), unsigned bias, SAT_SYM accumulator, unsigned wrapping output
-    'full-4x3-m12': dict(kind='dense', shape=(4, 3), mults=12, expect=('acc_overflow', 'acc_rounding'), types=dict(
-        input=F(8, 4), weight=F(4, 2), bias=F(5, 3, False), accum=F(9, 4, True, 'TRN_ZERO', 'SAT_SYM'),
-        output=F(6, 3, False, 'RND_MIN_INF', 'WRAP'))),
+    'full-4x3-m12': dict(
+        kind='dense',
+        shape=(4, 3),
+        mults=12,
+        expect=('acc_overflow', 'acc_rounding'),
+        types=dict(
+            input=F(8, 4),
+            weight=F(4, 2),
+            bias=F(5, 3, False),
+            accum=F(9, 4, True, 'TRN_ZERO', 'SAT_SYM'),
+            output=F(6, 3, False, 'RND_MIN_INF', 'WRAP'),
+        ),
+    ),
     # one multiplier (18 cycles per vector), unsigned weights, SAT_ZERO accumulator
-    'seq-6x3-m1': dict(kind='dense', shape=(6, 3), mults=1, expect=('acc_overflow', 'acc_rounding'), types=dict(
-        input=F(6, 1), weight=F(4, 0, False), bias=F(10, 2), accum=F(9, 2, True, 'RND_ZERO', 'SAT_ZERO'),
-        output=F(7, 3, True, 'RND', 'SAT'))),
+    'seq-6x3-m1': dict(
+        kind='dense',
+        shape=(6, 3),
+        mults=1,
+        expect=('acc_overflow', 'acc_rounding'),
+        types=dict(
+            input=F(6, 1),
+            weight=F(4, 0, False),
+            bias=F(10, 2),
+            accum=F(9, 2, True, 'RND_ZERO', 'SAT_ZERO'),
+            output=F(7, 3, True, 'RND', 'SAT'),
+        ),
+    ),
     # a 3x3x2 -> 4 convolution window (input index (ky*KW + kx)*C + c), checked against golden.conv2d
-    'conv3x3x2-4-m6': dict(kind='conv2d', shape=(3, 3, 2, 4), mults=6, expect=(), types=dict(
-        input=F(8, 3, False), weight=F(6, 1), bias=F(8, 2), accum=F(20, 8), output=F(12, 6, True, 'RND', 'SAT'))),
+    'conv3x3x2-4-m6': dict(
+        kind='conv2d',
+        shape=(3, 3, 2, 4),
+        mults=6,
+        expect=(),
+        types=dict(
+            input=F(8, 3, False), weight=F(6, 1), bias=F(8, 2), accum=F(20, 8), output=F(12, 6, True, 'RND', 'SAT')
+        ),
+    ),
 }
 VERILATOR_CASES = ('wrap-8x6-m3', 'sat-5x4-m10', 'full-4x3-m12')
 
@@ -59,9 +114,15 @@ VERILATOR_CASES = ('wrap-8x6-m3', 'sat-5x4-m10', 'full-4x3-m12')
 def _layer(kind: str, shape: tuple, types: dict, weight: np.ndarray, bias: np.ndarray) -> Layer:
     if kind == 'conv2d':
         kh, kw, cin, cout = shape
-        return Layer('conv', 'conv2d', (kh, kw, cin), (1, 1, cout), types,
-                     attrs={'kernel': [kh, kw], 'stride': [1, 1], 'padding': [0, 0, 0, 0]},
-                     arrays={'weight': weight, 'bias': bias})
+        return Layer(
+            'conv',
+            'conv2d',
+            (kh, kw, cin),
+            (1, 1, cout),
+            types,
+            attrs={'kernel': [kh, kw], 'stride': [1, 1], 'padding': [0, 0, 0, 0]},
+            arrays={'weight': weight, 'bias': bias},
+        )
     n_in, n_out = shape
     return Layer('dense', 'dense', (n_in,), (n_out,), types, arrays={'weight': weight, 'bias': bias})
 
@@ -85,8 +146,10 @@ def _types_from_dut(dut) -> dict[str, FixedType]:
         w = param(dut, f'{prefix}_W')
         kw = {}
         if modes:
-            kw = dict(rounding=ROUNDING_MODES[param(dut, f'{prefix}_ROUNDING')],
-                      overflow=OVERFLOW_MODES[param(dut, f'{prefix}_OVERFLOW')])
+            kw = dict(
+                rounding=ROUNDING_MODES[param(dut, f'{prefix}_ROUNDING')],
+                overflow=OVERFLOW_MODES[param(dut, f'{prefix}_OVERFLOW')],
+            )
         return FixedType(w, w - param(dut, f'{prefix}_FRAC'), bool(param(dut, f'{prefix}_SIGNED')), **kw)
 
     return {'input': t('IN'), 'weight': t('W'), 'bias': t('B'), 'accum': t('ACC', True), 'output': t('OUT', True)}
@@ -140,23 +203,41 @@ async def dense_random(dut, idle, backpressure):
 
     got = np.array([unpack(w, n_out, types['output'].width, types['output'].signed) for w in words], dtype=np.int64)
     bad = np.argwhere(got != expected)
-    assert bad.size == 0, (
-        f'{len(bad)} of {expected.size} outputs differ from the golden model; first: '
-        + ', '.join(f'vector {v} output {j}: got {got[v, j]} expected {expected[v, j]}' for v, j in bad[:5])
+    assert bad.size == 0, f'{len(bad)} of {expected.size} outputs differ from the golden model; first: ' + ', '.join(
+        f'vector {v} output {j}: got {got[v, j]} expected {expected[v, j]}' for v, j in bad[:5]
     )
-    assert len(log.in_cycles) == N_VECTORS and len(log.out_cycles) == N_VECTORS, \
+    assert len(log.in_cycles) == N_VECTORS and len(log.out_cycles) == N_VECTORS, (
         f'{len(log.in_cycles)} s_axis / {len(log.out_cycles)} m_axis handshakes for {N_VECTORS} vectors'
+    )
     if not idle and not backpressure:
         # analytical: one vector per STEPS cycles, latency STEPS + 2 (input handshake -> output handshake)
         latency = log.out_cycles[0] - log.in_cycles[0]
         span = log.out_cycles[-1] - log.out_cycles[0]
-        dut._log.info('cycles per vector: simulated %.3f, analytical %d (N_IN*N_OUT/MULTS = %d*%d/%d); latency %d',
-                      span / (N_VECTORS - 1), steps, n_in, n_out, mults, latency)
-        Path('cycles.json').write_text(json.dumps({'simulated_per_vector': span / (N_VECTORS - 1), 'analytical': steps,
-                                                   'latency': latency, 'vectors': N_VECTORS}) + '\n')
+        dut._log.info(
+            'cycles per vector: simulated %.3f, analytical %d (N_IN*N_OUT/MULTS = %d*%d/%d); latency %d',
+            span / (N_VECTORS - 1),
+            steps,
+            n_in,
+            n_out,
+            mults,
+            latency,
+        )
+        Path('cycles.json').write_text(
+            json.dumps(
+                {
+                    'simulated_per_vector': span / (N_VECTORS - 1),
+                    'analytical': steps,
+                    'latency': latency,
+                    'vectors': N_VECTORS,
+                }
+            )
+            + '\n'
+        )
         assert_cycles(span, (N_VECTORS - 1) * steps, f'{MODULE} {N_VECTORS} back-to-back vectors, MULTS={mults}')
         model = stream_timing([(MODULE, {'N_IN': n_in, 'N_OUT': n_out, 'MULTS': mults})], 1, N_VECTORS)[0]
-        assert latency == model['out'][0] - model['in'][0] == steps + 2, f'latency {latency} cycles, documented STEPS + 2 = {steps + 2}'
+        assert latency == model['out'][0] - model['in'][0] == steps + 2, (
+            f'latency {latency} cycles, documented STEPS + 2 = {steps + 2}'
+        )
         t0 = log.in_cycles[0]
         assert [c - t0 for c in log.in_cycles] == model['in'], 's_axis handshake cycles differ from hls/timing.py'
         assert [c - t0 for c in log.out_cycles] == model['out'], 'm_axis handshake cycles differ from hls/timing.py'
@@ -181,8 +262,24 @@ def test_dense_unit(sim, case_id, case):
     wfile, bfile = rtl_params.write_mem_files(layer, case['mults'], bdir / 'weights.mem', bdir / 'biases.mem')
     np.savez(bdir / 'arrays.npz', weight=weight, bias=bias)
     case_file = bdir / 'case.json'
-    case_file.write_text(json.dumps({'kind': case['kind'], 'shape': list(shape), 'expect': list(case['expect']),
-                                     'arrays': str(bdir / 'arrays.npz')}) + '\n')
+    case_file.write_text(
+        json.dumps(
+            {
+                'kind': case['kind'],
+                'shape': list(shape),
+                'expect': list(case['expect']),
+                'arrays': str(bdir / 'arrays.npz'),
+            }
+        )
+        + '\n'
+    )
     params = rtl_params.dense_params(layer, case['mults'], wfile, bfile)
-    run_cocotb(MODULE, 'test_dense_unit', sim, case_id, params, rtl_sources(MODULE, 'fxp_requant'),
-               extra_env={'DENSE_CASE': str(case_file)})
+    run_cocotb(
+        MODULE,
+        'test_dense_unit',
+        sim,
+        case_id,
+        params,
+        rtl_sources(MODULE, 'fxp_requant'),
+        extra_env={'DENSE_CASE': str(case_file)},
+    )

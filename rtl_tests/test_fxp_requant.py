@@ -13,8 +13,8 @@ import pytest
 from cocotb.triggers import Timer
 
 from harness import TESTS_DIR, cases, param, rtl_sources, run_cocotb, unpack
-from lenet5_hls.rtl.params import OVERFLOW_CODES, ROUNDING_CODES, type_params
 from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType, cast
+from lenet5_hls.rtl.params import OVERFLOW_CODES, ROUNDING_CODES, type_params
 
 MODULE = 'fxp_requant'
 TOPLEVEL = 'fxp_requant_modes'
@@ -128,8 +128,10 @@ async def all_modes(dut):
             bad = np.flatnonzero(got[:, col] != expected)
             if bad.size:
                 i = bad[0]
-                failures.append(f'{t_in.cpp()} -> {t.cpp()}: {bad.size} of {len(x)} differ, e.g. in raw {x[i]}: '
-                                f'got {got[i, col]}, expected {expected[i]}')
+                failures.append(
+                    f'{t_in.cpp()} -> {t.cpp()}: {bad.size} of {len(x)} differ, e.g. in raw {x[i]}: '
+                    f'got {got[i, col]}, expected {expected[i]}'
+                )
     assert not failures, '\n'.join(failures)
     dut._log.info('%d inputs x 28 modes bit-exact (%s -> %s)', len(x), t_in.cpp(), t_out.cpp())
 

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, with_timeout
+
 from harness import CLOCK_NS, bench_plusarg, run_cocotb
 from lenet5_hls.rtl.description import Stage
 from lenet5_hls.verify.benches.layer_probe import first_divergence, layer_streams
@@ -27,7 +28,7 @@ from lenet5_hls.verify.benches.top_bench import TopBench, assert_bit_exact, load
 
 @cocotb.test()
 async def mismatch_names_first_diverging_layer(dut):
-    """RTL with one corrupted ROM word (pytest side): the scoreboard fails with the message LENET5_EXPECT_FAILURE matches."""
+    """RTL with one corrupted ROM word (pytest side): the scoreboard fails as LENET5_EXPECT_FAILURE says."""
     with pytest.raises(AssertionError, match=os.environ['LENET5_EXPECT_FAILURE']) as failure:
         await network_matches_golden.func(dut)
     dut._log.info(f'scoreboard failure: {failure.value}')
@@ -63,7 +64,9 @@ async def watchdog_names_the_stalled_stream(dut):
         sink.pause = True
     await bench.send(pixels[:2])
     budget = 10 * bench.ii if bench.ii else bench.budget  # well past one image's latency
-    with pytest.raises(AssertionError, match=rf'stream {bench.o_port.name} stalled: no output beat 0 on \S+ within {budget}'):
+    with pytest.raises(
+        AssertionError, match=rf'stream {bench.o_port.name} stalled: no output beat 0 on \S+ within {budget}'
+    ):
         await bench.receive(1, budget_cycles=budget)
     await ReadOnly()
     for lane in bench.o_port.lanes:
@@ -107,15 +110,30 @@ async def outputs_known_after_reset(dut):
 def _run(lenet5_rtl, sim: str, case_id: str, test: str, **options):
     desc, case = lenet5_rtl
     plusarg = bench_plusarg(desc.path(f'{desc.top}.json'), case, f'{sim}-{case_id}', **options)
-    run_cocotb(desc.top, 'test_lenet5', sim, case_id, {}, desc.source_files(), plusargs=[plusarg], test_filter=test,
-               prepare=desc.copy_data_files)
+    run_cocotb(
+        desc.top,
+        'test_lenet5',
+        sim,
+        case_id,
+        {},
+        desc.source_files(),
+        plusargs=[plusarg],
+        test_filter=test,
+        prepare=desc.copy_data_files,
+    )
 
 
 @pytest.mark.parametrize('backpressure', [False, True], ids=['continuous', 'backpressure'])
 @pytest.mark.parametrize('sim', ['icarus', 'verilator'])
 def test_lenet5_rtl_images(lenet5_rtl, sim, backpressure):
-    _run(lenet5_rtl, sim, f'lenet5-{"bp" if backpressure else "cont"}', 'network_matches_golden',
-         stress=backpressure, check_cycles=not backpressure)
+    _run(
+        lenet5_rtl,
+        sim,
+        f'lenet5-{"bp" if backpressure else "cont"}',
+        'network_matches_golden',
+        stress=backpressure,
+        check_cycles=not backpressure,
+    )
 
 
 @pytest.mark.parametrize('sim', ['icarus', 'verilator'])
@@ -141,7 +159,9 @@ def lenet5_mutant(lenet5_spec, lenet5_rtl):
     return desc, out
 
 
-@pytest.mark.parametrize('layer, stages', [('conv1', True), ('fc1', True), ('fc1', False)], ids=['conv1', 'fc1', 'fc1-no-stages'])
+@pytest.mark.parametrize(
+    'layer, stages', [('conv1', True), ('fc1', True), ('fc1', False)], ids=['conv1', 'fc1', 'fc1-no-stages']
+)
 def test_lenet5_rtl_mismatch_names_corrupted_layer(lenet5_mutant, layer, stages):
     """Every bit of a layer's first bias word inverted (this changes image 0's results): the scoreboard fails
     naming that layer; with a description without stages (as for vendor RTL), saying it cannot localize."""
@@ -149,7 +169,10 @@ def test_lenet5_rtl_mismatch_names_corrupted_layer(lenet5_mutant, layer, stages)
     rtl_json = out / f'{desc.top}.json'
     if stages:
         instance, stream = next((i, s) for name, i, s in layer_streams(desc.stages) if name == layer)
-        expect = rf'; first: image 0 element .*; first diverging layer: {layer} \({instance}, {stream}\): element \d+ expected -?\d+, RTL'
+        expect = (
+            rf'; first: image 0 element .*; first diverging layer: {layer} \({instance}, {stream}\): '
+            r'element \d+ expected -?\d+, RTL'
+        )
     else:
         rtl_json = dataclasses.replace(desc, stages=[], timing=None).save(out / 'no_stages.json')
         expect = 'first diverging layer: localization unavailable'
@@ -158,10 +181,18 @@ def test_lenet5_rtl_mismatch_names_corrupted_layer(lenet5_mutant, layer, stages)
     word, rest = pristine.split('\n', 1)
     path.write_text(f'{int(word, 16) ^ ((1 << 4 * len(word)) - 1):0{len(word)}x}\n{rest}')
     try:
-        run_cocotb(desc.top, 'test_lenet5', 'verilator', f'lenet5-mutant-{os.environ.get("PYTEST_XDIST_WORKER", "main")}', {},
-                   desc.source_files(), test_filter='mismatch_names_first_diverging_layer', prepare=desc.copy_data_files,
-                   plusargs=[bench_plusarg(rtl_json, out / 'case.npz', f'mutant-{layer}-{stages}')],
-                   extra_env={'LENET5_EXPECT_FAILURE': expect})
+        run_cocotb(
+            desc.top,
+            'test_lenet5',
+            'verilator',
+            f'lenet5-mutant-{os.environ.get("PYTEST_XDIST_WORKER", "main")}',
+            {},
+            desc.source_files(),
+            test_filter='mismatch_names_first_diverging_layer',
+            prepare=desc.copy_data_files,
+            plusargs=[bench_plusarg(rtl_json, out / 'case.npz', f'mutant-{layer}-{stages}')],
+            extra_env={'LENET5_EXPECT_FAILURE': expect},
+        )
     finally:
         path.write_text(pristine)
 
@@ -169,13 +200,17 @@ def test_lenet5_rtl_mismatch_names_corrupted_layer(lenet5_mutant, layer, stages)
 def test_first_divergence_in_pipeline_order():
     """Layers without a stage (flatten) are skipped; a short stream diverges where it ends; no stages, no streams."""
     chain = [('conv_window', 'window_gen', 'conv'), ('conv_mac', 'dense_unit', 'conv'), ('fc_mac', 'dense_unit', 'fc')]
-    stages = [Stage(instance, module, layer, {}, in_stream=f's{n}', out_stream=f's{n + 1}', out_width=8)
-              for n, (instance, module, layer) in enumerate(chain)]
+    stages = [
+        Stage(instance, module, layer, {}, in_stream=f's{n}', out_stream=f's{n + 1}', out_width=8)
+        for n, (instance, module, layer) in enumerate(chain)
+    ]
     streams = layer_streams(stages)
     assert streams == [('conv', 'conv_mac', 's2'), ('fc', 'fc_mac', 's3')]
     trace = {'conv': np.arange(6).reshape(1, 2, 3), 'flatten': np.arange(6), 'fc': np.array([5, 6])}
     assert first_divergence(streams, {'conv': np.arange(6), 'fc': np.array([5, 6])}, trace) is None
     found = first_divergence(streams, {'conv': np.arange(6), 'fc': np.array([5, -7])}, trace)
     assert str(found) == 'first diverging layer: fc (fc_mac, s3): element 1 expected 6, RTL -7'
-    assert 'element 4 expected 4, RTL nothing' in str(first_divergence(streams, {'conv': np.arange(4), 'fc': []}, trace))
+    assert 'element 4 expected 4, RTL nothing' in str(
+        first_divergence(streams, {'conv': np.arange(4), 'fc': []}, trace)
+    )
     assert layer_streams([]) == []

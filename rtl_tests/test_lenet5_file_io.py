@@ -13,12 +13,13 @@ from pathlib import Path
 import cocotb
 import numpy as np
 import pytest
+
 from harness import assert_lint_clean, run_cocotb
 from lenet5_hls.rtl.description import RtlDescription
-from lenet5_hls.verify.sim_runner import VERILATOR_FAST
 from lenet5_hls.verify.benches.config import BenchConfig
 from lenet5_hls.verify.benches.file_io_bench import HDL_FILES, prepare, tb_verilog
 from lenet5_hls.verify.benches.file_io_tb import images_match_golden_file_io
+from lenet5_hls.verify.sim_runner import VERILATOR_FAST
 
 
 @cocotb.test()
@@ -42,8 +43,16 @@ def file_io_sources(desc: RtlDescription, out_dir: Path) -> tuple[str, list[Path
     return f'tb_{desc.top}', [*HDL_FILES, *desc.source_files(), tb]
 
 
-def _run(lenet5_rtl, case_id: str, test: str, idle: int, backpressure: int, case: Path | None = None,
-         check_cycles: bool = False, expect_failure: str | None = None):
+def _run(
+    lenet5_rtl,
+    case_id: str,
+    test: str,
+    idle: int,
+    backpressure: int,
+    case: Path | None = None,
+    check_cycles: bool = False,
+    expect_failure: str | None = None,
+):
     desc, base = lenet5_rtl[0], lenet5_rtl[1].parent
     case = case or lenet5_rtl[1]
     top, sources = file_io_sources(desc, base)
@@ -51,21 +60,39 @@ def _run(lenet5_rtl, case_id: str, test: str, idle: int, backpressure: int, case
     plusargs = prepare(run_dir, desc, np.load(case)['inputs'], idle=idle, backpressure=backpressure, stall_cycles=2000)
     config = BenchConfig(str(desc.path(f'{desc.top}.json')), str(case), str(run_dir), check_cycles=check_cycles)
     plusargs.append(config.write(run_dir / 'bench.json'))
-    run_cocotb(top, 'test_lenet5_file_io', 'verilator', f'lenet5-file-io-{case_id}', {}, sources, plusargs=plusargs,
-               build_args=VERILATOR_FAST, test_filter=test, prepare=desc.copy_data_files,
-               extra_env={'LENET5_EXPECT_FAILURE': expect_failure} if expect_failure else None)
+    run_cocotb(
+        top,
+        'test_lenet5_file_io',
+        'verilator',
+        f'lenet5-file-io-{case_id}',
+        {},
+        sources,
+        plusargs=plusargs,
+        build_args=VERILATOR_FAST,
+        test_filter=test,
+        prepare=desc.copy_data_files,
+        extra_env={'LENET5_EXPECT_FAILURE': expect_failure} if expect_failure else None,
+    )
 
 
 @pytest.mark.parametrize('stress', [False, True], ids=['continuous', 'idle-backpressure'])
 def test_lenet5_file_io_images(lenet5_rtl, stress):
-    _run(lenet5_rtl, 'stress' if stress else 'cont', 'images_match_golden_file_io', idle=30 if stress else 0,
-         backpressure=40 if stress else 0, check_cycles=not stress)
+    _run(
+        lenet5_rtl,
+        'stress' if stress else 'cont',
+        'images_match_golden_file_io',
+        idle=30 if stress else 0,
+        backpressure=40 if stress else 0,
+        check_cycles=not stress,
+    )
 
 
 def test_lenet5_file_io_stall_names_blocked_stream(lenet5_rtl):
     last = lenet5_rtl[0].stages[-1]
-    expect = (rf'stalled, no handshake on any port for 2000 cycles: input_image: \d+ beats accepted; layer20_out: 0 beats '
-              rf'delivered; blocked internal streams .*stalled at {last.out_stream} \({last.instance} output\)')
+    expect = (
+        rf'stalled, no handshake on any port for 2000 cycles: input_image: \d+ beats accepted; layer20_out: 0 beats '
+        rf'delivered; blocked internal streams .*stalled at {last.out_stream} \({last.instance} output\)'
+    )
     _run(lenet5_rtl, 'stall', 'stall_names_the_blocked_stream', idle=0, backpressure=100, expect_failure=expect)
 
 
@@ -75,12 +102,16 @@ def synthetic_images(t, n_random: int = 24) -> np.ndarray:
     rng = np.random.default_rng(11)
     shape = (28, 28, 1)
     checker = np.indices(shape).sum(0) % 2
-    return np.concatenate([
-        np.full((1, *shape), 0), np.full((1, *shape), t.raw_max), np.full((1, *shape), t.raw_min),
-        np.where(checker, t.raw_max, t.raw_min)[None],
-        np.where(rng.random((6, *shape)) < 0.15, t.raw_max, 0),
-        rng.integers(t.raw_min, t.raw_max + 1, (n_random, *shape)),
-    ]).astype(np.int64)
+    return np.concatenate(
+        [
+            np.full((1, *shape), 0),
+            np.full((1, *shape), t.raw_max),
+            np.full((1, *shape), t.raw_min),
+            np.where(checker, t.raw_max, t.raw_min)[None],
+            np.where(rng.random((6, *shape)) < 0.15, t.raw_max, 0),
+            rng.integers(t.raw_min, t.raw_max + 1, (n_random, *shape)),
+        ]
+    ).astype(np.int64)
 
 
 def test_lenet5_file_io_synthetic_images(lenet5_rtl, lenet5_spec):

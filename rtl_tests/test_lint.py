@@ -15,19 +15,32 @@ import subprocess
 
 import numpy as np
 import pytest
+
 from harness import rtl_sources
-from lenet5_hls.rtl import params as rtl_params
-from lenet5_hls.core.spec import Layer
 from lenet5_hls.core.fixed_point import FixedType
+from lenet5_hls.core.spec import Layer
+from lenet5_hls.rtl import params as rtl_params
 from lenet5_hls.verify.sim_runner import lint
 
 
 def _dense_case(tmp_dir, n_in: int, n_out: int, mults: int, accum: FixedType, output: FixedType) -> dict:
     """dense_unit parameters with real ROM files (written by rtl_params, as the generator does)."""
-    types = {'input': FixedType(8, 3), 'weight': FixedType(6, 1), 'bias': FixedType(8, 2), 'accum': accum, 'output': output}
+    types = {
+        'input': FixedType(8, 3),
+        'weight': FixedType(6, 1),
+        'bias': FixedType(8, 2),
+        'accum': accum,
+        'output': output,
+    }
     rng = np.random.default_rng(0)
-    layer = Layer('d', 'dense', (n_in,), (n_out,), types, arrays={
-        'weight': rng.integers(-32, 32, size=(n_in, n_out)), 'bias': rng.integers(-128, 128, size=n_out)})
+    layer = Layer(
+        'd',
+        'dense',
+        (n_in,),
+        (n_out,),
+        types,
+        arrays={'weight': rng.integers(-32, 32, size=(n_in, n_out)), 'bias': rng.integers(-128, 128, size=n_out)},
+    )
     tag = f'{n_in}x{n_out}m{mults}'
     wfile, bfile = rtl_params.write_mem_files(layer, mults, tmp_dir / f'w_{tag}.mem', tmp_dir / f'b_{tag}.mem')
     return rtl_params.dense_params(layer, mults, wfile, bfile)
@@ -44,34 +57,76 @@ LINT_CASES = {
     },
     'relu_stream': {
         'default': (('fxp_requant',), {}),
-        'n1-unsigned-rnd-satsym': (('fxp_requant',), dict(N=1, IN_SIGNED=0, IN_W=5, OUT_W=7, OUT_FRAC=2,
-                                                           OUT_SIGNED=1, ROUNDING=2, OVERFLOW=3)),
+        'n1-unsigned-rnd-satsym': (
+            ('fxp_requant',),
+            dict(N=1, IN_SIGNED=0, IN_W=5, OUT_W=7, OUT_FRAC=2, OUT_SIGNED=1, ROUNDING=2, OVERFLOW=3),
+        ),
     },
     'dense_unit': {
         'folded-wrap': (('fxp_requant',), lambda d: _dense_case(d, 8, 4, 4, FixedType(18, 8), FixedType(10, 5))),
-        'parallel-sat': (('fxp_requant',), lambda d: _dense_case(
-            d, 4, 3, 12, FixedType(10, 4, True, 'RND_CONV', 'SAT'), FixedType(6, 3, False, 'RND', 'SAT_SYM'))),
-        'one-mult-one-out': (('fxp_requant',), lambda d: _dense_case(
-            d, 5, 1, 1, FixedType(9, 3, True, 'TRN_ZERO', 'SAT_ZERO'), FixedType(12, 6))),
+        'parallel-sat': (
+            ('fxp_requant',),
+            lambda d: _dense_case(
+                d, 4, 3, 12, FixedType(10, 4, True, 'RND_CONV', 'SAT'), FixedType(6, 3, False, 'RND', 'SAT_SYM')
+            ),
+        ),
+        'one-mult-one-out': (
+            ('fxp_requant',),
+            lambda d: _dense_case(d, 5, 1, 1, FixedType(9, 3, True, 'TRN_ZERO', 'SAT_ZERO'), FixedType(12, 6)),
+        ),
     },
     'axis_skid_buffer': {'default': ((), {}), 'wide': ((), dict(DATA_W=200))},
-    'axis_fifo': {'default': ((), {}), 'depth1': ((), dict(DEPTH=1)), 'depth37-wide': ((), dict(DATA_W=1200, DEPTH=37))},
+    'axis_fifo': {
+        'default': ((), {}),
+        'depth1': ((), dict(DEPTH=1)),
+        'depth37-wide': ((), dict(DATA_W=1200, DEPTH=37)),
+    },
     'window_gen': {
         'lenet-conv1': (('axis_skid_buffer',), dict(IN_H=28, IN_W=28, C=1, ELEM_W=8, KH=5, KW=5)),
-        'same-3x3': (('axis_skid_buffer',), dict(IN_H=8, IN_W=8, C=3, ELEM_W=7, KH=3, KW=3, PAD_T=1, PAD_B=1, PAD_L=1, PAD_R=1)),
+        'same-3x3': (
+            ('axis_skid_buffer',),
+            dict(IN_H=8, IN_W=8, C=3, ELEM_W=7, KH=3, KW=3, PAD_T=1, PAD_B=1, PAD_L=1, PAD_R=1),
+        ),
         'stride2': (('axis_skid_buffer',), dict(IN_H=9, IN_W=7, C=2, ELEM_W=6, KH=3, KW=2, STRIDE_H=2, STRIDE_W=2)),
     },
     'pool2d': {
-        'lenet-max': (('window_gen', 'axis_skid_buffer', 'fxp_requant'), dict(
-            IN_H=24, IN_W=24, C=6, DIN_W=8, DIN_FRAC=5, ACC_W=8, ACC_FRAC=5, DOUT_W=8, DOUT_FRAC=5, DOUT_ROUNDING=2)),
-        'avg-sat': (('window_gen', 'axis_skid_buffer', 'fxp_requant'), dict(
-            IN_H=8, IN_W=8, C=3, POOL_OP=1, DIN_W=6, DIN_FRAC=4, DIN_SIGNED=0, ACC_W=8, ACC_FRAC=5, ACC_SIGNED=0,
-            ACC_ROUNDING=1, ACC_OVERFLOW=1, DOUT_W=6, DOUT_FRAC=4, DOUT_SIGNED=0, DOUT_ROUNDING=2)),
-        'avg-3x3': (('window_gen', 'axis_skid_buffer', 'fxp_requant'), dict(
-            IN_H=9, IN_W=9, C=2, POOL_H=3, POOL_W=3, STRIDE_H=3, STRIDE_W=3, POOL_OP=1)),
+        'lenet-max': (
+            ('window_gen', 'axis_skid_buffer', 'fxp_requant'),
+            dict(
+                IN_H=24, IN_W=24, C=6, DIN_W=8, DIN_FRAC=5, ACC_W=8, ACC_FRAC=5, DOUT_W=8, DOUT_FRAC=5, DOUT_ROUNDING=2
+            ),
+        ),
+        'avg-sat': (
+            ('window_gen', 'axis_skid_buffer', 'fxp_requant'),
+            dict(
+                IN_H=8,
+                IN_W=8,
+                C=3,
+                POOL_OP=1,
+                DIN_W=6,
+                DIN_FRAC=4,
+                DIN_SIGNED=0,
+                ACC_W=8,
+                ACC_FRAC=5,
+                ACC_SIGNED=0,
+                ACC_ROUNDING=1,
+                ACC_OVERFLOW=1,
+                DOUT_W=6,
+                DOUT_FRAC=4,
+                DOUT_SIGNED=0,
+                DOUT_ROUNDING=2,
+            ),
+        ),
+        'avg-3x3': (
+            ('window_gen', 'axis_skid_buffer', 'fxp_requant'),
+            dict(IN_H=9, IN_W=9, C=2, POOL_H=3, POOL_W=3, STRIDE_H=3, STRIDE_W=3, POOL_OP=1),
+        ),
     },
     'stream_flatten': {'lenet': ((), dict(ELEM_W=8, C=16, BEATS=16)), 'one-beat': ((), dict(ELEM_W=5, C=3, BEATS=1))},
-    'ap_ctrl_stream': {'lenet': ((), dict(IN_BEATS=784, OUT_BEATS=1)), 'multi-out': ((), dict(IN_BEATS=5, OUT_BEATS=3))},
+    'ap_ctrl_stream': {
+        'lenet': ((), dict(IN_BEATS=784, OUT_BEATS=1)),
+        'multi-out': ((), dict(IN_BEATS=5, OUT_BEATS=3)),
+    },
 }
 CASE_IDS = [(m, c) for m, cs in LINT_CASES.items() for c in cs]
 
@@ -105,18 +160,26 @@ def test_yosys_synth_no_latches(module, case, tmp_path):
     script = [f'read_verilog -defer {" ".join(str(s) for s in sources)}']
     if params:
         script.append('chparam ' + ' '.join(f'-set {k} {_yosys_value(v)}' for k, v in params.items()) + f' {module}')
-    script += [f'hierarchy -check -top {module}', f'synth -flatten -top {module}', 'check -assert', f'write_json {netlist}']
+    script += [
+        f'hierarchy -check -top {module}',
+        f'synth -flatten -top {module}',
+        'check -assert',
+        f'write_json {netlist}',
+    ]
     (tmp_path / 'synth.ys').write_text('\n'.join(script) + '\n')
     log = tmp_path / 'yosys.log'
-    proc = subprocess.run(['yosys', '-q', '-l', str(log), '-s', str(tmp_path / 'synth.ys')], capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        ['yosys', '-q', '-l', str(log), '-s', str(tmp_path / 'synth.ys')], capture_output=True, text=True, timeout=300
+    )
     text = log.read_text() if log.exists() else ''
     assert proc.returncode == 0, f'yosys failed on {module} {params}:\n{proc.stdout}{proc.stderr}\n{text[-3000:]}'
     inferred = [line for line in text.splitlines() if re.search(r'Latch inferred', line)]
     cells = {c['type'] for mod in json.loads(netlist.read_text())['modules'].values() for c in mod['cells'].values()}
     latches = sorted(t for t in cells if re.search(r'latch|_SR_|\$sr\b', t, re.IGNORECASE))
     assert not inferred and not latches, f'{module} {params}: latches {latches} {inferred}'
-    assert any('DFF' in t for t in cells) or module == 'fxp_requant', f'{module}: no flip-flops in the netlist ({sorted(cells)})'
+    assert any('DFF' in t for t in cells) or module == 'fxp_requant', (
+        f'{module}: no flip-flops in the netlist ({sorted(cells)})'
+    )
 
 
 def test_waivers_have_reasons():

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from harness import HandshakeLog, StreamBench, assert_cycles, cases, pack, param, rtl_sources, run_cocotb, unpack
-from lenet5_hls.rtl.params import OVERFLOW_CODES, ROUNDING_CODES, requant_params
-from lenet5_hls.core.spec import Layer
 from lenet5_hls import golden
 from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
+from lenet5_hls.core.spec import Layer
+from lenet5_hls.rtl.params import OVERFLOW_CODES, ROUNDING_CODES, requant_params
 
 MODULE = 'relu_stream'
 N_BEATS = 300
@@ -59,7 +59,10 @@ def _random_inputs(rng: np.random.Generator, n_beats: int, n: int, t: FixedType)
 @cocotb.parametrize(idle=[False, True], backpressure=[False, True])
 async def relu_random(dut, idle, backpressure):
     n, t_in, t_out = _types(dut)
-    assert (ROUNDING_CODES[t_out.rounding], OVERFLOW_CODES[t_out.overflow]) == (param(dut, 'ROUNDING'), param(dut, 'OVERFLOW'))
+    assert (ROUNDING_CODES[t_out.rounding], OVERFLOW_CODES[t_out.overflow]) == (
+        param(dut, 'ROUNDING'),
+        param(dut, 'OVERFLOW'),
+    )
     seed = cocotb.RANDOM_SEED + 2 * idle + backpressure
     rng = np.random.default_rng(seed)
     layer = Layer('relu', 'relu', (n,), (n,), {'input': t_in, 'output': t_out})
@@ -85,7 +88,9 @@ async def relu_random(dut, idle, backpressure):
     assert len(log.out_cycles) == N_BEATS, f'{len(log.out_cycles)} m_axis handshakes for {N_BEATS} beats'
     if not idle and not backpressure:
         # analytical: one beat per clock, latency 1 -> first input to last output spans N_BEATS + 1 cycles
-        assert_cycles(log.out_cycles[-1] - log.in_cycles[0] + 1, N_BEATS + 1, f'{MODULE} continuous stream of {N_BEATS} beats')
+        assert_cycles(
+            log.out_cycles[-1] - log.in_cycles[0] + 1, N_BEATS + 1, f'{MODULE} continuous stream of {N_BEATS} beats'
+        )
         gaps = [(a, b) for a, b in zip(log.in_cycles, log.in_cycles[1:]) if b != a + 1]
         assert not gaps, f's_axis stalled under continuous input and a ready sink: gaps {gaps[:5]}'
 

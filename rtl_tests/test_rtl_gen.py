@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+
 from harness import assert_lint_clean
 from lenet5_hls.rtl.description import RtlDescription
 from lenet5_hls.rtl.folding import FoldingError, parse_overrides
@@ -52,8 +53,12 @@ def test_generated_rtl_compiles_with_icarus(lenet5_rtl, tmp_path):
         pytest.fail('iverilog not on PATH (Debian package iverilog)')
     desc, _ = lenet5_rtl
     sources = map(str, desc.source_files())
-    proc = subprocess.run(['iverilog', '-g2005', '-Wall', '-s', desc.top, '-o', str(tmp_path / 'top.vvp'), *sources],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        ['iverilog', '-g2005', '-Wall', '-s', desc.top, '-o', str(tmp_path / 'top.vvp'), *sources],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -66,14 +71,19 @@ def test_generated_rtl_elaborates_without_latches(lenet5_rtl, tmp_path):
         pytest.skip('yosys not on PATH: synthesis check skipped (Debian package `yosys`)')
     desc, _ = lenet5_rtl
     log = tmp_path / 'yosys.log'
-    script = (f'read_verilog -defer {" ".join(desc.files)}; hierarchy -check -top {desc.top}; proc; opt_clean; '
-              f'check -assert; select -assert-none t:$dlatch t:$adlatch t:$dlatchsr; '
-              f'tee -o {tmp_path / "stat.txt"} stat')
-    proc = subprocess.run(['yosys', '-q', '-l', str(log), '-p', script], capture_output=True, text=True, timeout=1500,
-                          cwd=desc.base_dir)
+    script = (
+        f'read_verilog -defer {" ".join(desc.files)}; hierarchy -check -top {desc.top}; proc; opt_clean; '
+        f'check -assert; select -assert-none t:$dlatch t:$adlatch t:$dlatchsr; '
+        f'tee -o {tmp_path / "stat.txt"} stat'
+    )
+    proc = subprocess.run(
+        ['yosys', '-q', '-l', str(log), '-p', script], capture_output=True, text=True, timeout=1500, cwd=desc.base_dir
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr + log.read_text()[-3000:]
     assert 'Latch inferred' not in log.read_text()
-    assert re.search(r'\$(s?dffe?|adffe?) ', (tmp_path / 'stat.txt').read_text()), 'no flip-flops in the elaborated design'
+    assert re.search(r'\$(s?dffe?|adffe?) ', (tmp_path / 'stat.txt').read_text()), (
+        'no flip-flops in the elaborated design'
+    )
 
 
 def _modified(spec, **changes):
@@ -122,7 +132,9 @@ def test_rtl_command(lenet5_spec, tmp_path, capsys):
     from lenet5_hls.cli import main
 
     lenet5_spec.save(tmp_path / 'spec.json')
-    assert main(['rtl', '--spec', str(tmp_path / 'spec.json'), '--out', str(tmp_path / 'rtl'), '--target-ii', '1600']) == 0
+    assert (
+        main(['rtl', '--spec', str(tmp_path / 'spec.json'), '--out', str(tmp_path / 'rtl'), '--target-ii', '1600']) == 0
+    )
     out = capsys.readouterr().out
     assert 'II 1600 cycles/image (target 1600)' in out and 'conv2' in out
     desc = RtlDescription.load(tmp_path / 'rtl' / 'myproject.json')
@@ -135,6 +147,7 @@ def test_moved_rtl_directory_simulates(tmp_path):
     """Every path of the description and the top's ROM files are relative to the RTL directory: moved
     elsewhere, it is simulated from there (Icarus, file-driven bench) bit-exact against the golden model."""
     import numpy as np
+
     from lenet5_hls.golden import GoldenModel
     from lenet5_hls.verify.simulate import simulate
     from test_timing import conv_spec
@@ -147,7 +160,14 @@ def test_moved_rtl_directory_simulates(tmp_path):
     shutil.rmtree(tmp_path / 'a')
     t = spec.input.type
     raw = np.random.default_rng(3).integers(t.raw_min, t.raw_max + 1, (6, *spec.input.shape))
-    result = simulate(moved / 'tiny.json', raw, GoldenModel(spec).run(raw), tmp_path / 'sim', sim='icarus', jobs=1,
-                      cache_dir=tmp_path / 'cache')
+    result = simulate(
+        moved / 'tiny.json',
+        raw,
+        GoldenModel(spec).run(raw),
+        tmp_path / 'sim',
+        sim='icarus',
+        jobs=1,
+        cache_dir=tmp_path / 'cache',
+    )
     assert result['images'] == 6 and result['mismatches'] == 0 and result['extra_beats'] == 0
     assert result['latency_cycles'] == RtlDescription.load(moved / 'tiny.json').timing.latency_cycles

@@ -24,14 +24,15 @@ def image_shape(beats: int, c: int) -> tuple[int, int, int]:
 
 
 def golden_flatten(images: np.ndarray, width: int) -> np.ndarray:
-    from lenet5_hls.core.spec import Layer
     from lenet5_hls import golden
     from lenet5_hls.core.fixed_point import FixedType
+    from lenet5_hls.core.spec import Layer
 
     t = FixedType(width, width, True)
     n = int(np.prod(images.shape[1:]))
-    layer = Layer(name='flatten', kind='flatten', input_shape=images.shape[1:], output_shape=(n,),
-                  types={'input': t, 'output': t})
+    layer = Layer(
+        name='flatten', kind='flatten', input_shape=images.shape[1:], output_shape=(n,), types={'input': t, 'output': t}
+    )
     return golden.flatten(images, layer)
 
 
@@ -56,14 +57,22 @@ async def flatten(dut, idle, backpressure):
     got_el = np.array([unpack(b, beats * c, w, signed=True) for b in got], dtype=np.int64)
     if not np.array_equal(got_el, exp):
         n, e = np.argwhere(got_el != exp)[0]
-        raise AssertionError(f'vector {n}, element {e} (pixel {e // c}, channel {e % c}): got {got_el[n, e]}, '
-                             f'expected {exp[n, e]}; {int(np.sum(got_el != exp))} of {exp.size} elements differ')
+        raise AssertionError(
+            f'vector {n}, element {e} (pixel {e // c}, channel {e % c}): got {got_el[n, e]}, '
+            f'expected {exp[n, e]}; {int(np.sum(got_el != exp))} of {exp.size} elements differ'
+        )
     assert len(log.in_cycles) == N_IMAGES * beats
     if not idle and not backpressure:
         total = log.out_cycles[-1] - log.in_cycles[0] + 1
         estimate = N_IMAGES * beats + 1  # one input beat per clock, latency 1
-        dut._log.info('CYCLES stream_flatten C=%d BEATS=%d: %d vectors first-in..last-out %d (analytical %d)',
-                      c, beats, N_IMAGES, total, estimate)
+        dut._log.info(
+            'CYCLES stream_flatten C=%d BEATS=%d: %d vectors first-in..last-out %d (analytical %d)',
+            c,
+            beats,
+            N_IMAGES,
+            total,
+            estimate,
+        )
         assert_cycles(total, estimate, f'stream_flatten {N_IMAGES} vectors')
 
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from lenet5_hls.core import spec as S
+from lenet5_hls.core.fixed_point import FixedType
 from lenet5_hls.rtl.generator import generate
 from lenet5_hls.rtl.timing import stream_timing, window_geometry
-from lenet5_hls.core.fixed_point import FixedType
 
 U4 = FixedType(4, 0, False)
 W4 = FixedType(4, 1, True)
@@ -21,8 +21,18 @@ RNG = np.random.default_rng(0)
 
 
 def _dense(name, n_in, n_out, t_in, epb_in):
-    return S.Layer(name, 'dense', (n_in,), (n_out,), {'input': t_in, 'weight': W4, 'bias': B6, 'accum': ACC, 'output': D12},
-                   {}, epb_in, n_out, name, {'weight': RNG.integers(-8, 8, (n_in, n_out)), 'bias': RNG.integers(-32, 32, n_out)})
+    return S.Layer(
+        name,
+        'dense',
+        (n_in,),
+        (n_out,),
+        {'input': t_in, 'weight': W4, 'bias': B6, 'accum': ACC, 'output': D12},
+        {},
+        epb_in,
+        n_out,
+        name,
+        {'weight': RNG.integers(-8, 8, (n_in, n_out)), 'bias': RNG.integers(-32, 32, n_out)},
+    )
 
 
 def dense_spec() -> S.Spec:
@@ -33,13 +43,25 @@ def dense_spec() -> S.Spec:
 def conv_spec(size=6, pad=(0, 0, 0, 0)) -> S.Spec:
     """size x size x 1 -> conv 3x3x2 (padding pad) -> flatten -> dense 3."""
     oh, ow = size + pad[0] + pad[1] - 2, size + pad[2] + pad[3] - 2
-    conv = S.Layer('conv', 'conv2d', (size, size, 1), (oh, ow, 2),
-                   {'input': U4, 'weight': W4, 'bias': B6, 'accum': ACC, 'output': C8},
-                   {'kernel': [3, 3], 'stride': [1, 1], 'padding': list(pad)}, 1, 2, 'l1',
-                   {'weight': RNG.integers(-8, 8, (3, 3, 1, 2)), 'bias': RNG.integers(-32, 32, 2)})
+    conv = S.Layer(
+        'conv',
+        'conv2d',
+        (size, size, 1),
+        (oh, ow, 2),
+        {'input': U4, 'weight': W4, 'bias': B6, 'accum': ACC, 'output': C8},
+        {'kernel': [3, 3], 'stride': [1, 1], 'padding': list(pad)},
+        1,
+        2,
+        'l1',
+        {'weight': RNG.integers(-8, 8, (3, 3, 1, 2)), 'bias': RNG.integers(-32, 32, 2)},
+    )
     flat = S.Layer('flat', 'flatten', (oh, ow, 2), (oh * ow * 2,), {'input': C8, 'output': C8}, {}, 2, 2, 'l1')
-    return S.Spec('tiny', S.Port('x', (size, size, 1), U4, 1), S.Port('y', (3,), D12, 3),
-                  [conv, flat, _dense('fc', oh * ow * 2, 3, C8, 2)])
+    return S.Spec(
+        'tiny',
+        S.Port('x', (size, size, 1), U4, 1),
+        S.Port('y', (3,), D12, 3),
+        [conv, flat, _dense('fc', oh * ow * 2, 3, C8, 2)],
+    )
 
 
 @pytest.mark.parametrize('mults, steps', [(24, 1), (6, 4), (1, 24)], ids=['parallel', 'folded', 'one-mult'])
@@ -112,4 +134,6 @@ def test_rtl_command_prints_latency(tmp_path, capsys):
 
     dense_spec().save(tmp_path / 'spec.json')
     assert main(['rtl', '--spec', str(tmp_path / 'spec.json'), '--out', str(tmp_path / 'rtl'), '--fold', 'fc=6']) == 0
-    assert 'latency 6 cycles first input beat to first output beat (steady state 9, analytical)' in capsys.readouterr().out
+    assert (
+        'latency 6 cycles first input beat to first output beat (steady state 9, analytical)' in capsys.readouterr().out
+    )

@@ -12,11 +12,12 @@ import dataclasses
 
 import numpy as np
 import pytest
+
 from harness import assert_lint_clean, bench_plusarg, run_cocotb
+from lenet5_hls.core.fixed_point import FixedType
 from lenet5_hls.core.spec import Port, Spec
 from lenet5_hls.rtl.description import DataFile, Lane, Reset, RtlDescription, StreamPort
 from lenet5_hls.verify.vendor_ports import VendorRtlError, describe_vendor_rtl
-from lenet5_hls.core.fixed_point import FixedType
 from split_layout_wrapper import wrapper_verilog, write_split_layout
 
 # 3 elements of 5 bits per input beat (packed TDATA 16 bits, split lanes 8 bits), 2 x 12-bit outputs
@@ -74,16 +75,35 @@ def _ports(style: str, ports: list[tuple[str, int, str]], top: str = 'tiny') -> 
     return f'module {top} ({", ".join(n for _, _, n in ports)});\n' + ''.join(f'{d};\n' for d in decl) + 'endmodule\n'
 
 
-CTRL = [('input', 1, 'ap_clk'), ('input', 1, 'ap_rst_n'), ('input', 1, 'ap_start'), ('output', 1, 'ap_done'),
-        ('output', 1, 'ap_idle'), ('output', 1, 'ap_ready')]
-PACKED = [('input', 16, 'x_in_TDATA'), ('input', 1, 'x_in_TVALID'), ('output', 1, 'x_in_TREADY'),
-          ('output', 24, 'y_out_TDATA'), ('output', 1, 'y_out_TVALID'), ('input', 1, 'y_out_TREADY')]
+CTRL = [
+    ('input', 1, 'ap_clk'),
+    ('input', 1, 'ap_rst_n'),
+    ('input', 1, 'ap_start'),
+    ('output', 1, 'ap_done'),
+    ('output', 1, 'ap_idle'),
+    ('output', 1, 'ap_ready'),
+]
+PACKED = [
+    ('input', 16, 'x_in_TDATA'),
+    ('input', 1, 'x_in_TVALID'),
+    ('output', 1, 'x_in_TREADY'),
+    ('output', 24, 'y_out_TDATA'),
+    ('output', 1, 'y_out_TVALID'),
+    ('input', 1, 'y_out_TREADY'),
+]
 
 
 def _split(name: str, n: int, width: int, direction: str) -> list[tuple[str, int, str]]:
     back = 'output' if direction == 'input' else 'input'
-    return [p for i in range(n) for p in ((direction, width, f'{name}_V_data_{i}_V_TDATA'), (direction, 1, f'{name}_V_data_{i}_V_TVALID'),
-                                          (back, 1, f'{name}_V_data_{i}_V_TREADY'))]
+    return [
+        p
+        for i in range(n)
+        for p in (
+            (direction, width, f'{name}_V_data_{i}_V_TDATA'),
+            (direction, 1, f'{name}_V_data_{i}_V_TVALID'),
+            (back, 1, f'{name}_V_data_{i}_V_TREADY'),
+        )
+    ]
 
 
 SPLIT = _split('x_in', 3, 8, 'input') + _split('y_out', 2, 16, 'output')
@@ -94,12 +114,16 @@ def _describe(tmp_path, text: str, **kw) -> RtlDescription:
     return describe_vendor_rtl(tmp_path, TINY, **kw)
 
 
-@pytest.mark.parametrize('text, layout, reset, control', [
-    (VIVADO_SPLIT, 'split', 'ap_rst_n', ['ap_start', 'ap_done', 'ap_idle', 'ap_ready']),
-    (_ports('ansi', CTRL + PACKED), 'packed', 'ap_rst_n', ['ap_start', 'ap_done', 'ap_idle', 'ap_ready']),
-    (_ports('non-ansi', CTRL + PACKED), 'packed', 'ap_rst_n', ['ap_start', 'ap_done', 'ap_idle', 'ap_ready']),
-    (_ports('ansi', [('input', 1, 'ap_clk'), ('input', 1, 'ap_rst')] + SPLIT), 'split', 'ap_rst', []),
-], ids=['vivado-nonansi-split', 'vitis-ansi-packed', 'nonansi-packed', 'ansi-split-ctrl-none-ap-rst'])
+@pytest.mark.parametrize(
+    'text, layout, reset, control',
+    [
+        (VIVADO_SPLIT, 'split', 'ap_rst_n', ['ap_start', 'ap_done', 'ap_idle', 'ap_ready']),
+        (_ports('ansi', CTRL + PACKED), 'packed', 'ap_rst_n', ['ap_start', 'ap_done', 'ap_idle', 'ap_ready']),
+        (_ports('non-ansi', CTRL + PACKED), 'packed', 'ap_rst_n', ['ap_start', 'ap_done', 'ap_idle', 'ap_ready']),
+        (_ports('ansi', [('input', 1, 'ap_clk'), ('input', 1, 'ap_rst')] + SPLIT), 'split', 'ap_rst', []),
+    ],
+    ids=['vivado-nonansi-split', 'vitis-ansi-packed', 'nonansi-packed', 'ansi-split-ctrl-none-ap-rst'],
+)
 def test_discovery(tmp_path, text, layout, reset, control):
     desc = _describe(tmp_path, text)
     assert (desc.top, desc.source, desc.clock, desc.control) == ('tiny', 'vendor', 'ap_clk', control)
@@ -113,8 +137,9 @@ def test_discovery(tmp_path, text, layout, reset, control):
         assert o_port.lanes == [Lane('y_out', 'y_out_TDATA', 'y_out_TVALID', 'y_out_TREADY', 24, 2)]
     else:
         assert [ln.tdata_width for ln in i_port.lanes] == [8, 8, 8] and [ln.elements for ln in o_port.lanes] == [1, 1]
-        assert o_port.lanes[1] == Lane('y_out_V_data_1_V', 'y_out_V_data_1_V_TDATA', 'y_out_V_data_1_V_TVALID',
-                                       'y_out_V_data_1_V_TREADY', 16, 1)
+        assert o_port.lanes[1] == Lane(
+            'y_out_V_data_1_V', 'y_out_V_data_1_V_TDATA', 'y_out_V_data_1_V_TVALID', 'y_out_V_data_1_V_TREADY', 16, 1
+        )
     assert RtlDescription.load(desc.save(tmp_path / 'desc' / 'vendor.json')).input == i_port
 
 
@@ -126,24 +151,60 @@ def _replace(ports, name, port):
     return [port if p[2] == name else p for p in ports]
 
 
-@pytest.mark.parametrize('text, message', [
-    (_ports('ansi', CTRL + PACKED, top='other'), r"no module 'tiny' in the 1 Verilog file\(s\)"),
-    (_ports('ansi', CTRL + _without(PACKED, 'x_in_TVALID')), r'stream x_in .*: port x_in_TVALID missing'),
-    (_ports('ansi', CTRL + _replace(PACKED, 'x_in_TDATA', ('input', 8, 'x_in_TDATA'))),
-     r'x_in .*packed layout \(Vitis HLS\): 3 x 5 bits padded to a multiple of 8: port x_in_TDATA is input of 8 bit\(s\), expected input of 16'),
-    (_ports('non-ansi', CTRL + _replace(PACKED, 'y_out_TREADY', ('output', 1, 'y_out_TREADY'))),
-     r'port y_out_TREADY is output of 1 bit\(s\), expected input of 1'),
-    (_ports('ansi', CTRL + _split('x_in', 2, 8, 'input') + PACKED[3:]),
-     r'split layout \(Vivado HLS\): expected lanes x_in_V_data_<i>_V for i = 0..2, found i = 0, 1'),
-    (_ports('ansi', CTRL + _split('x_in', 3, 8, 'input') + _split('y_out', 2, 12, 'output')),
-     r'y_out .*one 12-bit element padded to a multiple of 8: port y_out_V_data_0_V_TDATA is output of 12 bit\(s\), expected output of 16'),
-    (_ports('ansi', CTRL + PACKED[:3] + [('output', 24, 'y_TDATA')]),
-     r'stream y_out .*unknown layout, neither y_out_TDATA \(Vitis HLS\) nor y_out_V_data_<i>_V_TDATA \(Vivado HLS\)'),
-    (_ports('ansi', _without(CTRL, 'ap_rst_n') + PACKED), r'module tiny: no reset port \(expected ap_rst_n or ap_rst\)'),
-    (_ports('ansi', CTRL + [('input', 1, 'ap_continue')] + PACKED), r'input port\(s\) ap_continue unknown to the testbench'),
-    ('module tiny (a, ap_clk);\ninput ap_clk;\nendmodule\n', r'module tiny: no input/output declaration for port\(s\) a'),
-], ids=['no-top', 'missing-tvalid', 'packed-width', 'tready-direction', 'split-lane-count', 'split-width', 'unknown-layout',
-        'no-reset', 'undriven-input', 'undeclared-port'])
+@pytest.mark.parametrize(
+    'text, message',
+    [
+        (_ports('ansi', CTRL + PACKED, top='other'), r"no module 'tiny' in the 1 Verilog file\(s\)"),
+        (_ports('ansi', CTRL + _without(PACKED, 'x_in_TVALID')), r'stream x_in .*: port x_in_TVALID missing'),
+        (
+            _ports('ansi', CTRL + _replace(PACKED, 'x_in_TDATA', ('input', 8, 'x_in_TDATA'))),
+            r'x_in .*packed layout \(Vitis HLS\): 3 x 5 bits padded to a multiple '
+            r'of 8: port x_in_TDATA is input of 8 bit\(s\), expected input of 16',
+        ),
+        (
+            _ports('non-ansi', CTRL + _replace(PACKED, 'y_out_TREADY', ('output', 1, 'y_out_TREADY'))),
+            r'port y_out_TREADY is output of 1 bit\(s\), expected input of 1',
+        ),
+        (
+            _ports('ansi', CTRL + _split('x_in', 2, 8, 'input') + PACKED[3:]),
+            r'split layout \(Vivado HLS\): expected lanes x_in_V_data_<i>_V for i = 0..2, found i = 0, 1',
+        ),
+        (
+            _ports('ansi', CTRL + _split('x_in', 3, 8, 'input') + _split('y_out', 2, 12, 'output')),
+            r'y_out .*one 12-bit element padded to a multiple of 8: port '
+            r'y_out_V_data_0_V_TDATA is output of 12 bit\(s\), expected output of 16',
+        ),
+        (
+            _ports('ansi', CTRL + PACKED[:3] + [('output', 24, 'y_TDATA')]),
+            r'stream y_out .*unknown layout, neither y_out_TDATA '
+            r'\(Vitis HLS\) nor y_out_V_data_<i>_V_TDATA \(Vivado HLS\)',
+        ),
+        (
+            _ports('ansi', _without(CTRL, 'ap_rst_n') + PACKED),
+            r'module tiny: no reset port \(expected ap_rst_n or ap_rst\)',
+        ),
+        (
+            _ports('ansi', CTRL + [('input', 1, 'ap_continue')] + PACKED),
+            r'input port\(s\) ap_continue unknown to the testbench',
+        ),
+        (
+            'module tiny (a, ap_clk);\ninput ap_clk;\nendmodule\n',
+            r'module tiny: no input/output declaration for port\(s\) a',
+        ),
+    ],
+    ids=[
+        'no-top',
+        'missing-tvalid',
+        'packed-width',
+        'tready-direction',
+        'split-lane-count',
+        'split-width',
+        'unknown-layout',
+        'no-reset',
+        'undriven-input',
+        'undeclared-port',
+    ],
+)
 def test_discovery_errors(tmp_path, text, message):
     with pytest.raises(VendorRtlError, match=message):
         _describe(tmp_path, text)
@@ -151,7 +212,9 @@ def test_discovery_errors(tmp_path, text, message):
 
 def test_top_override_files_and_rom_data(tmp_path):
     """top= names another module; every *.v is compiled; ROMs read relatively are listed for copying."""
-    (tmp_path / 'w_rom.v').write_text('module w_rom; reg [7:0] ram [0:3];\ninitial $readmemh("./w_rom.dat", ram);\nendmodule\n')
+    (tmp_path / 'w_rom.v').write_text(
+        'module w_rom; reg [7:0] ram [0:3];\ninitial $readmemh("./w_rom.dat", ram);\nendmodule\n'
+    )
     (tmp_path / 'w_rom.dat').write_text('00\n01\n02\n03\n')
     (tmp_path / 'notes.txt').write_text('not verilog')
     desc = _describe(tmp_path, _ports('non-ansi', CTRL + PACKED, top='wrapped'), top='wrapped')
@@ -161,7 +224,9 @@ def test_top_override_files_and_rom_data(tmp_path):
     desc.copy_data_files(tmp_path / 'run')
     assert (tmp_path / 'run' / 'w_rom.dat').read_text() == '00\n01\n02\n03\n'
     (tmp_path / 'w_rom.dat').unlink()
-    with pytest.raises(VendorRtlError, match=r"w_rom.v reads './w_rom.dat' \(\$readmem\), but .*w_rom.dat does not exist"):
+    with pytest.raises(
+        VendorRtlError, match=r"w_rom.v reads './w_rom.dat' \(\$readmem\), but .*w_rom.dat does not exist"
+    ):
         _describe(tmp_path, _ports('non-ansi', CTRL + PACKED))
     (tmp_path / 'empty').mkdir()
     with pytest.raises(VendorRtlError, match=r'no Verilog \(\*.v\) files'):
@@ -177,7 +242,8 @@ def test_top_override_files_and_rom_data(tmp_path):
 TINY_PACKED = """\
 `default_nettype none
 module tiny_packed (
-    input wire ap_clk, input wire ap_rst_n, input wire ap_start, output wire ap_done, output wire ap_idle, output wire ap_ready,
+    input wire ap_clk, input wire ap_rst_n,
+    input wire ap_start, output wire ap_done, output wire ap_idle, output wire ap_ready,
     input wire [15:0] x_in_TDATA, input wire x_in_TVALID, output wire x_in_TREADY,
     output wire [23:0] y_out_TDATA, output wire y_out_TVALID, input wire y_out_TREADY
 );
@@ -226,8 +292,11 @@ def test_lenet5_split_wrapper_lints_clean(lenet5_split):
 # Per cocotb run of network_matches_golden: (images, stress). Verilator: the II check on all the
 # fixture's images, backpressure on a few (10 output lanes each pausing at random: slow). Icarus runs the whole
 # network at ~4 ms per clock: 2 images, continuous.
-@pytest.mark.parametrize('sim, runs', [('verilator', ((None, False), (6, True))), ('icarus', ((2, False),))],
-                         ids=['verilator', 'icarus-2-images'])
+@pytest.mark.parametrize(
+    'sim, runs',
+    [('verilator', ((None, False), (6, True))), ('icarus', ((2, False),))],
+    ids=['verilator', 'icarus-2-images'],
+)
 def test_lenet5_through_vendor_mode(lenet5_split, lenet5_rtl, sim, runs, tmp_path):
     vendor, with_ii, plain = lenet5_split
     _, case = lenet5_rtl
@@ -237,8 +306,17 @@ def test_lenet5_through_vendor_mode(lenet5_split, lenet5_rtl, sim, runs, tmp_pat
         cut = tmp_path / f'case_{images}.npz'
         np.savez(cut, inputs=data['inputs'][:images], expected=data['expected'][:images])
         plusarg = bench_plusarg(desc_json, cut, f'{test}-{images}-{stress}', stress=stress)
-        run_cocotb(vendor.top, 'test_lenet5', sim, 'vendor-split', {}, vendor.source_files(), plusargs=[plusarg],
-                   test_filter=test, prepare=vendor.copy_data_files)  # ROMs read from the cwd
+        run_cocotb(
+            vendor.top,
+            'test_lenet5',
+            sim,
+            'vendor-split',
+            {},
+            vendor.source_files(),
+            plusargs=[plusarg],
+            test_filter=test,
+            prepare=vendor.copy_data_files,
+        )  # ROMs read from the cwd
 
     for images, stress in runs:
         run('network_matches_golden', with_ii, images, stress)

@@ -37,21 +37,34 @@ def expected_windows(images: np.ndarray, p: dict) -> np.ndarray:
 def conv2d_identity(images: np.ndarray, p: dict) -> np.ndarray:
     """golden.conv2d with weights = identity over the KH*KW*C window elements: returns the windows in conv2d's
     own column order (independent of how expected_windows orders them)."""
-    from lenet5_hls.core.spec import Layer
     from lenet5_hls import golden
     from lenet5_hls.core.fixed_point import FixedType
+    from lenet5_hls.core.spec import Layer
 
     kh, kw, c, w = p['KH'], p['KW'], p['C'], p['ELEM_W']
     k = kh * kw * c
     t_x = FixedType(w, w, True)
-    types = {'input': t_x, 'weight': FixedType(2, 2, True), 'bias': FixedType(2, 2, True),
-             'accum': FixedType(w + 8, w + 8, True), 'output': t_x}
+    types = {
+        'input': t_x,
+        'weight': FixedType(2, 2, True),
+        'bias': FixedType(2, 2, True),
+        'accum': FixedType(w + 8, w + 8, True),
+        'output': t_x,
+    }
     g = geometry(p)
-    layer = Layer(name='ident', kind='conv2d', input_shape=(p['IN_H'], p['IN_W'], c),
-                  output_shape=(g['out_h'], g['out_w'], k), types=types,
-                  attrs={'kernel': [kh, kw], 'stride': [p['STRIDE_H'], p['STRIDE_W']],
-                         'padding': [p['PAD_T'], p['PAD_B'], p['PAD_L'], p['PAD_R']]},
-                  arrays={'weight': np.eye(k, dtype=np.int64).reshape(kh, kw, c, k), 'bias': np.zeros(k, np.int64)})
+    layer = Layer(
+        name='ident',
+        kind='conv2d',
+        input_shape=(p['IN_H'], p['IN_W'], c),
+        output_shape=(g['out_h'], g['out_w'], k),
+        types=types,
+        attrs={
+            'kernel': [kh, kw],
+            'stride': [p['STRIDE_H'], p['STRIDE_W']],
+            'padding': [p['PAD_T'], p['PAD_B'], p['PAD_L'], p['PAD_R']],
+        },
+        arrays={'weight': np.eye(k, dtype=np.int64).reshape(kh, kw, c, k), 'bias': np.zeros(k, np.int64)},
+    )
     out = golden.conv2d(images, layer)
     return out.reshape(out.shape[0], -1, k)
 
@@ -95,11 +108,15 @@ async def windows(dut, idle, backpressure):
         oy, ox = divmod(int(pos), g['out_w'])
         ky, rest = divmod(int(e), p['KW'] * c)
         kx, ch = divmod(rest, c)
-        raise AssertionError(f'image {n}, output ({oy}, {ox}), element {e} (ky {ky}, kx {kx}, c {ch}): '
-                             f'got {got_el[n, pos, e]}, expected {exp[n, pos, e]}; '
-                             f'{int(np.sum(got_el != exp))} of {exp.size} elements differ')
+        raise AssertionError(
+            f'image {n}, output ({oy}, {ox}), element {e} (ky {ky}, kx {kx}, c {ch}): '
+            f'got {got_el[n, pos, e]}, expected {exp[n, pos, e]}; '
+            f'{int(np.sum(got_el != exp))} of {exp.size} elements differ'
+        )
     n_pix = p['IN_H'] * p['IN_W']
-    assert len(log.in_cycles) == N_IMAGES * n_pix, f'{len(log.in_cycles)} s_axis handshakes for {N_IMAGES * n_pix} pixels'
+    assert len(log.in_cycles) == N_IMAGES * n_pix, (
+        f'{len(log.in_cycles)} s_axis handshakes for {N_IMAGES * n_pix} pixels'
+    )
 
     if not idle and not backpressure:
         assert_image_cycles(dut, log, f'window_gen {p}', N_IMAGES, n_pix, g['ii'], g['last_pos'], latency=1)
@@ -111,24 +128,32 @@ async def windows(dut, idle, backpressure):
 
 CASES = {
     # LeNet-5 conv1: 28x28x1, 5x5, stride 1, valid
-    'lenet-c1-28x28x1-k5': dict(IN_H=28, IN_W=28, C=1, ELEM_W=16, KH=5, KW=5, STRIDE_H=1, STRIDE_W=1,
-                                PAD_T=0, PAD_B=0, PAD_L=0, PAD_R=0),
+    'lenet-c1-28x28x1-k5': dict(
+        IN_H=28, IN_W=28, C=1, ELEM_W=16, KH=5, KW=5, STRIDE_H=1, STRIDE_W=1, PAD_T=0, PAD_B=0, PAD_L=0, PAD_R=0
+    ),
     # LeNet-5 conv2: 12x12x6, 5x5, stride 1, valid
-    'lenet-c2-12x12x6-k5': dict(IN_H=12, IN_W=12, C=6, ELEM_W=8, KH=5, KW=5, STRIDE_H=1, STRIDE_W=1,
-                                PAD_T=0, PAD_B=0, PAD_L=0, PAD_R=0),
+    'lenet-c2-12x12x6-k5': dict(
+        IN_H=12, IN_W=12, C=6, ELEM_W=8, KH=5, KW=5, STRIDE_H=1, STRIDE_W=1, PAD_T=0, PAD_B=0, PAD_L=0, PAD_R=0
+    ),
     # 'same' padding, 3x3 stride 1, 3 channels
-    'same-8x8x3-k3': dict(IN_H=8, IN_W=8, C=3, ELEM_W=6, KH=3, KW=3, STRIDE_H=1, STRIDE_W=1,
-                          PAD_T=1, PAD_B=1, PAD_L=1, PAD_R=1),
+    'same-8x8x3-k3': dict(
+        IN_H=8, IN_W=8, C=3, ELEM_W=6, KH=3, KW=3, STRIDE_H=1, STRIDE_W=1, PAD_T=1, PAD_B=1, PAD_L=1, PAD_R=1
+    ),
     # stride 2, asymmetric padding (left only: the row start must clear the window register), non-square
     # image, a consumed-but-unused last row and last column
-    'stride2-9x7x2-k3-pad': dict(IN_H=9, IN_W=7, C=2, ELEM_W=5, KH=3, KW=3, STRIDE_H=2, STRIDE_W=2,
-                                 PAD_T=1, PAD_B=0, PAD_L=1, PAD_R=0),
+    'stride2-9x7x2-k3-pad': dict(
+        IN_H=9, IN_W=7, C=2, ELEM_W=5, KH=3, KW=3, STRIDE_H=2, STRIDE_W=2, PAD_T=1, PAD_B=0, PAD_L=1, PAD_R=0
+    ),
     # rectangular kernel, different strides per axis, 'same'-like padding on one axis only
-    'rect-6x10x1-k2x3-s1x3': dict(IN_H=6, IN_W=10, C=1, ELEM_W=4, KH=2, KW=3, STRIDE_H=1, STRIDE_W=3,
-                                  PAD_T=0, PAD_B=1, PAD_L=1, PAD_R=2),
+    'rect-6x10x1-k2x3-s1x3': dict(
+        IN_H=6, IN_W=10, C=1, ELEM_W=4, KH=2, KW=3, STRIDE_H=1, STRIDE_W=3, PAD_T=0, PAD_B=1, PAD_L=1, PAD_R=2
+    ),
 }
 
 
-@pytest.mark.parametrize('sim, case_id, params', cases(CASES, verilator_ids=('same-8x8x3-k3', 'stride2-9x7x2-k3-pad', 'rect-6x10x1-k2x3-s1x3')))
+@pytest.mark.parametrize(
+    'sim, case_id, params',
+    cases(CASES, verilator_ids=('same-8x8x3-k3', 'stride2-9x7x2-k3-pad', 'rect-6x10x1-k2x3-s1x3')),
+)
 def test_window_gen(sim, case_id, params):
     run_cocotb(MODULE, 'test_window_gen', sim, case_id, params, rtl_sources(MODULE, 'axis_skid_buffer'))

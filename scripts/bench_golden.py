@@ -37,9 +37,13 @@ def run(model_path: str, images: int, repeats: int, data_dir: str | None) -> dic
     if images < 1 or images > len(pool):
         raise ValueError(f'--images must be 1..{len(pool)} for {data.source}, got {images}')
     x = to_model_input(pool[:images]).astype(np.float64)
-    image_source = f'{min(images, len(data.x_test))} test + {max(0, images - len(data.x_test))} train images of {data.source}'
+    image_source = (
+        f'{min(images, len(data.x_test))} test + {max(0, images - len(data.x_test))} train images of {data.source}'
+    )
     with tempfile.TemporaryDirectory(prefix='bench-golden-') as tmp:
-        graph, spec = build_project(load_model(model_path), Path(tmp) / 'hls', progress=lambda m: print(m, file=sys.stderr))
+        graph, spec = build_project(
+            load_model(model_path), Path(tmp) / 'hls', progress=lambda m: print(m, file=sys.stderr)
+        )
         golden = GoldenModel(spec)
 
         def csim(v):

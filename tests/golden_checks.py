@@ -14,4 +14,7 @@ def mismatch_report(expected: np.ndarray, got: np.ndarray, what: str) -> str:
     if bad.size == 0:
         return ''
     i, j = bad[0]
-    return f'{what}: {len(bad)} of {expected.size} elements differ; first image {i} element {j}: {expected[i, j]} vs {got[i, j]}'
+    return (
+        f'{what}: {len(bad)} of {expected.size} elements differ; '
+        f'first image {i} element {j}: {expected[i, j]} vs {got[i, j]}'
+    )

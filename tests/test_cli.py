@@ -44,7 +44,12 @@ def test_hls_bad_precision_config(tmp_path, capsys):
     keras.Model(inputs, keras.layers.Dense(2, name='d')(inputs)).save(tmp_path / 'm.keras')
     cfg = tmp_path / 'cfg.json'
     cfg.write_text('{"LayerName": {"missing": {"Precision": "ap_fixed<8,2>"}}}')
-    assert main(['hls', '--model', str(tmp_path / 'm.keras'), '--out', str(tmp_path / 'o'), '--precision-config', str(cfg)]) == 2
+    assert (
+        main(
+            ['hls', '--model', str(tmp_path / 'm.keras'), '--out', str(tmp_path / 'o'), '--precision-config', str(cfg)]
+        )
+        == 2
+    )
     assert "names layer 'missing'" in capsys.readouterr().err
 
 

@@ -54,8 +54,11 @@ CORRUPTIONS = {
     'bad-rounding': (('input', 'type', 'rounding'), 'NEAREST', r"\.input\.type: rounding mode 'NEAREST' unknown"),
     'unknown-field': (('stages', 0, 'colour'), 'red', r'\.stages\[0\]: unknown field\(s\) colour'),
     'broken-chain': (('stages', 1, 'in_stream'), 's9', r"\.stages\[1\] \(\w+\)\.in_stream: 's9', but the previous"),
-    'unquoted-file': (('stages', -1, 'params', 'BIAS_FILE'), 'mem/fc_biases.mem',
-                      r'\.stages\[\d+\] \(fc_mac\)\.params\.BIAS_FILE: a file parameter needs a quoted path'),
+    'unquoted-file': (
+        ('stages', -1, 'params', 'BIAS_FILE'),
+        'mem/fc_biases.mem',
+        r'\.stages\[\d+\] \(fc_mac\)\.params\.BIAS_FILE: a file parameter needs a quoted path',
+    ),
     'escaping-read-as': (('data_files', 0, 'read_as'), '../w.mem', r"\.data_files\[0\]\.read_as: '\.\./w\.mem' must"),
     'version': (('version',), 1, r'\.version: this tool reads version 2, the file is version 1; regenerate'),
     'schema': (('schema',), 'lenet5-hls/pipeline-spec', r'\.schema: .*not a lenet5-hls RTL description'),

@@ -41,7 +41,7 @@ def _float_values(t: FixedType) -> list[float]:
     lsb = 2.0 ** (-t.frac)
     ticks = np.arange(-(2 ** (t.width + 2)), 2 ** (t.width + 2)) * lsb / 4  # quarter-LSB steps: ties included
     rng = np.random.default_rng(0)
-    return [float(v) for v in np.concatenate([ticks, rng.normal(0, 2.0 ** t.integer, 64)])]
+    return [float(v) for v in np.concatenate([ticks, rng.normal(0, 2.0**t.integer, 64)])]
 
 
 @pytest.fixture(scope='module')
@@ -50,13 +50,15 @@ def ap_fixed_results(tmp_path_factory):
     lines = ['#include <ap_fixed.h>', '#include <cstdio>', '']
     lines.append(
         'template <int SI, class T> void from_raw(long long lo, long long hi) {\n'
-        f'  for (long long r = lo; r < hi; r++) {{ ap_fixed<{SOURCE_WIDTH}, SI> s; s.range({SOURCE_WIDTH - 1}, 0) = r;\n'
+        '  for (long long r = lo; r < hi; r++) '
+        f'{{ ap_fixed<{SOURCE_WIDTH}, SI> s; s.range({SOURCE_WIDTH - 1}, 0) = r;\n'
         '    T t = s; printf("%lld ", (long long)t.range(T::width - 1, 0).to_uint64()); }\n'
         '  printf("\\n");\n}'
     )
     lines.append(
         'template <class T> void from_double(const double *v, int n) {\n'
-        '  for (int k = 0; k < n; k++) { T t = v[k]; printf("%lld ", (long long)t.range(T::width - 1, 0).to_uint64()); }\n'
+        '  for (int k = 0; k < n; k++) '
+        '{ T t = v[k]; printf("%lld ", (long long)t.range(T::width - 1, 0).to_uint64()); }\n'
         '  printf("\\n");\n}'
     )
     body, keys = [], []
@@ -67,7 +69,9 @@ def ap_fixed_results(tmp_path_factory):
             body.append(f'  from_raw<{source_integer}, {t.cpp()} >({raw[0]}LL, {raw[-1] + 1}LL);')
             keys.append(('raw', n, extra))
         values = ', '.join(v.hex() for v in _float_values(t))
-        body.append(f'  {{ static const double v[] = {{{values}}}; from_double<{t.cpp()} >(v, sizeof(v) / sizeof(v[0])); }}')
+        body.append(
+            f'  {{ static const double v[] = {{{values}}}; from_double<{t.cpp()} >(v, sizeof(v) / sizeof(v[0])); }}'
+        )
         keys.append(('float', n, None))
     lines += ['int main() {', *body, '  return 0;', '}']
     workdir = tmp_path_factory.mktemp('ap_fixed')
@@ -114,7 +118,9 @@ def test_from_float_matches_ap_fixed(ap_fixed_results, n):
     expected = _signed_bits(ap_fixed_results[('float', n, None)], t)
     got = from_float(values, t)
     bad = np.flatnonzero(got != expected)
-    assert bad.size == 0, f'{t.cpp()}: {bad.size} differ, first {values[bad[0]]!r}: ap_fixed {expected[bad[0]]}, ours {got[bad[0]]}'
+    assert bad.size == 0, (
+        f'{t.cpp()}: {bad.size} differ, first {values[bad[0]]!r}: ap_fixed {expected[bad[0]]}, ours {got[bad[0]]}'
+    )
 
 
 # The float-based `quantizers` package (HGQ2's own reference) agrees wherever it has the mode.
@@ -125,7 +131,7 @@ def test_cast_matches_quantizers_package(rounding, overflow):
 
     t = FixedType(6, 2, True, rounding, overflow)
     raw = np.arange(-(1 << 11), 1 << 11, dtype=np.int64)  # 4 extra fractional bits
-    x = raw * 2.0**-(t.frac + 4)
+    x = raw * 2.0 ** -(t.frac + 4)
     q = get_fixed_quantizer_np(rounding, overflow)(x, np.float64(1), np.float64(t.integer - 1), np.float64(t.frac))
     ours = cast(raw, t.frac + 4, t) * 2.0**-t.frac
     assert np.array_equal(ours, q), f'{np.sum(ours != q)} values differ from quantizers for {t.cpp()}'
@@ -140,7 +146,11 @@ def test_type_parse_round_trip():
 
 @pytest.mark.parametrize(
     'text, message',
-    [('float', 'cannot parse'), ('ap_fixed<8,3,AP_RND,AP_WRAP,2>', 'saturation bits'), ('ap_fixed<8,3,AP_FOO>', 'rounding mode')],
+    [
+        ('float', 'cannot parse'),
+        ('ap_fixed<8,3,AP_RND,AP_WRAP,2>', 'saturation bits'),
+        ('ap_fixed<8,3,AP_FOO>', 'rounding mode'),
+    ],
 )
 def test_type_parse_errors(text, message):
     with pytest.raises(ValueError, match=message):

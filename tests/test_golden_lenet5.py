@@ -4,8 +4,8 @@ Every output element of every image is compared (the logits, not only the argmax
 """
 
 import numpy as np
-from golden_checks import csim, mismatch_report
 
+from golden_checks import csim, mismatch_report
 from lenet5_hls.core.fixed_point import to_float
 from lenet5_hls.golden import GoldenModel
 from lenet5_hls.model.lenet5 import quantizer_bits

@@ -5,8 +5,8 @@ and rounding modes. Golden vs hls4ml C simulation, every element of 1,000 inputs
 
 import numpy as np
 import pytest
-from golden_checks import mismatch_report
 
+from golden_checks import mismatch_report
 from lenet5_hls.golden import GoldenModel
 
 N = 1000
@@ -47,12 +47,23 @@ def float_cnn():
 PTQ_CONFIG = {
     'Model': {'Precision': 'ap_fixed<10,4,AP_RND,AP_SAT>'},
     'LayerName': {
-        'c1': {'Precision': {'weight': 'ap_fixed<6,1,AP_RND_CONV,AP_SAT>', 'accum': 'ap_fixed<9,3,AP_RND_ZERO,AP_SAT_SYM>',
-                             'result': 'ap_fixed<8,3,AP_RND_INF,AP_SAT>'}},
+        'c1': {
+            'Precision': {
+                'weight': 'ap_fixed<6,1,AP_RND_CONV,AP_SAT>',
+                'accum': 'ap_fixed<9,3,AP_RND_ZERO,AP_SAT_SYM>',
+                'result': 'ap_fixed<8,3,AP_RND_INF,AP_SAT>',
+            }
+        },
         'c1_relu': {'Precision': {'result': 'ap_ufixed<6,2,AP_RND_MIN_INF,AP_SAT_ZERO>'}},
         'avg': {'Precision': {'accum': 'ap_ufixed<8,3,AP_TRN_ZERO,AP_SAT>', 'result': 'ap_ufixed<6,2,AP_RND,AP_WRAP>'}},
         'c2': {'Precision': {'accum': 'ap_fixed<14,5,AP_TRN,AP_WRAP>', 'result': 'ap_fixed<9,4,AP_RND,AP_SAT>'}},
-        'out': {'Precision': {'weight': 'ap_fixed<5,1>', 'accum': 'ap_fixed<12,5,AP_RND,AP_SAT>', 'result': 'ap_fixed<12,5>'}},
+        'out': {
+            'Precision': {
+                'weight': 'ap_fixed<5,1>',
+                'accum': 'ap_fixed<12,5,AP_RND,AP_SAT>',
+                'result': 'ap_fixed<12,5>',
+            }
+        },
     },
 }
 

@@ -10,7 +10,10 @@ import lenet5_hls.model
 
 # In data-flow order; the contracts (fixed point, pipeline spec) come first because every stage reads them.
 STAGES = ['core', 'model', 'frontend', 'golden', 'rtl', 'verify', 'reports', 'flow', 'cli']
-PACKAGE_DIRS = {'lenet5_hls': Path(lenet5_hls.__file__).parent, 'lenet5_hls.model': Path(lenet5_hls.model.__file__).parent}
+PACKAGE_DIRS = {
+    'lenet5_hls': Path(lenet5_hls.__file__).parent,
+    'lenet5_hls.model': Path(lenet5_hls.model.__file__).parent,
+}
 
 
 def stage_of(module: str) -> str:
@@ -84,13 +87,20 @@ def global_state_writes(path: Path) -> list[str]:
 
 
 def test_no_environment_or_import_path_writes_outside_the_cli():
-    writes = {name: w for name, path in MODULES.items() if name != 'lenet5_hls.cli' and (w := global_state_writes(path))}
+    writes = {
+        name: w for name, path in MODULES.items() if name != 'lenet5_hls.cli' and (w := global_state_writes(path))
+    }
     assert not writes, writes
 
 
 def test_the_global_state_check_sees_writes(tmp_path):
     bad = tmp_path / 'bad.py'
-    bad.write_text("import os, sys\nos.environ['A'] = '1'\nos.environ.setdefault('B', '2')\nsys.path.insert(0, 'x')\n"
-                   "env = dict(os.environ)\nenv['C'] = '3'\n")
+    bad.write_text(
+        "import os, sys\nos.environ['A'] = '1'\nos.environ.setdefault('B', '2')\nsys.path.insert(0, 'x')\n"
+        "env = dict(os.environ)\nenv['C'] = '3'\n"
+    )
     assert [w.split(': ', 1)[1] for w in global_state_writes(bad)] == [
-        "os.environ['A'] = '1'", "os.environ.setdefault('B', '2')", "sys.path.insert(0, 'x')"]
+        "os.environ['A'] = '1'",
+        "os.environ.setdefault('B', '2')",
+        "sys.path.insert(0, 'x')",
+    ]

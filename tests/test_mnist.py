@@ -111,7 +111,9 @@ def test_sources_in_order(tmp_path, monkeypatch, caplog):
         load_mnist()
 
 
-@pytest.mark.skipif(not os.path.isdir(mnist.FASHION_MNIST_DIR), reason='Debian package dataset-fashion-mnist not installed')
+@pytest.mark.skipif(
+    not os.path.isdir(mnist.FASHION_MNIST_DIR), reason='Debian package dataset-fashion-mnist not installed'
+)
 def test_fashion_mnist_reads_with_the_same_reader():
     ds = mnist.load_fashion_mnist()
     assert ds.x_train.shape == (60000, 28, 28) and ds.x_test.shape == (10000, 28, 28)

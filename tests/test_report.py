@@ -54,8 +54,12 @@ CASES = [  # layer, replaced types: narrow ones make the counts nonzero
 @pytest.mark.parametrize('name, types', CASES, ids=[f'{n}-{"-".join(t) or "as-built"}' for n, t in CASES])
 def test_profile_counts_match_numpy(lenet5, mnist_data, name, types):
     spec = lenet5.spec
-    layers = [dataclasses.replace(la, types={**la.types, **{k: FixedType.parse(v) for k, v in types.items()}})
-              if la.name == name else la for la in spec.layers]
+    layers = [
+        dataclasses.replace(la, types={**la.types, **{k: FixedType.parse(v) for k, v in types.items()}})
+        if la.name == name
+        else la
+        for la in spec.layers
+    ]
     spec = dataclasses.replace(spec, layers=layers)
     golden = GoldenModel(spec)
     raw = golden.quantize_input(to_model_input(mnist_data.x_test[:IMAGES]))
@@ -69,7 +73,10 @@ def test_profile_counts_match_numpy(lenet5, mnist_data, name, types):
     e = next(p for p in precision_profile(spec, raw) if p['layer'] == name)
     assert e['values'] == y.size
     assert e['overflowed_before_cast'] == np.count_nonzero((pre < t_out.raw_min) | (pre > t_out.raw_max))
-    assert (e['at_raw_min'], e['at_raw_max']) == (np.count_nonzero(y == t_out.raw_min), np.count_nonzero(y == t_out.raw_max))
+    assert (e['at_raw_min'], e['at_raw_max']) == (
+        np.count_nonzero(y == t_out.raw_min),
+        np.count_nonzero(y == t_out.raw_max),
+    )
     assert (e['observed']['min'], e['observed']['max']) == (y.min() * 2.0**-t_out.frac, y.max() * 2.0**-t_out.frac)
     assert e['observed']['zeros'] == np.count_nonzero(y == 0)
     if acc is not None:
@@ -94,11 +101,28 @@ def standalone(tmp_path_factory):
 
 
 def test_standalone_report_files_and_json(standalone, mnist_data, lenet5):
-    assert {p.name for p in standalone.iterdir()} == {'report.md', 'report.json', 'precision_profile.png',
-                                                      'confusion_matrix.png', 'hls', 'rtl'}
+    assert {p.name for p in standalone.iterdir()} == {
+        'report.md',
+        'report.json',
+        'precision_profile.png',
+        'confusion_matrix.png',
+        'hls',
+        'rtl',
+    }
     r = json.loads((standalone / 'report.json').read_text())
-    assert {'images', 'accuracy', 'precision_profile', 'confusion_matrix', 'folding', 'resources', 'figures'} <= r.keys()
-    assert set(r['accuracy']) == {'float_keras', 'keras', 'csim', 'golden', 'rtl'} and r['accuracy']['rtl']['accuracy'] is None
+    assert {
+        'images',
+        'accuracy',
+        'precision_profile',
+        'confusion_matrix',
+        'folding',
+        'resources',
+        'figures',
+    } <= r.keys()
+    assert (
+        set(r['accuracy']) == {'float_keras', 'keras', 'csim', 'golden', 'rtl'}
+        and r['accuracy']['rtl']['accuracy'] is None
+    )
     assert [e['layer'] for e in r['precision_profile']] == [la.name for la in lenet5.spec.layers]
     assert r['resources']['skipped'] and '--synth' in r['resources']['command']
     assert r['timing']['skipped'] and '--pnr' in r['timing']['command']
@@ -108,8 +132,13 @@ def test_standalone_report_files_and_json(standalone, mnist_data, lenet5):
     assert cm.shape == (10, 10) and cm.sum() == IMAGES and np.trace(cm) == np.count_nonzero(predicted == labels)
     assert r['accuracy']['golden']['accuracy'] == np.trace(cm) / IMAGES
     md = (standalone / 'report.md').read_text()
-    for text in ('](precision_profile.png)', '](confusion_matrix.png)', 'Synthesis skipped', 'Place-and-route skipped',
-                 '| fc1 | dense | 40 |'):
+    for text in (
+        '](precision_profile.png)',
+        '](confusion_matrix.png)',
+        'Synthesis skipped',
+        'Place-and-route skipped',
+        '| fc1 | dense | 40 |',
+    ):
         assert text in md
     assert all((standalone / f).read_bytes()[:4] == b'\x89PNG' for f in r['figures'].values())
 
@@ -137,7 +166,11 @@ def test_report_from_flow_takes_its_accuracies(standalone, tmp_path):
 ERRORS = [
     ('no-flow-dir', lambda s, t: ['--flow', str(t / 'nowhere')], 'summary.json not found'),
     ('summary-not-json', lambda s, t: ['--flow', str(_bad_flow(t, 'not json'))], 'is not JSON'),
-    ('summary-fields', lambda s, t: ['--flow', str(_bad_flow(t, '{"images": 3}'))], 'not a flow summary: no accuracy, rtl_vs'),
+    (
+        'summary-fields',
+        lambda s, t: ['--flow', str(_bad_flow(t, '{"images": 3}'))],
+        'not a flow summary: no accuracy, rtl_vs',
+    ),
     ('flow-without-spec', lambda s, t: ['--flow', str(_flow_without_spec(s, t))], 'spec.json not found'),
     ('images-0', lambda s, t: ['--images', '0'], '--images must be 1..'),
     ('images-too-many', lambda s, t: ['--images', '10001'], '--images must be 1..'),

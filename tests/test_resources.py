@@ -6,12 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lenet5_hls.core.fixed_point import FixedType
+from lenet5_hls.core.spec import Layer
 from lenet5_hls.reports import resources as R
 from lenet5_hls.rtl import params as rtl_params
 from lenet5_hls.rtl.description import Instance
 from lenet5_hls.rtl.generator import RTL_DIR, generate
-from lenet5_hls.core.spec import Layer
-from lenet5_hls.core.fixed_point import FixedType
 from test_spec import tiny_spec
 
 needs_yosys = pytest.mark.skipif(R.shutil.which('yosys') is None, reason='yosys not on PATH (Debian package `yosys`)')
@@ -20,8 +20,13 @@ needs_yosys = pytest.mark.skipif(R.shutil.which('yosys') is None, reason='yosys 
 def _dense_params(tmp_path: Path, mults: int) -> dict:
     """An 8x4 dense_unit with random 6-bit weights and real ROM files, as the generator writes them."""
     rng = np.random.default_rng(0)
-    types = {'input': FixedType(8, 3), 'weight': FixedType(6, 1), 'bias': FixedType(8, 2), 'accum': FixedType(18, 8),
-             'output': FixedType(10, 5)}
+    types = {
+        'input': FixedType(8, 3),
+        'weight': FixedType(6, 1),
+        'bias': FixedType(8, 2),
+        'accum': FixedType(18, 8),
+        'output': FixedType(10, 5),
+    }
     arrays = {'weight': rng.integers(-32, 32, (8, 4)), 'bias': rng.integers(-128, 128, 4)}
     layer = Layer('d', 'dense', (8,), (4,), types, arrays=arrays)
     w, b = rtl_params.write_mem_files(layer, mults, tmp_path / f'w{mults}.mem', tmp_path / f'b{mults}.mem')
@@ -102,11 +107,21 @@ def test_hls4ml_budget_with_a_reuse_factor(tmp_path):
     (tmp_path / 'firmware').mkdir()
     (tmp_path / 'firmware' / 'parameters.h').write_text(
         '// hls-fpga-machine-learning insert layer-config\n// conv\n'
-        'struct config3_mult : nnet::dense_config {\n    static const unsigned n_in = 25;\n    static const unsigned n_out = 6;\n'
+        'struct config3_mult : nnet::dense_config '
+        '{\n    static const unsigned n_in = 25;\n    static const unsigned n_out = 6;\n'
         '    static const unsigned reuse_factor = 4;\n    static const unsigned strategy = nnet::resource;\n'
         '    static const unsigned n_zeros = 7;\n    static const unsigned multiplier_limit =\n'
         '        DIV_ROUNDUP(n_in * n_out, reuse_factor) - n_zeros / reuse_factor;\n};\n'
-        '// relu\nstruct relu_config4 : nnet::activ_config {\n    static const unsigned n_in = 96;\n};\n')
+        '// relu\nstruct relu_config4 : nnet::activ_config {\n    static const unsigned n_in = 96;\n};\n'
+    )
     budgets = R.hls4ml_budgets(tmp_path)
-    assert budgets == {'conv': {'struct': 'config3_mult', 'reuse_factor': 4, 'strategy': 'resource',
-                                'multiplier_limit': 38 - 1, 'n_in': 25, 'n_out': 6}}
+    assert budgets == {
+        'conv': {
+            'struct': 'config3_mult',
+            'reuse_factor': 4,
+            'strategy': 'resource',
+            'multiplier_limit': 38 - 1,
+            'n_in': 25,
+            'n_out': 6,
+        }
+    }

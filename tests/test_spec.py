@@ -27,14 +27,43 @@ def tiny_spec(seed=0) -> S.Spec:
     dw = rng.integers(W4.raw_min, W4.raw_max + 1, (8, 3))
     db = rng.integers(B6.raw_min, B6.raw_max + 1, 3)
     layers = [
-        S.Layer('conv', 'conv2d', (6, 6, 1), (4, 4, 2), {'input': U4, 'weight': W4, 'bias': B6, 'accum': ACC, 'output': C8},
-                {'kernel': [3, 3], 'stride': [1, 1], 'padding': [0, 0, 0, 0]}, 1, 2, 'l1', {'weight': cw, 'bias': cb}),
+        S.Layer(
+            'conv',
+            'conv2d',
+            (6, 6, 1),
+            (4, 4, 2),
+            {'input': U4, 'weight': W4, 'bias': B6, 'accum': ACC, 'output': C8},
+            {'kernel': [3, 3], 'stride': [1, 1], 'padding': [0, 0, 0, 0]},
+            1,
+            2,
+            'l1',
+            {'weight': cw, 'bias': cb},
+        ),
         S.Layer('relu', 'relu', (4, 4, 2), (4, 4, 2), {'input': C8, 'output': R6}, {}, 2, 2, 'l2'),
-        S.Layer('pool', 'maxpool2d', (4, 4, 2), (2, 2, 2), {'input': R6, 'accum': R6, 'output': R6},
-                {'pool': [2, 2], 'stride': [2, 2], 'padding': [0, 0, 0, 0]}, 2, 2, 'l3'),
+        S.Layer(
+            'pool',
+            'maxpool2d',
+            (4, 4, 2),
+            (2, 2, 2),
+            {'input': R6, 'accum': R6, 'output': R6},
+            {'pool': [2, 2], 'stride': [2, 2], 'padding': [0, 0, 0, 0]},
+            2,
+            2,
+            'l3',
+        ),
         S.Layer('flat', 'flatten', (2, 2, 2), (8,), {'input': R6, 'output': R6}, {}, 2, 2, 'l3'),
-        S.Layer('fc', 'dense', (8,), (3,), {'input': R6, 'weight': W4, 'bias': B6, 'accum': ACC, 'output': D12}, {}, 2, 3, 'l4',
-                {'weight': dw, 'bias': db}),
+        S.Layer(
+            'fc',
+            'dense',
+            (8,),
+            (3,),
+            {'input': R6, 'weight': W4, 'bias': B6, 'accum': ACC, 'output': D12},
+            {},
+            2,
+            3,
+            'l4',
+            {'weight': dw, 'bias': db},
+        ),
     ]
     return S.Spec('tiny', S.Port('x', (6, 6, 1), U4, 1), S.Port('l4', (3,), D12, 3), layers)
 
@@ -47,7 +76,9 @@ def reference(spec: S.Spec, x: np.ndarray) -> np.ndarray:
     out = np.zeros((x.shape[0], 4, 4, 2))
     for i in range(4):
         for j in range(4):
-            out[:, i, j, :] = np.einsum('nabc,abcf->nf', xr[:, i : i + 3, j : j + 3, :], w) + conv.arrays['bias'] * 2.0**-B6.frac
+            out[:, i, j, :] = (
+                np.einsum('nabc,abcf->nf', xr[:, i : i + 3, j : j + 3, :], w) + conv.arrays['bias'] * 2.0**-B6.frac
+            )
     c = cast(np.rint(out * 2.0**ACC.frac).astype(np.int64), ACC.frac, C8)
     r = cast(np.maximum(c, 0), C8.frac, R6)
     p = r.reshape(-1, 2, 2, 2, 2, 2).max(axis=(2, 4))
@@ -103,7 +134,12 @@ MALFORMED = [
     ('accum-missing', ['layers', 0, 'types', 'accum'], KeyError, r"\(conv\).types: missing 'accum'"),
     ('width', ['layers', 0, 'types', 'output', 'width'], 0, r'types.output: fixed-point width'),
     ('rounding', ['layers', 1, 'types', 'output', 'rounding'], 'ROUND', "rounding mode 'ROUND' unknown"),
-    ('shape', ['layers', 2, 'output_shape'], [3, 3, 2], r'\(pool\).output_shape: \[3, 3, 2\]|\(pool\).output_shape: \(3, 3, 2\)'),
+    (
+        'shape',
+        ['layers', 2, 'output_shape'],
+        [3, 3, 2],
+        r'\(pool\).output_shape: \[3, 3, 2\]|\(pool\).output_shape: \(3, 3, 2\)',
+    ),
     ('shape-type', ['layers', 0, 'input_shape'], 'big', r'input_shape: expected list'),
     ('beat', ['layers', 4, 'in_elements_per_beat'], 3, r'in_elements_per_beat: 3'),
     ('stride', ['layers', 0, 'attrs', 'stride'], [0, 1], r'attrs.stride: expected 2 integers >= 1'),

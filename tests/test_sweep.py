@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from lenet5_hls.cli import main
-from lenet5_hls.reports import resources as R
 from lenet5_hls.core import spec as spec_mod
+from lenet5_hls.golden import GoldenModel
+from lenet5_hls.reports import resources as R
+from lenet5_hls.reports.sweep import SweepError, pareto_front, parse_bits, parse_rates
 from lenet5_hls.rtl.description import RtlDescription
 from lenet5_hls.rtl.folding import plan
 from lenet5_hls.rtl.generator import generate
-from lenet5_hls.golden import GoldenModel
-from lenet5_hls.reports.sweep import SweepError, parse_bits, parse_rates, pareto_front
 from test_resources import needs_yosys
 from test_spec import tiny_spec
 
@@ -59,9 +59,13 @@ def _brute_force_front(points, objectives):
 
 def test_pareto_front_by_hand_and_against_brute_force():
     obj = {'accuracy': +1, 'lut': -1, 'ii_cycles': -1}
-    pts = [{'accuracy': 0.99, 'lut': 100, 'ii_cycles': 784}, {'accuracy': 0.98, 'lut': 100, 'ii_cycles': 784},  # dominated
-           {'accuracy': 0.97, 'lut': 50, 'ii_cycles': 784}, {'accuracy': 0.99, 'lut': 100, 'ii_cycles': 784},  # tie: both stay
-           {'accuracy': 0.90, 'lut': 60, 'ii_cycles': 3000}]  # dominated by the third
+    pts = [
+        {'accuracy': 0.99, 'lut': 100, 'ii_cycles': 784},
+        {'accuracy': 0.98, 'lut': 100, 'ii_cycles': 784},  # dominated
+        {'accuracy': 0.97, 'lut': 50, 'ii_cycles': 784},
+        {'accuracy': 0.99, 'lut': 100, 'ii_cycles': 784},  # tie: both stay
+        {'accuracy': 0.90, 'lut': 60, 'ii_cycles': 3000},
+    ]  # dominated by the third
     assert pareto_front(pts, obj) == [True, False, True, True, False]
     rng = np.random.default_rng(0)
     for _ in range(50):
@@ -114,7 +118,9 @@ def test_small_sweep_files(small_sweep):
     assert (small_sweep / 'sweep.png').read_bytes()[:4] == b'\x89PNG'
     md = (small_sweep / 'sweep.md').read_text()
     assert '![trade-off](sweep.png)' in md and '| w8a8-ii3136 | 8 | 8 | 3,136 |' in md and 'Synthesis skipped' in md
-    assert md.count('**yes**') == sum(p['pareto'] for p in json.loads((small_sweep / 'sweep.json').read_text())['points'])
+    assert md.count('**yes**') == sum(
+        p['pareto'] for p in json.loads((small_sweep / 'sweep.json').read_text())['points']
+    )
 
 
 SWEEP_ERRORS = [
@@ -149,8 +155,12 @@ def test_designs_share_identical_yosys_runs(tmp_path):
     lines = []
     a, b = R.resource_reports([(tmp_path / 'ii36', None), (tmp_path / 'ii72', None)], jobs=2, progress=lines.append)
     descs = [R.load_rtl(tmp_path / d) for d in ('ii36', 'ii72')]
-    keys = {R.run_key(inst, flow, desc.source_files(top=False))
-            for desc in descs for inst in desc.instances() for flow in R.FLOWS}
+    keys = {
+        R.run_key(inst, flow, desc.source_files(top=False))
+        for desc in descs
+        for inst in desc.instances()
+        for flow in R.FLOWS
+    }
     assert len(lines) == len(keys) < 2 * 2 * len(descs[0].instances())
     layers = [{la['layer']: la for la in rep['layers']} for rep in (a, b)]
     assert layers[0]['relu']['lut'] == layers[1]['relu']['lut'] > 0
@@ -160,4 +170,3 @@ def test_designs_share_identical_yosys_runs(tmp_path):
         assert lay['fc']['dsp'] == m['fc'] and lay['conv']['dsp'] == m['conv']
     alone = R.resource_report(tmp_path / 'ii72', None, jobs=2, progress=lambda *_: None)
     assert [la['lut'] for la in alone['layers']] == [la['lut'] for la in b['layers']]
-

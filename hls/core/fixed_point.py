@@ -140,7 +140,9 @@ def from_float(x, t: FixedType) -> np.ndarray:
     guard = 30
     scaled = x * 2.0 ** (t.frac + guard)
     if not np.all(np.isfinite(scaled)) or np.any(np.abs(scaled) >= 2.0**62):
-        raise ValueError(f'value out of range for conversion to {t.cpp()} (|x| must stay below 2**{61 - t.frac - guard})')
+        raise ValueError(
+            f'value out of range for conversion to {t.cpp()} (|x| must stay below 2**{61 - t.frac - guard})'
+        )
     floor = np.floor(scaled)
     raw = floor.astype(np.int64) | (scaled != floor)
     return cast(raw, t.frac + guard, t)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet5_hls.core.fixed_point import FixedType
 from lenet5_hls.core.errors import UserError
+from lenet5_hls.core.fixed_point import FixedType
 
 SCHEMA = 'lenet5-hls/pipeline-spec'
 VERSION = 1
@@ -72,7 +72,12 @@ class Port:
     elements_per_beat: int
 
     def to_json(self) -> dict:
-        return {'name': self.name, 'shape': list(self.shape), 'type': self.type.to_dict(), 'elements_per_beat': self.elements_per_beat}
+        return {
+            'name': self.name,
+            'shape': list(self.shape),
+            'type': self.type.to_dict(),
+            'elements_per_beat': self.elements_per_beat,
+        }
 
 
 @dataclass
@@ -151,8 +156,12 @@ def _type(d: dict, where: str) -> FixedType:
 
 
 def _port(d: dict, where: str) -> Port:
-    return Port(_get(d, 'name', where, str), _shape(d, 'shape', where), _type(_get(d, 'type', where, dict), f'{where}.type'),
-                _get(d, 'elements_per_beat', where, int))
+    return Port(
+        _get(d, 'name', where, str),
+        _shape(d, 'shape', where),
+        _type(_get(d, 'type', where, dict), f'{where}.type'),
+        _get(d, 'elements_per_beat', where, int),
+    )
 
 
 def from_json(doc: dict, arrays: dict[str, np.ndarray] | None = None) -> Spec:
@@ -165,7 +174,10 @@ def from_json(doc: dict, arrays: dict[str, np.ndarray] | None = None) -> Spec:
         raise SpecError(f'spec.schema: expected {SCHEMA!r}, got {schema!r}; not a lenet5-hls pipeline spec')
     version = doc.get('version')
     if version != VERSION:
-        raise SpecError(f'spec.version: this tool reads version {VERSION}, the file is version {version!r}; regenerate it with `lenet5-hls hls`')
+        raise SpecError(
+            f'spec.version: this tool reads version {VERSION}, the file '
+            f'is version {version!r}; regenerate it with `lenet5-hls hls`'
+        )
     layers = []
     for i, ld in enumerate(_get(doc, 'layers', 'spec', list)):
         where = f'spec.layers[{i}]'
@@ -209,7 +221,11 @@ def from_json(doc: dict, arrays: dict[str, np.ndarray] | None = None) -> Spec:
 
 def _check_pair(layer: Layer, attr: str, where: str, minimum: int = 1, length: int = 2) -> tuple[int, ...]:
     value = layer.attrs.get(attr)
-    if not isinstance(value, list) or len(value) != length or not all(isinstance(v, int) and v >= minimum for v in value):
+    if (
+        not isinstance(value, list)
+        or len(value) != length
+        or not all(isinstance(v, int) and v >= minimum for v in value)
+    ):
         raise SpecError(f'{where}.attrs.{attr}: expected {length} integers >= {minimum}, got {value!r}')
     return tuple(value)
 
@@ -241,14 +257,22 @@ def _check_layer(layer: Layer, where: str) -> None:
             if layer.kind == 'conv2d':
                 wshape = (kh, kw, ins[2], outs[2])
                 if layer.arrays['weight'].shape != wshape:
-                    raise SpecError(f'{where}.arrays.weight: shape {layer.arrays["weight"].shape}, expected {wshape} (kh, kw, cin, cout)')
+                    raise SpecError(
+                        f'{where}.arrays.weight: shape {layer.arrays["weight"].shape}, '
+                        f'expected {wshape} (kh, kw, cin, cout)'
+                    )
         if outs != expected:
-            raise SpecError(f'{where}.output_shape: {outs} does not follow from input {ins} and the attrs (expected {expected})')
+            raise SpecError(
+                f'{where}.output_shape: {outs} does not follow from input {ins} and the attrs (expected {expected})'
+            )
     elif layer.kind == 'dense':
         if len(ins) != 1 or len(outs) != 1:
             raise SpecError(f'{where}: a dense layer needs 1-D shapes, got {ins} -> {outs}')
         if layer.arrays['weight'].shape != (ins[0], outs[0]):
-            raise SpecError(f'{where}.arrays.weight: shape {layer.arrays["weight"].shape}, expected {(ins[0], outs[0])} (n_in, n_out)')
+            raise SpecError(
+                f'{where}.arrays.weight: shape {layer.arrays["weight"].shape}, '
+                f'expected {(ins[0], outs[0])} (n_in, n_out)'
+            )
     elif layer.kind == 'relu' and ins != outs:
         raise SpecError(f'{where}: relu must keep its shape, got {ins} -> {outs}')
     elif layer.kind == 'flatten' and int(np.prod(ins)) != int(np.prod(outs)):
@@ -260,10 +284,14 @@ def _check_layer(layer: Layer, where: str) -> None:
         if not np.issubdtype(a.dtype, np.integer):
             raise SpecError(f'{where}.arrays.{w}: expected integers (raw values at the type scale), got {a.dtype}')
         if a.size and (a.min() < t.raw_min or a.max() > t.raw_max):
-            raise SpecError(f'{where}.arrays.{w}: values {a.min()}..{a.max()} outside {t.cpp()} (raw {t.raw_min}..{t.raw_max})')
+            raise SpecError(
+                f'{where}.arrays.{w}: values {a.min()}..{a.max()} outside {t.cpp()} (raw {t.raw_min}..{t.raw_max})'
+            )
     for side, n, shape in (('in', layer.in_elements_per_beat, ins), ('out', layer.out_elements_per_beat, outs)):
         if n < 1 or int(np.prod(shape)) % n:
-            raise SpecError(f'{where}.{side}_elements_per_beat: {n} does not divide the {int(np.prod(shape))} elements of {shape}')
+            raise SpecError(
+                f'{where}.{side}_elements_per_beat: {n} does not divide the {int(np.prod(shape))} elements of {shape}'
+            )
 
 
 def validate(spec: Spec) -> None:
@@ -278,15 +306,24 @@ def validate(spec: Spec) -> None:
         if layer.input_shape != prev_shape:
             raise SpecError(f'{where}.input_shape: {layer.input_shape} but {prev_name} produces {prev_shape}')
         if layer.types['input'] != prev_type:
-            raise SpecError(f'{where}.types.input: {layer.types["input"].cpp()} but {prev_name} produces {prev_type.cpp()}')
+            raise SpecError(
+                f'{where}.types.input: {layer.types["input"].cpp()} but {prev_name} produces {prev_type.cpp()}'
+            )
         if layer.in_elements_per_beat != prev_beat:
-            raise SpecError(f'{where}.in_elements_per_beat: {layer.in_elements_per_beat} but {prev_name} sends {prev_beat} per beat')
+            raise SpecError(
+                f'{where}.in_elements_per_beat: {layer.in_elements_per_beat} but {prev_name} sends {prev_beat} per beat'
+            )
         prev_shape, prev_type, prev_name = layer.output_shape, layer.types['output'], layer.name
         prev_beat = layer.out_elements_per_beat
     if spec.output.shape != prev_shape or spec.output.type != prev_type:
-        raise SpecError(f'spec.output: {spec.output.shape} {spec.output.type.cpp()} differs from the last layer ({prev_shape} {prev_type.cpp()})')
+        raise SpecError(
+            f'spec.output: {spec.output.shape} {spec.output.type.cpp()} '
+            f'differs from the last layer ({prev_shape} {prev_type.cpp()})'
+        )
     if spec.output.elements_per_beat != prev_beat:
-        raise SpecError(f'spec.output.elements_per_beat: {spec.output.elements_per_beat} but the last layer sends {prev_beat}')
+        raise SpecError(
+            f'spec.output.elements_per_beat: {spec.output.elements_per_beat} but the last layer sends {prev_beat}'
+        )
 
 
 def load(path: str | os.PathLike) -> Spec:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import contextlib
 import io
 import json
+import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from lenet5_hls.core.output_dir import fresh_output_dir
 from lenet5_hls.core.errors import UserError
+from lenet5_hls.core.output_dir import fresh_output_dir
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,9 @@ def hls_config(
     if is_quantized(model):
         if precision_config:
             raise ConversionError('a precision config applies to float models only; HGQ2 models carry their own types')
-        config = {'Model': {'Precision': precision or DEFAULT_PRECISION, 'ReuseFactor': reuse_factor, 'Strategy': 'Latency'}}
+        config = {
+            'Model': {'Precision': precision or DEFAULT_PRECISION, 'ReuseFactor': reuse_factor, 'Strategy': 'Latency'}
+        }
         return config
     config = hls4ml.utils.config_from_keras_model(
         model, granularity='name', default_precision=precision or DEFAULT_PRECISION, default_reuse_factor=reuse_factor
@@ -74,7 +76,9 @@ def hls_config(
             for name, layer_conf in value.items():
                 if name not in config['LayerName']:
                     known = ', '.join(config['LayerName'])
-                    raise ConversionError(f'precision config names layer {name!r}, which the model does not have ({known})')
+                    raise ConversionError(
+                        f'precision config names layer {name!r}, which the model does not have ({known})'
+                    )
                 config['LayerName'][name].update(layer_conf)
         else:
             raise ConversionError(f'precision config key {key!r} not understood; use "Model" and "LayerName"')

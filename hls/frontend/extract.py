@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from lenet5_hls.core.errors import UserError
 from lenet5_hls.core.fixed_point import FixedType, from_float
 from lenet5_hls.core.spec import KINDS, Layer, Port, Spec
-from lenet5_hls.core.errors import UserError
 
 SUPPORTED = 'Input, Conv2D, Dense, Activation(relu), ReLU, Pooling2D (max/average), ZeroPadding2D, Reshape (flatten)'
 

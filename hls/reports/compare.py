@@ -45,7 +45,12 @@ def compare(outputs: dict[str, np.ndarray], labels: np.ndarray | None = None) ->
             entry['mismatches_vs_golden'] = len(bad)
             if len(bad):
                 i, j = bad[0]
-                entry['first_mismatch'] = {'image': int(i), 'element': int(j), 'golden': float(ref[i, j]), name: float(y[i, j])}
+                entry['first_mismatch'] = {
+                    'image': int(i),
+                    'element': int(j),
+                    'golden': float(ref[i, j]),
+                    name: float(y[i, j]),
+                }
         if labels is not None:
             entry['accuracy'] = float(np.mean(y.argmax(1) == labels[: len(y)]))
         report['sources'][name] = entry

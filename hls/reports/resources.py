@@ -3,10 +3,10 @@ budget hls4ml declares for the same model.
 
 Yosys `synth_xilinx` (7-series cells: LUT, FD*, DSP48E1, RAMB18/36, LUTRAM, SRL, CARRY4) runs on every
 instance of the top separately, its library module with the parameters the RTL description `<top>.json`
-lists for that instance (ROM files by absolute path; the instances are
-independent, so a pool of Yosys processes synthesizes them in parallel); `synth -noabc` of the same
-module, in another process, gives a technology-independent cell count. The top module adds only wires. Summing stages ignores
-optimization across stage boundaries (e.g. unused output bits), which flat synthesis could remove.
+lists for that instance (ROM files by absolute path; the instances are independent, so a pool of Yosys
+processes synthesizes them in parallel); `synth -noabc` of the same module, in another process, gives a
+technology-independent cell count. The top module adds only wires. Summing stages ignores optimization
+across stage boundaries (e.g. unused output bits), which flat synthesis could remove.
 
 The hls4ml side comes from the project `lenet5-hls hls` writes: `firmware/parameters.h` holds, per
 layer, the `nnet::dense_config` its multiply kernel is compiled with (`reuse_factor`, `strategy` and
@@ -16,10 +16,10 @@ latency kernel), `hls4ml_config.yml` the part and clock the project targets.
 
 from __future__ import annotations
 
-import logging
 import ast
 import hashlib
 import json
+import logging
 import re
 import resource
 import shutil
@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
+
 from lenet5_hls.core.errors import ToolMissing, UserError
 from lenet5_hls.rtl.description import Instance, RtlDescription
 
@@ -51,8 +52,17 @@ FLOWS = {
     'generic': 'synth -flatten -noabc -top {module}',
 }
 # Xilinx cell type -> counter; a RAMB36 counts as one BRAM, a RAMB18 as half.
-_CELL_KINDS = [(r'LUT[1-6]$', 'lut'), (r'FD', 'ff'), (r'DSP48', 'dsp'), (r'RAMB18', 'bram18'), (r'RAMB36', 'bram36'),
-               (r'RAM(32|64|128|256)', 'lutram'), (r'SRL', 'srl'), (r'(CARRY|MUXCY|XORCY)', 'carry'), (r'MUXF', 'muxf')]
+_CELL_KINDS = [
+    (r'LUT[1-6]$', 'lut'),
+    (r'FD', 'ff'),
+    (r'DSP48', 'dsp'),
+    (r'RAMB18', 'bram18'),
+    (r'RAMB36', 'bram36'),
+    (r'RAM(32|64|128|256)', 'lutram'),
+    (r'SRL', 'srl'),
+    (r'(CARRY|MUXCY|XORCY)', 'carry'),
+    (r'MUXF', 'muxf'),
+]
 
 
 class ResourceError(UserError):
@@ -62,8 +72,9 @@ class ResourceError(UserError):
 def yosys_exe() -> str:
     exe = shutil.which('yosys')
     if exe is None:
-        raise ToolMissing(f'yosys not found on PATH: install the Debian package `{YOSYS_PACKAGE}` '
-                          f'(apt-get install {YOSYS_PACKAGE})')
+        raise ToolMissing(
+            f'yosys not found on PATH: install the Debian package `{YOSYS_PACKAGE}` (apt-get install {YOSYS_PACKAGE})'
+        )
     return exe
 
 
@@ -86,8 +97,13 @@ def literal(value: int | str) -> str:
 
 def stage_script(inst: Instance, flow: str, sources: list[Path], stat_json: Path) -> str:
     sets = ' '.join(f'-set {k} {literal(v)}' for k, v in inst.params.items())
-    return SCRIPT.format(sources=' '.join(str(s) for s in sources), chparam=f'chparam {sets} {inst.module}' if sets else '',
-                         module=inst.module, flow=FLOWS[flow].format(module=inst.module), stat_json=stat_json)
+    return SCRIPT.format(
+        sources=' '.join(str(s) for s in sources),
+        chparam=f'chparam {sets} {inst.module}' if sets else '',
+        module=inst.module,
+        flow=FLOWS[flow].format(module=inst.module),
+        stat_json=stat_json,
+    )
 
 
 def xilinx_counts(cells: dict[str, int]) -> dict[str, float]:
@@ -109,7 +125,9 @@ def synth_run(exe: str, inst: Instance, flow: str, sources: list[Path], work: Pa
     proc = subprocess.run([exe, '-q', '-l', str(log), '-s', str(script)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         tail = log.read_text()[-2000:] if log.exists() else ''
-        raise ResourceError(f'yosys ({flow}) failed on {inst.instance} ({inst.module}):\n{proc.stdout}{proc.stderr}\n{tail}')
+        raise ResourceError(
+            f'yosys ({flow}) failed on {inst.instance} ({inst.module}):\n{proc.stdout}{proc.stderr}\n{tail}'
+        )
     return json.loads(stat_json.read_text())['design'], time.monotonic() - start
 
 
@@ -117,8 +135,14 @@ def stage_counts(inst: Instance, runs: dict[str, tuple[dict, float]]) -> dict:
     """The report row of one instance from its runs (flow -> synth_run result): 7-series counts from
     synth_xilinx, the generic cell count from synth -noabc, Yosys seconds of both."""
     xilinx = runs['xilinx'][0]['num_cells_by_type']
-    return {'instance': inst.instance, 'module': inst.module, **xilinx_counts(xilinx), 'cells': runs['generic'][0]['num_cells'],
-            'xilinx_cells': xilinx, 'seconds': round(sum(sec for _, sec in runs.values()), 1)}
+    return {
+        'instance': inst.instance,
+        'module': inst.module,
+        **xilinx_counts(xilinx),
+        'cells': runs['generic'][0]['num_cells'],
+        'xilinx_cells': xilinx,
+        'seconds': round(sum(sec for _, sec in runs.values()), 1),
+    }
 
 
 def _cost(inst: Instance) -> int:
@@ -138,13 +162,16 @@ def run_key(inst: Instance, flow: str, sources: list[Path]) -> str:
     return h.hexdigest()
 
 
-def synthesize(descs: list[RtlDescription], jobs: int = 2,
-               progress=log.info) -> tuple[str, list[list[tuple[Instance, dict]]]]:
+def synthesize(
+    descs: list[RtlDescription], jobs: int = 2, progress=log.info
+) -> tuple[str, list[list[tuple[Instance, dict]]]]:
     """Every instance of every design's top synthesized, `jobs` Yosys processes at a time, runs with
     equal run_key once; (Yosys version, per design [(instance, stage_counts)])."""
     exe = yosys_exe()
     designs = [(desc.instances(), desc.source_files(top=False)) for desc in descs]
-    keys = [[{flow: run_key(inst, flow, sources) for flow in FLOWS} for inst in instances] for instances, sources in designs]
+    keys = [
+        [{flow: run_key(inst, flow, sources) for flow in FLOWS} for inst in instances] for instances, sources in designs
+    ]
     unique = {}
     for (instances, sources), design_keys in zip(designs, keys):
         for inst, by_flow in zip(instances, design_keys):
@@ -152,6 +179,7 @@ def synthesize(descs: list[RtlDescription], jobs: int = 2,
                 unique.setdefault(key, (inst, flow, sources))
     tasks = sorted(unique.items(), key=lambda item: _cost(item[1][0]), reverse=True)
     with tempfile.TemporaryDirectory(prefix='lenet5_yosys_') as tmp, ThreadPoolExecutor(jobs) as pool:
+
         def run(task):
             key, (inst, flow, sources) = task
             work = Path(tmp) / key[:16]
@@ -161,19 +189,28 @@ def synthesize(descs: list[RtlDescription], jobs: int = 2,
             return key, (design, seconds)
 
         runs = dict(pool.map(run, tasks))
-    return yosys_version(exe), [[(inst, stage_counts(inst, {f: runs[k] for f, k in by_flow.items()}))
-                                 for inst, by_flow in zip(instances, design_keys)]
-                                for (instances, _), design_keys in zip(designs, keys)]
+    return yosys_version(exe), [
+        [
+            (inst, stage_counts(inst, {f: runs[k] for f, k in by_flow.items()}))
+            for inst, by_flow in zip(instances, design_keys)
+        ]
+        for (instances, _), design_keys in zip(designs, keys)
+    ]
 
 
 # ---- what hls4ml declares ----
 
-_OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-        ast.FloorDiv: lambda a, b: a // b}
+_OPS = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.FloorDiv: lambda a, b: a // b,
+}
 
 
 def _eval_field(name: str, fields: dict[str, str]) -> int:
     """Value of a `static const unsigned` field: integer arithmetic, DIV_ROUNDUP and other fields."""
+
     def ev(node):
         if isinstance(node, ast.Constant) and isinstance(node.value, int):
             return node.value
@@ -199,7 +236,9 @@ def hls4ml_budgets(hls_dir: Path) -> dict[str, dict]:
     kernel uses (a conv's `configN_mult`, a dense layer's `configN`), from firmware/parameters.h."""
     path = hls_dir / 'firmware' / 'parameters.h'
     if not path.exists():
-        raise ResourceError(f'{hls_dir}: no firmware/parameters.h; write the hls4ml project with `lenet5-hls hls` first')
+        raise ResourceError(
+            f'{hls_dir}: no firmware/parameters.h; write the hls4ml project with `lenet5-hls hls` first'
+        )
     text = path.read_text()
     start = text.index('insert layer-config')
     blocks = _LAYER_COMMENT.split(text[start:])[1:]  # name, body, name, body, ...
@@ -208,10 +247,14 @@ def hls4ml_budgets(hls_dir: Path) -> dict[str, dict]:
         for struct, base, fields_text in _STRUCT.findall(body):
             fields = {k: v.strip() for k, v in _FIELD.findall(fields_text)}
             if base == 'dense_config' and 'multiplier_limit' in fields:
-                budgets[name] = {'struct': struct, 'reuse_factor': _eval_field('reuse_factor', fields),
-                                 'strategy': fields.get('strategy', '').removeprefix('nnet::'),
-                                 'multiplier_limit': _eval_field('multiplier_limit', fields),
-                                 'n_in': _eval_field('n_in', fields), 'n_out': _eval_field('n_out', fields)}
+                budgets[name] = {
+                    'struct': struct,
+                    'reuse_factor': _eval_field('reuse_factor', fields),
+                    'strategy': fields.get('strategy', '').removeprefix('nnet::'),
+                    'multiplier_limit': _eval_field('multiplier_limit', fields),
+                    'n_in': _eval_field('n_in', fields),
+                    'n_out': _eval_field('n_out', fields),
+                }
     return budgets
 
 
@@ -226,11 +269,18 @@ def hls4ml_project(hls_dir: Path) -> dict:
     """The target hls4ml declares in hls4ml_config.yml: part, clock, backend, io type, model-level HLSConfig."""
     cfg = yaml.load((hls_dir / 'hls4ml_config.yml').read_text(), Loader=_IgnoreTags)
     model = cfg.get('HLSConfig', {}).get('Model', {})
-    return {'backend': cfg.get('Backend'), 'part': cfg.get('Part'), 'clock_period_ns': cfg.get('ClockPeriod'),
-            'io_type': cfg.get('IOType'), 'strategy': model.get('Strategy'), 'reuse_factor': model.get('ReuseFactor')}
+    return {
+        'backend': cfg.get('Backend'),
+        'part': cfg.get('Part'),
+        'clock_period_ns': cfg.get('ClockPeriod'),
+        'io_type': cfg.get('IOType'),
+        'strategy': model.get('Strategy'),
+        'reuse_factor': model.get('ReuseFactor'),
+    }
 
 
 # ---- the report ----
+
 
 def _sum(rows: list[dict]) -> dict:
     return {k: sum(r[k] for r in rows) for k in COUNTS}
@@ -251,12 +301,19 @@ def resource_reports(designs: list[tuple], jobs: int = 2, progress=log.info) -> 
     yosys_exe()  # a missing tool first, before the designs are read
     descs = [load_rtl(rtl_dir) for rtl_dir, _ in designs]
     version, per_design = synthesize(descs, jobs, progress)
-    tool = {'yosys': version, 'target': 'synth_xilinx -family xc7 (7-series cells)', 'script': SCRIPT, 'flows': FLOWS,
-            'per': 'one process per flow and top-level instance: its module with that instance\'s parameters',
-            'jobs': jobs, 'wall_seconds': round(time.monotonic() - start, 1),
-            'yosys_cpu_seconds': round(_cpu_since(cpu_start), 1)}
-    return [_design_report(desc, hls_dir, results, tool)
-            for desc, (_, hls_dir), results in zip(descs, designs, per_design)]
+    tool = {
+        'yosys': version,
+        'target': 'synth_xilinx -family xc7 (7-series cells)',
+        'script': SCRIPT,
+        'flows': FLOWS,
+        'per': "one process per flow and top-level instance: its module with that instance's parameters",
+        'jobs': jobs,
+        'wall_seconds': round(time.monotonic() - start, 1),
+        'yosys_cpu_seconds': round(_cpu_since(cpu_start), 1),
+    }
+    return [
+        _design_report(desc, hls_dir, results, tool) for desc, (_, hls_dir), results in zip(descs, designs, per_design)
+    ]
 
 
 def _design_report(desc: RtlDescription, hls_dir, results: list[tuple[Instance, dict]], tool: dict) -> dict:
@@ -266,14 +323,29 @@ def _design_report(desc: RtlDescription, hls_dir, results: list[tuple[Instance, 
     for name in dict.fromkeys(inst.layer for inst, _ in results):
         stages = [r for inst, r in results if inst.layer == name]
         declared = budgets.get(name, {})
-        layers.append({'layer': name, 'stages': stages, **_sum(stages), 'our_multipliers': ours.get(name, 0),
-                       'hls4ml_multiplier_limit': declared.get('multiplier_limit'),
-                       'hls4ml_reuse_factor': declared.get('reuse_factor'), 'hls4ml_strategy': declared.get('strategy'),
-                       'hls4ml_config_struct': declared.get('struct')})
-    total = {**_sum(layers), 'our_multipliers': sum(la['our_multipliers'] for la in layers),
-             'hls4ml_multiplier_limit': sum(b['multiplier_limit'] for b in budgets.values()) if budgets else None}
-    return {'tool': tool, 'hls4ml': hls4ml_project(Path(hls_dir)) if hls_dir is not None else None, 'layers': layers,
-            'total': total}
+        layers.append(
+            {
+                'layer': name,
+                'stages': stages,
+                **_sum(stages),
+                'our_multipliers': ours.get(name, 0),
+                'hls4ml_multiplier_limit': declared.get('multiplier_limit'),
+                'hls4ml_reuse_factor': declared.get('reuse_factor'),
+                'hls4ml_strategy': declared.get('strategy'),
+                'hls4ml_config_struct': declared.get('struct'),
+            }
+        )
+    total = {
+        **_sum(layers),
+        'our_multipliers': sum(la['our_multipliers'] for la in layers),
+        'hls4ml_multiplier_limit': sum(b['multiplier_limit'] for b in budgets.values()) if budgets else None,
+    }
+    return {
+        'tool': tool,
+        'hls4ml': hls4ml_project(Path(hls_dir)) if hls_dir is not None else None,
+        'layers': layers,
+        'total': total,
+    }
 
 
 def resource_report(rtl_dir, hls_dir, jobs: int = 2, progress=log.info) -> dict:
@@ -290,13 +362,25 @@ def fmt_count(v) -> str:
 
 def markdown(report: dict) -> str:
     """The per-layer table of a resource_report, Markdown, total last."""
-    cols = [('LUT', 'lut'), ('FF', 'ff'), ('DSP48E1', 'dsp'), ('BRAM36', 'bram'), ('LUTRAM', 'lutram'), ('SRL', 'srl'),
-            ('CARRY4', 'carry'), ('generic cells', 'cells'), ('our multipliers', 'our_multipliers'),
-            ('hls4ml multiplier_limit', 'hls4ml_multiplier_limit'), ('hls4ml ReuseFactor', 'hls4ml_reuse_factor')]
+    cols = [
+        ('LUT', 'lut'),
+        ('FF', 'ff'),
+        ('DSP48E1', 'dsp'),
+        ('BRAM36', 'bram'),
+        ('LUTRAM', 'lutram'),
+        ('SRL', 'srl'),
+        ('CARRY4', 'carry'),
+        ('generic cells', 'cells'),
+        ('our multipliers', 'our_multipliers'),
+        ('hls4ml multiplier_limit', 'hls4ml_multiplier_limit'),
+        ('hls4ml ReuseFactor', 'hls4ml_reuse_factor'),
+    ]
     lines = ['| layer | ' + ' | '.join(c for c, _ in cols) + ' |', '|---' * (len(cols) + 1) + '|']
     for la in report['layers']:
         lines.append(f'| {la["layer"]} | ' + ' | '.join(fmt_count(la.get(k)) for _, k in cols) + ' |')
     lines.append('| **total** | ' + ' | '.join(f'**{fmt_count(report["total"].get(k))}**' for _, k in cols) + ' |')
-    return '\n'.join(lines) + f'\n\n{report["tool"]["yosys"]}, {report["tool"]["target"]}, per stage; ' \
-                              f'{report["tool"]["wall_seconds"]} s with {report["tool"]["jobs"]} jobs ' \
-                              f'({report["tool"]["yosys_cpu_seconds"]} s Yosys CPU).\n'
+    return (
+        '\n'.join(lines) + f'\n\n{report["tool"]["yosys"]}, {report["tool"]["target"]}, per stage; '
+        f'{report["tool"]["wall_seconds"]} s with {report["tool"]["jobs"]} jobs '
+        f'({report["tool"]["yosys_cpu_seconds"]} s Yosys CPU).\n'
+    )

@@ -11,22 +11,25 @@ stage once.
 
 from __future__ import annotations
 
-import logging
 import json
+import logging
 import os
 import time
 from pathlib import Path
 
 import numpy as np
+
 from lenet5_hls.core.errors import UserError
 
 log = logging.getLogger(__name__)
 
 OBJECTIVES = {'accuracy': +1, 'lut': -1, 'ii_cycles': -1}  # +1: larger is better
 OBJECTIVES_NO_SYNTH = {'accuracy': +1, 'multipliers': -1, 'ii_cycles': -1}
-PARETO_NOTE = ('A point is on the Pareto front when no other point is at least as good in accuracy, LUTs and II '
-               'and better in one of them (without synthesis: multipliers instead of LUTs). The dashed line of the '
-               'plot is the front of accuracy and area alone, for when the rate does not matter.')
+PARETO_NOTE = (
+    'A point is on the Pareto front when no other point is at least as good in accuracy, LUTs and II '
+    'and better in one of them (without synthesis: multipliers instead of LUTs). The dashed line of the '
+    'plot is the front of accuracy and area alone, for when the rate does not matter.'
+)
 
 
 class SweepError(UserError):
@@ -60,6 +63,7 @@ def parse_rates(text: str) -> list[int]:
 
 def pareto_front(points: list[dict], objectives: dict[str, int]) -> list[bool]:
     """For each point: True when no other point dominates it (>= in every objective, > in one)."""
+
     def dominates(a, b):
         signed = [(s * a[k], s * b[k]) for k, s in objectives.items()]
         return all(x >= y for x, y in signed) and any(x > y for x, y in signed)
@@ -72,19 +76,28 @@ def _train_pair(out: Path, data, w: int, a: int, epochs: int, seed: int, progres
     from lenet5_hls.model.train import train
 
     progress(f'[sweep] training LeNet-5 with {w}-bit weights, {a}-bit activations ({epochs} epochs, seed {seed})')
-    metrics = train(out / 'model.keras', data, epochs=epochs, seed=seed, weight_bits=w, activation_bits=a,
-                    describe=lambda model: {'hls_types': hls_types(model)})
-    progress(f'[sweep] w{w}a{a}: quantized Keras {100 * metrics["test_accuracy"]:.2f} % on {metrics["test_images"]} '
-             f'test images, trained in {metrics["train_seconds"]} s')
+    metrics = train(
+        out / 'model.keras',
+        data,
+        epochs=epochs,
+        seed=seed,
+        weight_bits=w,
+        activation_bits=a,
+        describe=lambda model: {'hls_types': hls_types(model)},
+    )
+    progress(
+        f'[sweep] w{w}a{a}: quantized Keras {100 * metrics["test_accuracy"]:.2f} % on {metrics["test_images"]} '
+        f'test images, trained in {metrics["train_seconds"]} s'
+    )
     return metrics
 
 
 def _spec_and_accuracy(model_path: Path, x: np.ndarray, labels: np.ndarray) -> tuple[object, dict]:
     """Pipeline spec of the model (hls4ml conversion) and golden accuracy on x, with the quantized
     Keras model's outputs compared element by element."""
+    from lenet5_hls.core.fixed_point import to_float
     from lenet5_hls.frontend.convert import convert, load_model
     from lenet5_hls.frontend.extract import extract
-    from lenet5_hls.core.fixed_point import to_float
     from lenet5_hls.golden import GoldenModel
 
     model = load_model(model_path)
@@ -97,14 +110,24 @@ def _spec_and_accuracy(model_path: Path, x: np.ndarray, labels: np.ndarray) -> t
     return spec, {'accuracy': accuracy, 'keras_vs_golden_mismatches': mismatches, 'elements': int(raw.size)}
 
 
-def run_sweep(out: Path, bits: list[tuple[int, int]], rates: list[int], epochs: int = 3, images: int = 1000,
-              train_images: int | None = None, synth: bool = True, jobs: int | None = None, data_dir=None, seed: int = 1,
-              progress=log.info) -> dict:
+def run_sweep(
+    out: Path,
+    bits: list[tuple[int, int]],
+    rates: list[int],
+    epochs: int = 3,
+    images: int = 1000,
+    train_images: int | None = None,
+    synth: bool = True,
+    jobs: int | None = None,
+    data_dir=None,
+    seed: int = 1,
+    progress=log.info,
+) -> dict:
     """Train, convert, fold, generate and (synth) synthesize every design point; write OUT/sweep.json,
     OUT/sweep.md and OUT/sweep.png. OUT must exist and be empty."""
+    from lenet5_hls.model.mnist import Dataset, head_of_test_split, load_mnist
     from lenet5_hls.reports.resources import ResourceError, resource_reports, yosys_exe
     from lenet5_hls.rtl.generator import generate
-    from lenet5_hls.model.mnist import Dataset, head_of_test_split, load_mnist
 
     start = time.monotonic()
     jobs = jobs or os.cpu_count() or 1
@@ -114,10 +137,17 @@ def run_sweep(out: Path, bits: list[tuple[int, int]], rates: list[int], epochs: 
     x, labels = head_of_test_split(data, images)
     if train_images is not None:
         if not 1 <= train_images <= len(data.x_train):
-            raise SweepError(f'--train-images must be 1..{len(data.x_train)} (training images of {data.source}), '
-                             f'got {train_images}')
-        data = Dataset(data.x_train[:train_images], data.y_train[:train_images], data.x_test, data.y_test,
-                       source=data.source, subset=True)
+            raise SweepError(
+                f'--train-images must be 1..{len(data.x_train)} (training images of {data.source}), got {train_images}'
+            )
+        data = Dataset(
+            data.x_train[:train_images],
+            data.y_train[:train_images],
+            data.x_test,
+            data.y_test,
+            source=data.source,
+            subset=True,
+        )
     points, models = [], {}
     for w, a in bits:
         pair_dir = out / f'w{w}a{a}'
@@ -125,18 +155,34 @@ def run_sweep(out: Path, bits: list[tuple[int, int]], rates: list[int], epochs: 
         metrics = _train_pair(pair_dir, data, w, a, epochs, seed, progress)
         spec, acc = _spec_and_accuracy(pair_dir / 'model.keras', x, labels)
         spec.save(pair_dir / 'spec.json')
-        models[f'w{w}a{a}'] = {'weight_bits': w, 'activation_bits': a, 'keras_test_accuracy': metrics['test_accuracy'],
-                               'train_seconds': metrics['train_seconds'], **acc}
-        progress(f'[sweep] w{w}a{a}: golden {100 * acc["accuracy"]:.2f} % on {images} images, quantized Keras vs '
-                 f'golden {acc["keras_vs_golden_mismatches"]} of {acc["elements"]} elements differ')
+        models[f'w{w}a{a}'] = {
+            'weight_bits': w,
+            'activation_bits': a,
+            'keras_test_accuracy': metrics['test_accuracy'],
+            'train_seconds': metrics['train_seconds'],
+            **acc,
+        }
+        progress(
+            f'[sweep] w{w}a{a}: golden {100 * acc["accuracy"]:.2f} % on {images} images, quantized Keras vs '
+            f'golden {acc["keras_vs_golden_mismatches"]} of {acc["elements"]} elements differ'
+        )
         for ii in rates:
             name = f'w{w}a{a}-ii{ii}'
             desc = generate(spec, pair_dir / f'ii{ii}', target_ii=ii)
             fold = desc.folding
-            points.append({'point': name, 'weight_bits': w, 'activation_bits': a, 'target_ii': ii,
-                           'ii_cycles': fold.ii_cycles, 'latency_cycles': desc.timing.latency_cycles,
-                           'multipliers': fold.multipliers, 'accuracy': acc['accuracy'],
-                           'rtl': str(pair_dir / f'ii{ii}')})
+            points.append(
+                {
+                    'point': name,
+                    'weight_bits': w,
+                    'activation_bits': a,
+                    'target_ii': ii,
+                    'ii_cycles': fold.ii_cycles,
+                    'latency_cycles': desc.timing.latency_cycles,
+                    'multipliers': fold.multipliers,
+                    'accuracy': acc['accuracy'],
+                    'rtl': str(pair_dir / f'ii{ii}'),
+                }
+            )
             progress(f'[sweep] {name}: II {fold.ii_cycles} cycles, {fold.multipliers} multipliers')
     tool = None
     if synth:
@@ -151,9 +197,19 @@ def run_sweep(out: Path, bits: list[tuple[int, int]], rates: list[int], epochs: 
     objectives = OBJECTIVES if synth else OBJECTIVES_NO_SYNTH
     for p, on_front in zip(points, pareto_front(points, objectives)):
         p['pareto'] = on_front
-    result = {'images': images, 'image_source': data.source, 'epochs': epochs, 'seed': seed,
-              'train_images': len(data.x_train), 'objectives': objectives, 'pareto_note': PARETO_NOTE,
-              'models': models, 'points': points, 'synthesis': tool, 'wall_seconds': round(time.monotonic() - start, 1)}
+    result = {
+        'images': images,
+        'image_source': data.source,
+        'epochs': epochs,
+        'seed': seed,
+        'train_images': len(data.x_train),
+        'objectives': objectives,
+        'pareto_note': PARETO_NOTE,
+        'models': models,
+        'points': points,
+        'synthesis': tool,
+        'wall_seconds': round(time.monotonic() - start, 1),
+    }
     (out / 'sweep.json').write_text(json.dumps(result, indent=1) + '\n')
     plot(result, out / 'sweep.png')
     (out / 'sweep.md').write_text(markdown(result))
@@ -162,9 +218,21 @@ def run_sweep(out: Path, bits: list[tuple[int, int]], rates: list[int], epochs: 
     return result
 
 
-COLUMNS = [('point', 'point'), ('W bits', 'weight_bits'), ('A bits', 'activation_bits'), ('target II', 'target_ii'),
-           ('II', 'ii_cycles'), ('latency', 'latency_cycles'), ('multipliers', 'multipliers'), ('LUT', 'lut'),
-           ('FF', 'ff'), ('DSP48E1', 'dsp'), ('BRAM36', 'bram'), ('accuracy %', 'accuracy'), ('Pareto', 'pareto')]
+COLUMNS = [
+    ('point', 'point'),
+    ('W bits', 'weight_bits'),
+    ('A bits', 'activation_bits'),
+    ('target II', 'target_ii'),
+    ('II', 'ii_cycles'),
+    ('latency', 'latency_cycles'),
+    ('multipliers', 'multipliers'),
+    ('LUT', 'lut'),
+    ('FF', 'ff'),
+    ('DSP48E1', 'dsp'),
+    ('BRAM36', 'bram'),
+    ('accuracy %', 'accuracy'),
+    ('Pareto', 'pareto'),
+]
 
 
 def _cell(key: str, value) -> str:
@@ -187,23 +255,37 @@ def table(result: dict) -> str:
 
 def markdown(result: dict) -> str:
     synth = result['synthesis']
-    how = (f'LUT/FF/DSP48E1/BRAM36: {synth["yosys"]}, `synth_xilinx -family xc7` of every stage, summed '
-           f'({synth["wall_seconds"]} s with {synth["jobs"]} processes).' if synth else 'Synthesis skipped (--no-synth).')
-    intro = (f'{len(result["points"])} design points: HGQ2 LeNet-5 trained {result["epochs"]} epochs (seed '
-             f'{result["seed"]}, {result["train_images"]} training images) per weight:activation bit-width pair, folded '
-             f'for each target II. Accuracy: golden model (bit-exact with hls4ml\'s C simulation) on the first '
-             f'{result["images"]} test images of {result["image_source"]}. II and latency: analytical cycles of the '
-             f'generated RTL (equal to simulation, see the README). {how}')
-    return '\n\n'.join([
-        '# LeNet-5 design sweep',
-        intro,
-        '![trade-off](sweep.png)',
-        table(result),
-        result['pareto_note'],
-        'Quantized Keras vs golden, per model: ' + ', '.join(
-            f'{name} {m["keras_vs_golden_mismatches"]} of {m["elements"]} elements differ'
-            for name, m in result['models'].items()) + '.',
-    ]) + '\n'
+    how = (
+        f'LUT/FF/DSP48E1/BRAM36: {synth["yosys"]}, `synth_xilinx -family xc7` of every stage, summed '
+        f'({synth["wall_seconds"]} s with {synth["jobs"]} processes).'
+        if synth
+        else 'Synthesis skipped (--no-synth).'
+    )
+    intro = (
+        f'{len(result["points"])} design points: HGQ2 LeNet-5 trained {result["epochs"]} epochs (seed '
+        f'{result["seed"]}, {result["train_images"]} training images) per weight:activation bit-width pair, folded '
+        f"for each target II. Accuracy: golden model (bit-exact with hls4ml's C simulation) on the first "
+        f'{result["images"]} test images of {result["image_source"]}. II and latency: analytical cycles of the '
+        f'generated RTL (equal to simulation, see the README). {how}'
+    )
+    return (
+        '\n\n'.join(
+            [
+                '# LeNet-5 design sweep',
+                intro,
+                '![trade-off](sweep.png)',
+                table(result),
+                result['pareto_note'],
+                'Quantized Keras vs golden, per model: '
+                + ', '.join(
+                    f'{name} {m["keras_vs_golden_mismatches"]} of {m["elements"]} elements differ'
+                    for name, m in result['models'].items()
+                )
+                + '.',
+            ]
+        )
+        + '\n'
+    )
 
 
 def plot(result: dict, path: Path) -> None:
@@ -222,22 +304,37 @@ def plot(result: dict, path: Path) -> None:
     for ax, xy in ((left, lambda p: (p[area], 100 * p['accuracy'])), (right, lambda p: (p['ii_cycles'], p[area]))):
         labels = {}
         for p in points:
-            ax.scatter(*xy(p), marker=markers[p['target_ii']], color=colors[p['weight_bits'], p['activation_bits']], s=60,
-                       zorder=2)
+            ax.scatter(
+                *xy(p),
+                marker=markers[p['target_ii']],
+                color=colors[p['weight_bits'], p['activation_bits']],
+                s=60,
+                zorder=2,
+            )
             if p['pareto']:
                 ax.scatter(*xy(p), s=220, facecolors='none', edgecolors='red', linewidths=1.5, zorder=3)
             labels.setdefault(xy(p), []).append(p)
         for i, (at, group) in enumerate(labels.items()):  # alternately above and below: neighbours stay legible
-            ax.annotate(', '.join(p['point'] for p in group), at, textcoords='offset points', xytext=(7, 5 - 15 * (i % 2)), fontsize=7,
-                        fontweight='bold' if any(p['pareto'] for p in group) else 'normal')
+            ax.annotate(
+                ', '.join(p['point'] for p in group),
+                at,
+                textcoords='offset points',
+                xytext=(7, 5 - 15 * (i % 2)),
+                fontsize=7,
+                fontweight='bold' if any(p['pareto'] for p in group) else 'normal',
+            )
         ax.grid(alpha=0.3)
-    front = sorted((p[area], 100 * p['accuracy']) for p, on in zip(points, pareto_front(points, {'accuracy': +1, area: -1})) if on)
+    front = sorted(
+        (p[area], 100 * p['accuracy']) for p, on in zip(points, pareto_front(points, {'accuracy': +1, area: -1})) if on
+    )
     left.step(*zip(*front), where='post', color='red', linestyle='--', linewidth=1, zorder=1)
     left.set(xlabel=area_label, ylabel='accuracy, %', title='accuracy vs area')
     right.set(xlabel='II, cycles per image', ylabel=area_label, title='area vs rate')
     handles = [left.scatter([], [], color=c, label=f'w{w}a{a}') for (w, a), c in colors.items()]
     handles += [left.scatter([], [], marker=m, color='gray', label=f'target II {ii}') for ii, m in markers.items()]
-    handles.append(left.scatter([], [], s=220, facecolors='none', edgecolors='red', label='Pareto front (accuracy, area, II)'))
+    handles.append(
+        left.scatter([], [], s=220, facecolors='none', edgecolors='red', label='Pareto front (accuracy, area, II)')
+    )
     handles += left.plot([], [], color='red', linestyle='--', linewidth=1, label='accuracy-vs-area front (II ignored)')
     fig.legend(handles=handles, loc='lower center', ncol=min(len(handles), 5), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.1, 1, 1))

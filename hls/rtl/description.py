@@ -198,8 +198,9 @@ class RtlDescription:
     def path(self, rel: str) -> Path:
         """Absolute path of a file of the description (normalized as relpath made it: lexically)."""
         if self.base_dir is None:
-            raise DescriptionError(f'{_WHERE} of {self.top}: no directory to resolve {rel!r} against; '
-                                   'save or load it first')
+            raise DescriptionError(
+                f'{_WHERE} of {self.top}: no directory to resolve {rel!r} against; save or load it first'
+            )
         return Path(os.path.normpath(self.base_dir / rel))
 
     def source_files(self, top: bool = True) -> list[Path]:
@@ -225,10 +226,15 @@ class RtlDescription:
         def move(rel: str) -> str:
             return Path(os.path.relpath(self.path(rel), new)).as_posix()
 
-        return replace(self, files=[move(f) for f in self.files], top_file=move(self.top_file),
-                       data_files=[replace(d, path=move(d.path)) for d in self.data_files],
-                       controller=self.controller.relocated(new, self.path('.')) if self.controller else None,
-                       stages=[s.relocated(new, self.path('.')) for s in self.stages], base_dir=new)
+        return replace(
+            self,
+            files=[move(f) for f in self.files],
+            top_file=move(self.top_file),
+            data_files=[replace(d, path=move(d.path)) for d in self.data_files],
+            controller=self.controller.relocated(new, self.path('.')) if self.controller else None,
+            stages=[s.relocated(new, self.path('.')) for s in self.stages],
+            base_dir=new,
+        )
 
     def to_json(self) -> dict:
         doc = asdict(self)
@@ -252,11 +258,14 @@ class RtlDescription:
         if not isinstance(doc, dict):
             raise DescriptionError(f'{_WHERE}: expected a JSON object at the top level')
         if doc.get('schema') != SCHEMA:
-            raise DescriptionError(f'{_WHERE}.schema: expected {SCHEMA!r}, got {doc.get("schema")!r}; '
-                                   'not a lenet5-hls RTL description')
+            raise DescriptionError(
+                f'{_WHERE}.schema: expected {SCHEMA!r}, got {doc.get("schema")!r}; not a lenet5-hls RTL description'
+            )
         if doc.get('version') != VERSION:
-            raise DescriptionError(f'{_WHERE}.version: this tool reads version {VERSION}, the file is version '
-                                   f'{doc.get("version")!r}; regenerate it with `lenet5-hls rtl`')
+            raise DescriptionError(
+                f'{_WHERE}.version: this tool reads version {VERSION}, the file is version '
+                f'{doc.get("version")!r}; regenerate it with `lenet5-hls rtl`'
+            )
         desc = _build(cls, {k: v for k, v in doc.items() if k not in ('schema', 'version')}, _WHERE)
         desc = replace(desc, base_dir=Path(base_dir).resolve() if base_dir is not None else None)
         desc.validate()
@@ -284,8 +293,9 @@ class RtlDescription:
             raise DescriptionError(f'{_WHERE}.source: expected one of {", ".join(SOURCES)}, got {self.source!r}')
         unknown = [c for c in self.control if c not in CONTROL]
         if unknown:
-            raise DescriptionError(f'{_WHERE}.control: unknown port(s) {", ".join(unknown)}; '
-                                   f'expected some of {", ".join(CONTROL)}')
+            raise DescriptionError(
+                f'{_WHERE}.control: unknown port(s) {", ".join(unknown)}; expected some of {", ".join(CONTROL)}'
+            )
         for name, direction in (('input', 'in'), ('output', 'out')):
             _check_port(getattr(self, name), direction, f'{_WHERE}.{name}')
         if self.top_file not in self.files:
@@ -302,22 +312,28 @@ class RtlDescription:
             for name in inst.file_params:
                 value = inst.params.get(name)
                 if not (isinstance(value, str) and len(value) > 2 and value[0] == value[-1] == '"'):
-                    raise DescriptionError(f'{where}.params.{name}: a file parameter needs a quoted path, '
-                                           f'got {value!r}')
+                    raise DescriptionError(
+                        f'{where}.params.{name}: a file parameter needs a quoted path, got {value!r}'
+                    )
         streams = [s.in_stream for s in self.stages[:1]] + [s.out_stream for s in self.stages]
         for i, (prev, stage) in enumerate(zip(self.stages, self.stages[1:]), start=1):
             if stage.in_stream != prev.out_stream:
-                raise DescriptionError(f'{_WHERE}.stages[{i}] ({stage.instance}).in_stream: {stage.in_stream!r}, '
-                                       f'but the previous stage drives {prev.out_stream!r}')
+                raise DescriptionError(
+                    f'{_WHERE}.stages[{i}] ({stage.instance}).in_stream: {stage.in_stream!r}, '
+                    f'but the previous stage drives {prev.out_stream!r}'
+                )
         if len(set(streams)) != len(streams):
             raise DescriptionError(f'{_WHERE}.stages: stream names repeat ({", ".join(streams)})')
         if self.timing and [t.instance for t in self.timing.stages] != [s.instance for s in self.stages]:
-            raise DescriptionError(f'{_WHERE}.timing.stages: instances {[t.instance for t in self.timing.stages]} '
-                                   f'differ from the stages {[s.instance for s in self.stages]}')
+            raise DescriptionError(
+                f'{_WHERE}.timing.stages: instances {[t.instance for t in self.timing.stages]} '
+                f'differ from the stages {[s.instance for s in self.stages]}'
+            )
         for i, d in enumerate(self.data_files):
             if Path(d.read_as).is_absolute() or '..' in Path(d.read_as).parts:
-                raise DescriptionError(f'{_WHERE}.data_files[{i}].read_as: {d.read_as!r} must stay inside the '
-                                       'working directory')
+                raise DescriptionError(
+                    f'{_WHERE}.data_files[{i}].read_as: {d.read_as!r} must stay inside the working directory'
+                )
         if self.base_dir is not None:
             self._check_files_exist(insts)
 
@@ -327,8 +343,9 @@ class RtlDescription:
         found += [(f'{where}.params.{name}', path) for where, inst in insts for name, path in inst.files().items()]
         for where, rel in found:
             if not self.path(rel).is_file():
-                raise DescriptionError(f'{where}: {self.path(rel)} does not exist '
-                                       f'(paths are relative to {self.base_dir})')
+                raise DescriptionError(
+                    f'{where}: {self.path(rel)} does not exist (paths are relative to {self.base_dir})'
+                )
 
 
 def _check_port(port: StreamPort, direction: str, where: str) -> None:
@@ -338,19 +355,24 @@ def _check_port(port: StreamPort, direction: str, where: str) -> None:
         raise DescriptionError(f'{where}.shape: expected a list of positive integers, got {list(port.shape)}')
     n, elements = port.elements_per_beat, int(np.prod(port.shape))
     if n < 1 or elements % n:
-        raise DescriptionError(f'{where}.elements_per_beat: {n} does not divide the {elements} elements of '
-                               f'{port.shape}')
+        raise DescriptionError(
+            f'{where}.elements_per_beat: {n} does not divide the {elements} elements of {port.shape}'
+        )
     lanes = {'packed': [n], 'split': [1] * n}.get(port.layout)
     if lanes is None:
         raise DescriptionError(f'{where}.layout: expected packed or split, got {port.layout!r}')
     if [ln.elements for ln in port.lanes] != lanes:
-        raise DescriptionError(f'{where}.lanes: the {port.layout} layout of {n} elements per beat needs lanes of '
-                               f'{lanes} elements, got {[ln.elements for ln in port.lanes]}')
+        raise DescriptionError(
+            f'{where}.lanes: the {port.layout} layout of {n} elements per beat needs lanes of '
+            f'{lanes} elements, got {[ln.elements for ln in port.lanes]}'
+        )
     for i, ln in enumerate(port.lanes):
         bits = ln.elements * port.type.width
         if ln.tdata_width != pad8(bits):
-            raise DescriptionError(f'{where}.lanes[{i}].tdata_width: {ln.elements} x {port.type.width} bits padded '
-                                   f'to a multiple of 8 are {pad8(bits)}, got {ln.tdata_width}')
+            raise DescriptionError(
+                f'{where}.lanes[{i}].tdata_width: {ln.elements} x {port.type.width} bits padded '
+                f'to a multiple of 8 are {pad8(bits)}, got {ln.tdata_width}'
+            )
 
 
 _SCALARS = {int: 'an integer', float: 'a number', bool: 'true or false', str: 'a string'}

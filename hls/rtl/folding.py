@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from lenet5_hls.core.spec import Layer, Spec
 from lenet5_hls.core.errors import UserError
+from lenet5_hls.core.spec import Layer, Spec
 
 
 class FoldingError(UserError):
@@ -118,7 +118,9 @@ def plan(spec: Spec, target_ii: int | None = None, overrides: dict[str, int] | N
             if layer.kind == 'conv2d':
                 buffers += _window_buffer_bits(layer, layer.attrs['kernel'])
             rom = macs * layer.types['weight'].width + n_out * layer.types['bias'].width
-            plans.append(LayerPlan(layer.name, layer.kind, m, vectors, macs, steps, max(vectors * steps, beats_in), buffers, rom))
+            plans.append(
+                LayerPlan(layer.name, layer.kind, m, vectors, macs, steps, max(vectors * steps, beats_in), buffers, rom)
+            )
         else:
             buffers = 0
             if layer.kind in ('maxpool2d', 'avgpool2d'):

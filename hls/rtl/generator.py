@@ -19,14 +19,24 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet5_hls.rtl.folding import Plan, plan as make_plan
-from lenet5_hls.core.output_dir import fresh_output_dir
-from lenet5_hls.rtl.description import (CONTROL, DataFile, Folding, Instance, Reset, RtlDescription, Stage, StreamPort,
-                                        pad8)
-from lenet5_hls.rtl.params import DENSE_FILE_PARAMS, dense_params, requant_params, type_params, write_mem_files
-from lenet5_hls.core.spec import Layer, Spec
-from lenet5_hls.rtl.timing import pipeline_timing
 from lenet5_hls.core.errors import UserError
+from lenet5_hls.core.output_dir import fresh_output_dir
+from lenet5_hls.core.spec import Layer, Spec
+from lenet5_hls.rtl.description import (
+    CONTROL,
+    DataFile,
+    Folding,
+    Instance,
+    Reset,
+    RtlDescription,
+    Stage,
+    StreamPort,
+    pad8,
+)
+from lenet5_hls.rtl.folding import Plan
+from lenet5_hls.rtl.folding import plan as make_plan
+from lenet5_hls.rtl.params import DENSE_FILE_PARAMS, dense_params, requant_params, type_params, write_mem_files
+from lenet5_hls.rtl.timing import pipeline_timing
 
 RTL_DIR = Path(__file__).resolve().parent / 'verilog'
 MEM_DIR = 'mem'  # ROM files, in the output directory
@@ -46,8 +56,18 @@ class Design:
     def add(self, instance: str, module: str, layer: str, params: dict, out_width: int, file_params=()) -> None:
         """Append a stage reading the last stream s<n-1> and driving s<n> (out_width data bits)."""
         n = len(self.stages)
-        self.stages.append(Stage(instance, module, layer, params, list(file_params), in_stream=_stream(n),
-                                 out_stream=_stream(n + 1), out_width=out_width))
+        self.stages.append(
+            Stage(
+                instance,
+                module,
+                layer,
+                params,
+                list(file_params),
+                in_stream=_stream(n),
+                out_stream=_stream(n + 1),
+                out_width=out_width,
+            )
+        )
 
 
 def _stream(n: int) -> str:
@@ -76,7 +96,9 @@ def _check_supported(spec: Spec) -> None:
         if layer.kind == 'zeropad2d':
             nxt = spec.layers[i + 1] if i + 1 < len(spec.layers) else None
             if nxt is None or nxt.kind != 'conv2d':
-                raise RtlGenerationError(f'{where}: zero padding is built into the next convolution; it must be followed by one')
+                raise RtlGenerationError(
+                    f'{where}: zero padding is built into the next convolution; it must be followed by one'
+                )
             if layer.types['output'] != layer.types['input']:
                 raise RtlGenerationError(f'{where}: zero padding that changes the type is not supported')
         if layer.kind in ('conv2d', 'maxpool2d', 'avgpool2d'):
@@ -90,8 +112,9 @@ def _check_supported(spec: Spec) -> None:
             raise RtlGenerationError(f'{where}: a flatten that changes the type is not supported')
 
 
-def build_design(spec: Spec, out: Path, target_ii: int | None = None, overrides: dict[str, int] | None = None
-                 ) -> Design:
+def build_design(
+    spec: Spec, out: Path, target_ii: int | None = None, overrides: dict[str, int] | None = None
+) -> Design:
     """Choose folding and lay out the stages; writes the ROM files into out/mem."""
     _check_supported(spec)
     beats = [int(np.prod(p.shape)) // p.elements_per_beat for p in (spec.input, spec.output)]
@@ -114,34 +137,80 @@ def build_design(spec: Spec, out: Path, target_ii: int | None = None, overrides:
             sh, sw = layer.attrs['stride']
             n_in = kh * kw * c
             fp = folding[layer.name]
-            design.add(f'{layer.name}_window', 'window_gen', layer.name, {
-                'IN_H': h, 'IN_W': w, 'C': c, 'ELEM_W': t_in.width, 'KH': kh, 'KW': kw, 'STRIDE_H': sh, 'STRIDE_W': sw,
-                'PAD_T': pads[0], 'PAD_B': pads[1], 'PAD_L': pads[2], 'PAD_R': pads[3]}, n_in * t_in.width)
+            design.add(
+                f'{layer.name}_window',
+                'window_gen',
+                layer.name,
+                {
+                    'IN_H': h,
+                    'IN_W': w,
+                    'C': c,
+                    'ELEM_W': t_in.width,
+                    'KH': kh,
+                    'KW': kw,
+                    'STRIDE_H': sh,
+                    'STRIDE_W': sw,
+                    'PAD_T': pads[0],
+                    'PAD_B': pads[1],
+                    'PAD_L': pads[2],
+                    'PAD_R': pads[3],
+                },
+                n_in * t_in.width,
+            )
             depth = _window_fifo_depth(layer, fp.cycles_per_vector, design.plan.ii_cycles)
             if fp.cycles_per_vector > 1:
-                design.add(f'{layer.name}_fifo', 'axis_fifo', layer.name, {'DATA_W': n_in * t_in.width, 'DEPTH': depth},
-                           n_in * t_in.width)
+                design.add(
+                    f'{layer.name}_fifo',
+                    'axis_fifo',
+                    layer.name,
+                    {'DATA_W': n_in * t_in.width, 'DEPTH': depth},
+                    n_in * t_in.width,
+                )
             _add_dense(design, layer, fp.multipliers, out)
             pad = [0, 0, 0, 0]
         elif layer.kind == 'dense':
             n_in = layer.input_shape[0]
             if beat_in != n_in:  # hls4ml's dense reads n_in/beat beats into one vector: a width converter
-                design.add(f'{layer.name}_gather', 'stream_flatten', layer.name,
-                           {'ELEM_W': t_in.width, 'C': beat_in, 'BEATS': n_in // beat_in}, n_in * t_in.width)
+                design.add(
+                    f'{layer.name}_gather',
+                    'stream_flatten',
+                    layer.name,
+                    {'ELEM_W': t_in.width, 'C': beat_in, 'BEATS': n_in // beat_in},
+                    n_in * t_in.width,
+                )
             _add_dense(design, layer, folding[layer.name].multipliers, out)
         elif layer.kind == 'relu':
-            design.add(layer.name, 'relu_stream', layer.name, {'N': beat_in, **requant_params(t_in, t_out)},
-                       beat_in * t_out.width)
+            design.add(
+                layer.name,
+                'relu_stream',
+                layer.name,
+                {'N': beat_in, **requant_params(t_in, t_out)},
+                beat_in * t_out.width,
+            )
         elif layer.kind in ('maxpool2d', 'avgpool2d'):
             h, w, c = layer.input_shape
             ph, pw = layer.attrs['pool']
             sh, sw = layer.attrs['stride']
             t_acc = layer.types['accum']
-            design.add(layer.name, 'pool2d', layer.name, {
-                'IN_H': h, 'IN_W': w, 'C': c, 'POOL_H': ph, 'POOL_W': pw, 'STRIDE_H': sh, 'STRIDE_W': sw,
-                'POOL_OP': 0 if layer.kind == 'maxpool2d' else 1,
-                **type_params('DIN', t_in), **type_params('ACC', t_acc, modes=True), **type_params('DOUT', t_out, modes=True)},
-                c * t_out.width)
+            design.add(
+                layer.name,
+                'pool2d',
+                layer.name,
+                {
+                    'IN_H': h,
+                    'IN_W': w,
+                    'C': c,
+                    'POOL_H': ph,
+                    'POOL_W': pw,
+                    'STRIDE_H': sh,
+                    'STRIDE_W': sw,
+                    'POOL_OP': 0 if layer.kind == 'maxpool2d' else 1,
+                    **type_params('DIN', t_in),
+                    **type_params('ACC', t_acc, modes=True),
+                    **type_params('DOUT', t_out, modes=True),
+                },
+                c * t_out.width,
+            )
         elif layer.kind == 'flatten':
             continue  # raster order with channels fastest is already the flattened order: no hardware
         else:  # pragma: no cover - spec validation rejects unknown kinds earlier
@@ -155,8 +224,9 @@ def _add_dense(design: Design, layer: Layer, mults: int, out: Path) -> None:
     w_rel, b_rel = f'{MEM_DIR}/{layer.name}_weights.mem', f'{MEM_DIR}/{layer.name}_biases.mem'
     write_mem_files(layer, mults, out / w_rel, out / b_rel)
     params = dense_params(layer, mults, w_rel, b_rel)
-    design.add(f'{layer.name}_mac', 'dense_unit', layer.name, params, params['N_OUT'] * params['OUT_W'],
-               DENSE_FILE_PARAMS)
+    design.add(
+        f'{layer.name}_mac', 'dense_unit', layer.name, params, params['N_OUT'] * params['OUT_W'], DENSE_FILE_PARAMS
+    )
 
 
 def _param_text(value) -> str:
@@ -215,21 +285,27 @@ def top_verilog(design: Design) -> str:
             f'wire {stage.out_stream}_tvalid;',
             f'wire {stage.out_stream}_tready;',
         ]
-    lines += _instance(design.controller, [
-        '    .clk(ap_clk), .rst(rst),',
-        '    .ap_start(ap_start), .ap_done(ap_done), .ap_idle(ap_idle), .ap_ready(ap_ready),',
-        f'    .s_tvalid({i_port.name}_TVALID), .s_tready({first}_tready),',
-        f'    .gate_tvalid({first}_tvalid), .gate_tready({i_port.name}_TREADY),',
-        f'    .m_tvalid({last}_tvalid), .m_tready({o_port.name}_TREADY)',
-    ])
+    lines += _instance(
+        design.controller,
+        [
+            '    .clk(ap_clk), .rst(rst),',
+            '    .ap_start(ap_start), .ap_done(ap_done), .ap_idle(ap_idle), .ap_ready(ap_ready),',
+            f'    .s_tvalid({i_port.name}_TVALID), .s_tready({first}_tready),',
+            f'    .gate_tvalid({first}_tvalid), .gate_tready({i_port.name}_TREADY),',
+            f'    .m_tvalid({last}_tvalid), .m_tready({o_port.name}_TREADY)',
+        ],
+    )
     for stage in design.stages:
         s_in, s_out = stage.in_stream, stage.out_stream
-        lines += _instance(stage, [
-            '    .clk(ap_clk), .rst(rst),',
-            f'    .s_axis_tdata({s_in}_tdata), .s_axis_tvalid({s_in}_tvalid), .s_axis_tready({s_in}_tready),',
-            f'    .m_axis_tdata({s_out}_tdata), .m_axis_tvalid({s_out}_tvalid), .m_axis_tready({s_out}_tready)',
-        ])
-    pad_expr = f'{{{out_pad - out_bits}{{1\'b0}}}}, ' if out_pad > out_bits else ''
+        lines += _instance(
+            stage,
+            [
+                '    .clk(ap_clk), .rst(rst),',
+                f'    .s_axis_tdata({s_in}_tdata), .s_axis_tvalid({s_in}_tvalid), .s_axis_tready({s_in}_tready),',
+                f'    .m_axis_tdata({s_out}_tdata), .m_axis_tvalid({s_out}_tvalid), .m_axis_tready({s_out}_tready)',
+            ],
+        )
+    pad_expr = f"{{{out_pad - out_bits}{{1'b0}}}}, " if out_pad > out_bits else ''
     lines += [
         '',
         f'assign {o_port.name}_TDATA = {{{pad_expr}{last}_tdata}};',
@@ -247,8 +323,12 @@ def top_verilog(design: Design) -> str:
 def library_modules(design: Design) -> list[str]:
     """Library files the top needs, dependencies included (fxp_requant is used by the arithmetic ones)."""
     needed = {design.controller.module} | {s.module for s in design.stages}
-    deps = {'dense_unit': {'fxp_requant'}, 'relu_stream': {'fxp_requant'}, 'pool2d': {'fxp_requant', 'window_gen'},
-            'window_gen': {'axis_skid_buffer'}}
+    deps = {
+        'dense_unit': {'fxp_requant'},
+        'relu_stream': {'fxp_requant'},
+        'pool2d': {'fxp_requant', 'window_gen'},
+        'window_gen': {'axis_skid_buffer'},
+    }
     changed = True
     while changed:
         extra = set().union(*(deps.get(m, set()) for m in needed)) - needed
@@ -262,17 +342,33 @@ def description(design: Design, out: Path, files: list[Path]) -> RtlDescription:
     spec = design.spec
     mems = [f.as_posix() for s in design.stages for f in s.files().values()]  # relative to out, as the top reads them
     return RtlDescription(
-        top=spec.project_name, source='generated', clock='ap_clk', reset=Reset('ap_rst_n', active_low=True),
-        control=list(CONTROL), input=StreamPort.packed(spec.input, 'in'), output=StreamPort.packed(spec.output, 'out'),
-        files=[f.relative_to(out).as_posix() for f in files], top_file=files[-1].relative_to(out).as_posix(),
-        data_files=[DataFile(m, m) for m in mems], folding=Folding.from_plan(design.plan),
-        timing=pipeline_timing([(s.instance, s.module, s.params) for s in design.stages],
-                               design.controller.params['IN_BEATS']),
-        controller=design.controller, stages=design.stages, base_dir=out.resolve())
+        top=spec.project_name,
+        source='generated',
+        clock='ap_clk',
+        reset=Reset('ap_rst_n', active_low=True),
+        control=list(CONTROL),
+        input=StreamPort.packed(spec.input, 'in'),
+        output=StreamPort.packed(spec.output, 'out'),
+        files=[f.relative_to(out).as_posix() for f in files],
+        top_file=files[-1].relative_to(out).as_posix(),
+        data_files=[DataFile(m, m) for m in mems],
+        folding=Folding.from_plan(design.plan),
+        timing=pipeline_timing(
+            [(s.instance, s.module, s.params) for s in design.stages], design.controller.params['IN_BEATS']
+        ),
+        controller=design.controller,
+        stages=design.stages,
+        base_dir=out.resolve(),
+    )
 
 
-def generate(spec: Spec, out: str | os.PathLike, target_ii: int | None = None, overrides: dict[str, int] | None = None,
-             force: bool = False) -> RtlDescription:
+def generate(
+    spec: Spec,
+    out: str | os.PathLike,
+    target_ii: int | None = None,
+    overrides: dict[str, int] | None = None,
+    force: bool = False,
+) -> RtlDescription:
     """Write OUT/<top>.v, OUT/rtl/*.v (library), OUT/mem/*.mem (ROMs) and OUT/<top>.json; returns the description."""
     with fresh_output_dir(out, force, RtlGenerationError) as out:
         (out / MEM_DIR).mkdir(parents=True)

@@ -74,7 +74,9 @@ def _hex_words(words: list[list[int]], bits: int) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def write_mem_files(layer: Layer, mults: int, weight_path: str | PathLike, bias_path: str | PathLike) -> tuple[Path, Path]:
+def write_mem_files(
+    layer: Layer, mults: int, weight_path: str | PathLike, bias_path: str | PathLike
+) -> tuple[Path, Path]:
     """Write dense_unit's WEIGHT_FILE and BIAS_FILE ($readmemh) for a dense or conv2d layer."""
     w = weight_matrix(layer)
     b = np.asarray(layer.arrays['bias'], dtype=np.int64)

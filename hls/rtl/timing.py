@@ -51,8 +51,14 @@ def window_geometry(p: dict) -> dict:
     last_col = (ow - 1) * p['STRIDE_W'] + p['KW'] - 1
     rows = max(p['IN_H'], last_row + 1 - p['PAD_T'])
     cols = max(p['IN_W'], last_col + 1 - p['PAD_L'])
-    return dict(out_h=oh, out_w=ow, rows=rows, cols=cols, ii=rows * cols,
-                last_pos=(last_row - p['PAD_T']) * cols + (last_col - p['PAD_L']))
+    return dict(
+        out_h=oh,
+        out_w=ow,
+        rows=rows,
+        cols=cols,
+        ii=rows * cols,
+        last_pos=(last_row - p['PAD_T']) * cols + (last_col - p['PAD_L']),
+    )
 
 
 class _Element:
@@ -118,9 +124,14 @@ class _Scan(_Element):
         super().__init__()
         g = window_geometry(p)
         r0, c0 = p['KH'] - 1 - p['PAD_T'], p['KW'] - 1 - p['PAD_L']
-        self.pattern = [(iy < p['IN_H'] and ix < p['IN_W'],
-                         iy >= r0 and (iy - r0) % p['STRIDE_H'] == 0 and ix >= c0 and (ix - c0) % p['STRIDE_W'] == 0)
-                        for iy in range(g['rows']) for ix in range(g['cols'])]
+        self.pattern = [
+            (
+                iy < p['IN_H'] and ix < p['IN_W'],
+                iy >= r0 and (iy - r0) % p['STRIDE_H'] == 0 and ix >= c0 and (ix - c0) % p['STRIDE_W'] == 0,
+            )
+            for iy in range(g['rows'])
+            for ix in range(g['cols'])
+        ]
         self.pos, self.t = 0, -1  # scan positions done, cycle of the last one
 
     def _step(self):
@@ -189,7 +200,9 @@ def _elements(module: str, p: dict, beats_in: int) -> tuple[list[_Element], int]
     """The elements of one library module and its output beats per image."""
     if module in ('window_gen', 'pool2d'):
         if module == 'pool2d':
-            p = dict(p, KH=p['POOL_H'], KW=p['POOL_W'], **{k: p.get(k, 0) for k in ('PAD_T', 'PAD_B', 'PAD_L', 'PAD_R')})
+            p = dict(
+                p, KH=p['POOL_H'], KW=p['POOL_W'], **{k: p.get(k, 0) for k in ('PAD_T', 'PAD_B', 'PAD_L', 'PAD_R')}
+            )
         g = window_geometry(p)
         regs = 2 if module == 'pool2d' else 1  # window_gen's output register; pool2d adds its own
         return [_Scan(p)] + [_Buffer(2) for _ in range(regs)], g['out_h'] * g['out_w']
@@ -218,9 +231,15 @@ def stream_timing(stages: list[tuple[str, dict]], beats_in: int, images: int) ->
     for a, b in zip(chain, chain[1:]):
         a.down, b.up = b, a
     chain[-1].accepted(images * beats_in - 1)  # pull the last image through: computes everything in order
-    return [{'in': [first.accepted(i) for i in range(images * b_in)], 'in_per_image': b_in,
-             'out': [last.down.accepted(j) for j in range(images * b_out)], 'out_per_image': b_out}
-            for first, last, b_in, b_out in spans]
+    return [
+        {
+            'in': [first.accepted(i) for i in range(images * b_in)],
+            'in_per_image': b_in,
+            'out': [last.down.accepted(j) for j in range(images * b_out)],
+            'out_per_image': b_out,
+        }
+        for first, last, b_in, b_out in spans
+    ]
 
 
 def pipeline_timing(stages: list[tuple[str, str, dict]], beats_in: int, images: int = 10) -> Timing:
@@ -238,7 +257,15 @@ def pipeline_timing(stages: list[tuple[str, str, dict]], beats_in: int, images: 
         steady_state_latency_cycles=ends[-1] - starts[-1],
         ii_cycles=ends[-1] - ends[-2],
         images_modelled=images,
-        stages=[StageTiming(name, module, first_in=x['in'][0], first_out=x['out'][0],
-                            last_out=x['out'][x['out_per_image'] - 1], latency=x['out'][0] - x['in'][0])
-                for (name, module, _), x in zip(stages, r)],
+        stages=[
+            StageTiming(
+                name,
+                module,
+                first_in=x['in'][0],
+                first_out=x['out'][0],
+                last_out=x['out'][x['out_per_image'] - 1],
+                latency=x['out'][0] - x['in'][0],
+            )
+            for (name, module, _), x in zip(stages, r)
+        ],
     )

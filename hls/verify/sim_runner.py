@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
 from lenet5_hls.core.errors import UserError
 
 SIMULATORS = ('icarus', 'verilator')
@@ -74,13 +75,20 @@ def check_simulator(sim: str) -> None:
     if sim == 'verilator':
         verilator_exe()
     elif shutil.which('iverilog') is None or shutil.which('vvp') is None:
-        raise SimulationError('iverilog/vvp not found on PATH; install the Debian package iverilog (apt-get install iverilog)')
+        raise SimulationError(
+            'iverilog/vvp not found on PATH; install the Debian package iverilog (apt-get install iverilog)'
+        )
 
 
 def lint(top: str, files: list, args: list[str] = ()) -> tuple[int, str]:
     """`verilator --lint-only -Wall` of a design: (exit status, its messages)."""
-    proc = subprocess.run([verilator_exe(), '--lint-only', '-Wall', '--top-module', top, *args, *map(str, files)],
-                          capture_output=True, text=True, timeout=300, env=simulator_env('verilator'))
+    proc = subprocess.run(
+        [verilator_exe(), '--lint-only', '-Wall', '--top-module', top, *args, *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=simulator_env('verilator'),
+    )
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -91,9 +99,13 @@ def _cocotb_job(sim: str, action: str, kwargs: dict, python_path: list[Path] | N
     return subprocess.run(cmd, env=simulator_env(sim, python_path), check=False).returncode
 
 
-def build_key(sim: str, toplevel: str, sources: list[Path], parameters: dict, build_args: list[str], waves: bool) -> str:
+def build_key(
+    sim: str, toplevel: str, sources: list[Path], parameters: dict, build_args: list[str], waves: bool
+) -> str:
     """Hash of everything that goes into a build: source contents (not their paths), parameters, options."""
-    h = hashlib.sha256(json.dumps([sim, toplevel, sorted((k, str(v)) for k, v in parameters.items()), build_args, waves]).encode())
+    h = hashlib.sha256(
+        json.dumps([sim, toplevel, sorted((k, str(v)) for k, v in parameters.items()), build_args, waves]).encode()
+    )
     for s in sources:
         h.update(hashlib.sha256(Path(s).read_bytes()).digest())
     return h.hexdigest()
@@ -115,8 +127,16 @@ class RunResult:
     run_seconds: float
 
 
-def build(toplevel: str, sim: str, sources: list[Path], build_dir: Path, parameters: dict | None = None,
-          build_args: list[str] | None = None, waves: bool = False, cache: bool = False) -> tuple[Path, bool, float]:
+def build(
+    toplevel: str,
+    sim: str,
+    sources: list[Path],
+    build_dir: Path,
+    parameters: dict | None = None,
+    build_args: list[str] | None = None,
+    waves: bool = False,
+    cache: bool = False,
+) -> tuple[Path, bool, float]:
     """Build `toplevel` unless an identical build exists. build_dir is the build itself, or with cache=True
     a cache directory holding one build per key. Returns (build directory, built now, seconds)."""
     check_simulator(sim)
@@ -133,9 +153,20 @@ def build(toplevel: str, sim: str, sources: list[Path], build_dir: Path, paramet
         return build_dir, False, 0.0
     start = time.perf_counter()
     key_file.unlink(missing_ok=True)
-    status = _cocotb_job(sim, 'build', {
-        'sources': [str(s) for s in sources], 'hdl_toplevel': toplevel, 'parameters': parameters, 'build_args': build_args,
-        'build_dir': str(build_dir), 'always': True, 'waves': waves, 'log_file': str(build_dir / 'build.log')})
+    status = _cocotb_job(
+        sim,
+        'build',
+        {
+            'sources': [str(s) for s in sources],
+            'hdl_toplevel': toplevel,
+            'parameters': parameters,
+            'build_args': build_args,
+            'build_dir': str(build_dir),
+            'always': True,
+            'waves': waves,
+            'log_file': str(build_dir / 'build.log'),
+        },
+    )
     if status != 0:
         raise SimulationError(f'{sim} build of {toplevel} failed (exit {status}); log: {build_dir / "build.log"}')
     key_file.write_text(key)
@@ -171,11 +202,25 @@ def run(
     results = run_dir / 'results.xml'
     results.unlink(missing_ok=True)
     start = time.perf_counter()
-    status = _cocotb_job(sim, 'test', {
-        'test_module': test_module, 'hdl_toplevel': toplevel, 'build_dir': str(build_dir), 'test_dir': str(run_dir),
-        'results_xml': str(results), 'extra_env': extra_env or {}, 'seed': seed, 'waves': waves,
-        'test_filter': test_filter, 'plusargs': plusargs or [], 'hdl_toplevel_lang': 'verilog',
-        'log_file': str(log_file) if log_file else None}, python_path=[test_dir] if test_dir else None)
+    status = _cocotb_job(
+        sim,
+        'test',
+        {
+            'test_module': test_module,
+            'hdl_toplevel': toplevel,
+            'build_dir': str(build_dir),
+            'test_dir': str(run_dir),
+            'results_xml': str(results),
+            'extra_env': extra_env or {},
+            'seed': seed,
+            'waves': waves,
+            'test_filter': test_filter,
+            'plusargs': plusargs or [],
+            'hdl_toplevel_lang': 'verilog',
+            'log_file': str(log_file) if log_file else None,
+        },
+        python_path=[test_dir] if test_dir else None,
+    )
     if status != 0 and not results.exists():  # failing tests write results; a crash does not
         raise SimulationError(f'{toplevel} under {sim}: simulation failed (exit {status}); log: {log_file or "above"}')
     tests, failed = get_results(results)

@@ -18,9 +18,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from lenet5_hls.core.errors import UserError
 from lenet5_hls.core.spec import Port, Spec
 from lenet5_hls.rtl.description import CONTROL, DataFile, Lane, Reset, RtlDescription, StreamPort, pad8
-from lenet5_hls.core.errors import UserError
 
 RESETS = {'ap_rst_n': True, 'ap_rst': False}  # name -> active low
 # Watchdog per output beat: vendor II/latency is unknown (reuse factor, dataflow FIFOs), so be generous.
@@ -58,7 +58,11 @@ def _balanced(text: str, start: int) -> int:
 
 def _declaration(text: str) -> tuple[str, int | None, list[str]] | None:
     """'input wire signed [7:0] a, b' -> ('input', 8, ['a', 'b']); None if text is no port declaration."""
-    m = re.match(r'\s*(input|output|inout)\b\s*(?:(?:wire|reg|logic|var|signed|unsigned)\b\s*)*(?:\[([^\]]*)\])?(.*)$', text, re.DOTALL)
+    m = re.match(
+        r'\s*(input|output|inout)\b\s*(?:(?:wire|reg|logic|var|signed|unsigned)\b\s*)*(?:\[([^\]]*)\])?(.*)$',
+        text,
+        re.DOTALL,
+    )
     if not m:
         return None
     width = None
@@ -81,9 +85,9 @@ def module_ports(text: str, top: str) -> list[HdlPort] | None:
     header = ''
     if text.startswith('(', pos):
         end = _balanced(text, pos)
-        header, pos = text[pos + 1:end - 1], end
+        header, pos = text[pos + 1 : end - 1], end
     body_end = re.compile(r'\bendmodule\b').search(text, pos)
-    body = text[pos:body_end.start() if body_end else len(text)]
+    body = text[pos : body_end.start() if body_end else len(text)]
     ports: dict[str, HdlPort] = {}
     items = [s.strip() for s in header.split(',') if s.strip()]
     if any(_declaration(s) for s in items):  # ANSI: a declaration's direction and width carry over to bare names
@@ -114,7 +118,7 @@ def _sources(verilog: str | os.PathLike | list) -> list[Path]:
     else:
         d = Path(verilog)
         if not d.is_dir():
-            raise VendorRtlError(f'{d}: not a directory of Verilog files (the vendor project\'s syn/verilog)')
+            raise VendorRtlError(f"{d}: not a directory of Verilog files (the vendor project's syn/verilog)")
         files = sorted(p.resolve() for p in d.glob('*.v'))
     if not files:
         raise VendorRtlError(f'{verilog}: no Verilog (*.v) files')
@@ -154,29 +158,49 @@ def _stream(ports: dict[str, HdlPort], p: Port, direction: str) -> StreamPort:
     w, n = p.type.width, p.elements_per_beat
     ins, outs = ('input', 'output') if direction == 'in' else ('output', 'input')
     what = f'stream {p.name} ({direction}put, {n} x {p.type.cpp()} per beat)'
-    split = {int(m.group(1)): m.group(0) for m in (re.fullmatch(rf'{re.escape(p.name)}_V_data_(\d+)_V_TDATA', q) for q in ports) if m}
+    split = {
+        int(m.group(1)): m.group(0)
+        for m in (re.fullmatch(rf'{re.escape(p.name)}_V_data_(\d+)_V_TDATA', q) for q in ports)
+        if m
+    }
     if f'{p.name}_TDATA' in ports:
         port = StreamPort.packed(p, direction)
         lane = port.lanes[0]
-        _check(ports, lane.tdata, ins, lane.tdata_width, f'{what}, packed layout (Vitis HLS): {n} x {w} bits padded to a multiple of 8')
+        _check(
+            ports,
+            lane.tdata,
+            ins,
+            lane.tdata_width,
+            f'{what}, packed layout (Vitis HLS): {n} x {w} bits padded to a multiple of 8',
+        )
         _check(ports, lane.tvalid, ins, 1, what)
         _check(ports, lane.tready, outs, 1, what)
         return port
     if split:
         if sorted(split) != list(range(n)):
-            raise VendorRtlError(f'{what}, split layout (Vivado HLS): expected lanes {p.name}_V_data_<i>_V for i = 0..{n - 1}, '
-                                 f'found i = {", ".join(map(str, sorted(split)))}')
+            raise VendorRtlError(
+                f'{what}, split layout (Vivado HLS): expected lanes {p.name}_V_data_<i>_V for i = 0..{n - 1}, '
+                f'found i = {", ".join(map(str, sorted(split)))}'
+            )
         lanes = []
         for i in range(n):
             prefix = f'{p.name}_V_data_{i}_V'
             lane = Lane(prefix, f'{prefix}_TDATA', f'{prefix}_TVALID', f'{prefix}_TREADY', pad8(w), 1)
-            _check(ports, lane.tdata, ins, lane.tdata_width, f'{what}, split layout (Vivado HLS): one {w}-bit element padded to a multiple of 8')
+            _check(
+                ports,
+                lane.tdata,
+                ins,
+                lane.tdata_width,
+                f'{what}, split layout (Vivado HLS): one {w}-bit element padded to a multiple of 8',
+            )
             _check(ports, lane.tvalid, ins, 1, what)
             _check(ports, lane.tready, outs, 1, what)
             lanes.append(lane)
         return StreamPort(p.name, direction, p.shape, p.type, n, 'split', lanes)
-    raise VendorRtlError(f'{what}: unknown layout, neither {p.name}_TDATA (Vitis HLS) nor {p.name}_V_data_<i>_V_TDATA '
-                         f'(Vivado HLS) among the ports ({", ".join(ports)})')
+    raise VendorRtlError(
+        f'{what}: unknown layout, neither {p.name}_TDATA (Vitis HLS) nor {p.name}_V_data_<i>_V_TDATA '
+        f'(Vivado HLS) among the ports ({", ".join(ports)})'
+    )
 
 
 def describe_vendor_rtl(verilog: str | os.PathLike | list, spec: Spec, top: str | None = None) -> RtlDescription:
@@ -187,8 +211,10 @@ def describe_vendor_rtl(verilog: str | os.PathLike | list, spec: Spec, top: str 
     top = top or spec.project_name
     found = [(f, ports) for f in files if (ports := module_ports(f.read_text(errors='replace'), top)) is not None]
     if not found:
-        raise VendorRtlError(f'no module {top!r} in the {len(files)} Verilog file(s) of {verilog} '
-                             f'(the top is named like the HLS project; pass top=... if it differs)')
+        raise VendorRtlError(
+            f'no module {top!r} in the {len(files)} Verilog file(s) of {verilog} '
+            f'(the top is named like the HLS project; pass top=... if it differs)'
+        )
     top_file, ports = found[0][0], {p.name: p for p in found[0][1]}
     _check(ports, 'ap_clk', 'input', 1, 'clock')
     reset = next((r for r in RESETS if r in ports), None)
@@ -203,11 +229,22 @@ def describe_vendor_rtl(verilog: str | os.PathLike | list, spec: Spec, top: str 
     known |= {name for p in (i_port, o_port) for ln in p.lanes for name in (ln.tdata, ln.tvalid, ln.tready)}
     undriven = [p.name for p in ports.values() if p.name not in known and p.direction != 'output']
     if undriven:
-        raise VendorRtlError(f'module {top}: input port(s) {", ".join(undriven)} unknown to the testbench (it drives only '
-                             f'ap_clk, the reset, ap_start and the streams {spec.input.name}, {spec.output.name})')
+        raise VendorRtlError(
+            f'module {top}: input port(s) {", ".join(undriven)} unknown to the testbench (it drives only '
+            f'ap_clk, the reset, ap_start and the streams {spec.input.name}, {spec.output.name})'
+        )
     base = Path(os.path.commonpath([f.parent for f in files]))
     return RtlDescription(
-        top=top, source='vendor', clock='ap_clk', reset=Reset(reset, RESETS[reset]), control=control, input=i_port,
-        output=o_port, files=[_relative(f, base) for f in files], top_file=_relative(top_file, base),
+        top=top,
+        source='vendor',
+        clock='ap_clk',
+        reset=Reset(reset, RESETS[reset]),
+        control=control,
+        input=i_port,
+        output=o_port,
+        files=[_relative(f, base) for f in files],
+        top_file=_relative(top_file, base),
         data_files=_rom_files(files, base),
-        timeout_cycles=max(TIMEOUT_CYCLES_MIN, TIMEOUT_CYCLES_PER_INPUT_BEAT * i_port.beats_per_image), base_dir=base)
+        timeout_cycles=max(TIMEOUT_CYCLES_MIN, TIMEOUT_CYCLES_PER_INPUT_BEAT * i_port.beats_per_image),
+        base_dir=base,
+    )

@@ -24,8 +24,10 @@ from lenet5_hls.verify.benches.top_bench import assert_bit_exact, load_case, loa
 def stall_report(dut, desc: RtlDescription) -> str:
     """Which stream holds the data: port counters, then every internal stream that is blocked (valid, not
     ready) — the most downstream one is where the pipeline stopped."""
-    lines = [f'{desc.input.name}: {int(dut.source.beats_sent.value)} beats accepted; '
-             f'{desc.output.name}: {int(dut.sink.beats_received.value)} beats delivered']
+    lines = [
+        f'{desc.input.name}: {int(dut.source.beats_sent.value)} beats accepted; '
+        f'{desc.output.name}: {int(dut.sink.beats_received.value)} beats delivered'
+    ]
     streams = [(desc.stages[0].in_stream, 'input gate')] if desc.stages else []  # driven by the block control
     streams += [(stage.out_stream, stage.instance) for stage in desc.stages]
     blocked = []
@@ -57,13 +59,17 @@ async def images_match_golden_file_io(dut):
     except SimTimeoutError:
         raise AssertionError(f'run not finished within {budget} cycles: {stall_report(dut, desc)}') from None
     if int(dut.stalled.value):
-        raise AssertionError(f'stalled, no handshake on any port for {cocotb.plusargs.get("stall")} cycles: {stall_report(dut, desc)}')
+        raise AssertionError(
+            f'stalled, no handshake on any port for {cocotb.plusargs.get("stall")} cycles: {stall_report(dut, desc)}'
+        )
     await ClockCycles(clk, 2 * ii)
     o_port = desc.output
     extra = int(dut.sink.beats_received.value) - len(inputs) * o_port.beats_per_image
     raw, out_cycles = read_results(run_dir / OUTPUT, o_port)
     got, want = raw.reshape(len(inputs), -1), expected.reshape(len(inputs), -1)
-    timing = Timing.measure(np.loadtxt(run_dir / INPUT_LOG, dtype=np.int64, ndmin=1), out_cycles, o_port.beats_per_image)
+    timing = Timing.measure(
+        np.loadtxt(run_dir / INPUT_LOG, dtype=np.int64, ndmin=1), out_cycles, o_port.beats_per_image
+    )
     result = score(got, want, timing, extra)
     dut._log.info('RESULT %s', {k: v for k, v in result.items() if k != 'mismatched_images'})
     assert_bit_exact(got, want)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import cocotb
 import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge
+
 from lenet5_hls.rtl.description import Stage
 from lenet5_hls.verify.benches.config import BenchConfig
 from lenet5_hls.verify.benches.streams import unpack
@@ -40,11 +41,15 @@ class Divergence:
 
     def __str__(self) -> str:
         expected, actual = ('nothing' if v is None else v for v in (self.expected, self.actual))
-        return (f'first diverging layer: {self.layer} ({self.instance}, {self.stream}): element {self.element} '
-                f'expected {expected}, RTL {actual}')
+        return (
+            f'first diverging layer: {self.layer} ({self.instance}, {self.stream}): element {self.element} '
+            f'expected {expected}, RTL {actual}'
+        )
 
 
-def first_divergence(streams: list[tuple[str, str, str]], recorded: dict[str, np.ndarray], trace: dict[str, np.ndarray]) -> Divergence | None:
+def first_divergence(
+    streams: list[tuple[str, str, str]], recorded: dict[str, np.ndarray], trace: dict[str, np.ndarray]
+) -> Divergence | None:
     """The first layer of `streams` (layer_streams) whose recorded elements differ from its golden output
     for one image (flattened: raster order, channels fastest, as the stream carries it)."""
     for layer, instance, stream in streams:
@@ -63,8 +68,10 @@ class LayerProbe:
 
     def __init__(self, dut, clk, streams: dict[str, str]):
         """streams: name -> the top's stream (wires <stream>_tvalid/_tready/_tdata)."""
-        self.signals = {name: [getattr(dut, f'{stream}_{s}') for s in ('tvalid', 'tready', 'tdata')]
-                        for name, stream in streams.items()}
+        self.signals = {
+            name: [getattr(dut, f'{stream}_{s}') for s in ('tvalid', 'tready', 'tdata')]
+            for name, stream in streams.items()
+        }
         self.words = {name: [] for name in streams}
         self._task = cocotb.start_soon(self._run(clk))
 
@@ -85,12 +92,12 @@ class LayerProbe:
 
 
 def load_trace(image: int) -> dict[str, tuple[np.ndarray, int, bool]]:
-    """{layer: (golden raw output of one image, element width, signed)} from the case file (conftest.py); {} if absent."""
+    """{layer: (golden raw output of one image, element width, signed)} from the case file; {} if absent."""
     case = np.load(BenchConfig.current().case)
     out = {}
     for key in case.files:
         if key.startswith('trace/'):
-            layer = key[len('trace/'):]
+            layer = key[len('trace/') :]
             width, signed = case[f'trace_type/{layer}']
             out[layer] = (case[key][image], int(width), bool(signed))
     return out

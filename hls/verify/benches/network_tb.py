@@ -6,7 +6,6 @@ stream; on a mismatch the failure names the first diverging layer (layer_probe r
 
 from __future__ import annotations
 
-
 import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles
@@ -39,4 +38,3 @@ async def network_matches_golden(dut):
     assert_no_extra_beats(result)
     if config.check_cycles and not stress:
         check_cycles(bench.desc, timing)
-

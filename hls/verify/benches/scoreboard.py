@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from lenet5_hls.rtl.description import RtlDescription
 from lenet5_hls.verify.benches.config import BenchConfig
 from lenet5_hls.verify.benches.streams import assert_cycles
@@ -35,8 +36,12 @@ def score(got: np.ndarray, expected: np.ndarray, timing: Timing, extra_beats: in
     with the raw outputs beside it as rtl_outputs.npy)."""
     bad = np.argwhere(got != expected)
     result = {
-        'images': len(expected), 'elements': int(expected.size), 'mismatches': len(bad), 'extra_beats': extra_beats,
-        'mismatched_images': sorted({int(i) for i in bad[:, 0]}), 'ii_cycles': timing.ii_cycles,
+        'images': len(expected),
+        'elements': int(expected.size),
+        'mismatches': len(bad),
+        'extra_beats': extra_beats,
+        'mismatched_images': sorted({int(i) for i in bad[:, 0]}),
+        'ii_cycles': timing.ii_cycles,
         'latency_cycles': timing.latency_cycles,
     }
     if (result_file := BenchConfig.current().result) is not None:

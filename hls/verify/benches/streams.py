@@ -47,5 +47,6 @@ def unpack(word: int, n: int, width: int, signed: bool) -> list[int]:
 
 def assert_cycles(measured: int, estimate: int, what: str, tolerance: float = 0.02) -> None:
     """FINN-style check of a simulated cycle count against the analytical estimate."""
-    assert abs(measured - estimate) <= tolerance * estimate, \
+    assert abs(measured - estimate) <= tolerance * estimate, (
         f'{what}: simulated {measured} cycles, analytical estimate {estimate} (tolerance {tolerance:.0%})'
+    )

@@ -17,6 +17,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
 from cocotb.utils import get_sim_time
+
 from lenet5_hls.rtl.description import RtlDescription
 from lenet5_hls.verify.benches.config import BenchConfig
 from lenet5_hls.verify.benches.streams import CLOCK_NS, pack, random_pauses, sim_ns, unpack
@@ -53,8 +54,13 @@ class TopBench:
             return AxiStreamBus.from_prefix(dut, lane.prefix)
 
         kw = {'reset_active_level': bool(self.rst_active)}
-        self.sources = [AxiStreamSource(bus(ln), self.clk, self.rst, byte_lanes=ln.tdata_width // 8, **kw) for ln in self.i_port.lanes]
-        self.sinks = [AxiStreamSink(bus(ln), self.clk, self.rst, byte_lanes=ln.tdata_width // 8, **kw) for ln in self.o_port.lanes]
+        self.sources = [
+            AxiStreamSource(bus(ln), self.clk, self.rst, byte_lanes=ln.tdata_width // 8, **kw)
+            for ln in self.i_port.lanes
+        ]
+        self.sinks = [
+            AxiStreamSink(bus(ln), self.clk, self.rst, byte_lanes=ln.tdata_width // 8, **kw) for ln in self.o_port.lanes
+        ]
         rng = random.Random(seed)
         for ep in self.sources + self.sinks:
             ep.log.setLevel(logging.WARNING)
@@ -83,7 +89,7 @@ class TopBench:
         out, first = [], 0
         for lane in p.lanes:
             n, nbytes = lane.elements, lane.tdata_width // 8
-            words = (pack(row[first:first + n], p.element_width) for row in rows)
+            words = (pack(row[first : first + n], p.element_width) for row in rows)
             out.append(b''.join(word.to_bytes(nbytes, 'little') for word in words))
             first += n
         return out
@@ -111,7 +117,9 @@ class TopBench:
         """The handshake signals of every lane, for a watchdog message."""
         parts = [f'{self.queued_inputs()} input frames still queued']
         for lane in self.i_port.lanes + self.o_port.lanes:
-            parts.append(f'{lane.tvalid}={self.signal(lane.tvalid).value} {lane.tready}={self.signal(lane.tready).value}')
+            parts.append(
+                f'{lane.tvalid}={self.signal(lane.tvalid).value} {lane.tready}={self.signal(lane.tready).value}'
+            )
         return ', '.join(parts)
 
     async def receive(self, n_images: int, budget_cycles: int | None = None) -> tuple[np.ndarray, list[float]]:
@@ -127,8 +135,10 @@ class TopBench:
                 try:
                     frame = await with_timeout(sink.recv(), budget * CLOCK_NS, 'ns')
                 except SimTimeoutError:
-                    raise AssertionError(f'stream {p.name} stalled: no output beat {i} on {lane.tdata} within {budget} cycles '
-                                         f'({self.stall_report()})') from None
+                    raise AssertionError(
+                        f'stream {p.name} stalled: no output beat {i} on {lane.tdata} within {budget} cycles '
+                        f'({self.stall_report()})'
+                    ) from None
                 words.append(int.from_bytes(bytes(frame.tdata), 'little'))
                 if not columns:
                     times.append(sim_ns(frame.sim_time_start))
