@@ -35,7 +35,14 @@ if [ ! -x .venv/bin/python ]; then
   echo "[setup] creating .venv with $("$PYTHON" --version)"
   "$PYTHON" -m venv .venv
 fi
-echo "[setup] installing lenet5-hls and its dependencies into .venv (first run: a few minutes)"
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
-echo "[setup] done: .venv/bin/lenet5-hls --help"
+# Reinstall only when pyproject.toml changed since the last install (its hash is kept in .venv).
+STAMP=.venv/.lenet5-hls-installed
+WANT=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+  echo "[setup] installing lenet5-hls and its dependencies into .venv (first run: a few minutes)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  # setuptools' notice about editable installs is informational; keep the console to real problems
+  PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -e '.[test]'
+  echo "$WANT" > "$STAMP"
+fi
+echo "[setup] ready: .venv/bin/lenet5-hls --help"

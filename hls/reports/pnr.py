@@ -32,6 +32,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from lenet5_hls.core.errors import ToolMissing, UserError
+from lenet5_hls.core.log import progress_bar
 from lenet5_hls.reports.resources import fmt_count, literal, load_rtl
 from lenet5_hls.rtl.description import Instance
 
@@ -269,7 +270,8 @@ def pnr_report(rtl_dir, jobs: int = 2, progress=log.info, target_mhz: float = 10
             return row
 
         order = sorted(instances, key=lambda i: int(i.params.get('MULTS', 0)), reverse=True)
-        rows = dict(zip([i.instance for i in order], pool.map(run, order)))
+        placed = progress_bar(pool.map(run, order), total=len(order), desc='place and route', unit='stage')
+        rows = dict(zip([i.instance for i in order], placed))
         stages = [rows[i.instance] for i in instances]
         layers = []
         for name in dict.fromkeys(s['layer'] for s in stages):

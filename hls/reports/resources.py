@@ -32,6 +32,7 @@ from pathlib import Path
 import yaml
 
 from lenet5_hls.core.errors import ToolMissing, UserError
+from lenet5_hls.core.log import progress_bar
 from lenet5_hls.rtl.description import Instance, RtlDescription
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,7 @@ def synthesize(
             progress(f'[synth] {inst.instance} ({inst.module}) {flow}: {design["num_cells"]:,} cells, {seconds:.1f} s')
             return key, (design, seconds)
 
-        runs = dict(pool.map(run, tasks))
+        runs = dict(progress_bar(pool.map(run, tasks), total=len(tasks), desc='yosys', unit='run'))
     return yosys_version(exe), [
         [
             (inst, stage_counts(inst, {f: runs[k] for f, k in by_flow.items()}))

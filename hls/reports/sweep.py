@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from lenet5_hls.core.errors import UserError
+from lenet5_hls.core.log import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ def run_sweep(
             subset=True,
         )
     points, models = [], {}
-    for w, a in bits:
+    for w, a in progress_bar(bits, desc='sweep', unit='model'):
         pair_dir = out / f'w{w}a{a}'
         pair_dir.mkdir()
         metrics = _train_pair(pair_dir, data, w, a, epochs, seed, progress)
