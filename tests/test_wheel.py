@@ -22,12 +22,15 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+from lenet5_hls.cli import TENSORFLOW_NOISE
+
 REPO = Path(__file__).resolve().parent.parent
 IMAGES = 20
 SHIPPED = {'.py', '.v', '.keras', '.json'}  # modules, Verilog library and benches, the committed model and metrics
 # run by the new environment's python: where lenet5_hls comes from, sys.path, and any editable-install finder
 PROBE = """
 import json, sys, lenet5_hls, lenet5_hls.model
+
 print(json.dumps({
     'file': lenet5_hls.__file__, 'model': lenet5_hls.model.__file__, 'path': sys.path,
     'meta_path': [getattr(f, '__module__', '') for f in sys.meta_path],
@@ -125,8 +128,16 @@ def test_installed_wheel_runs_the_flow(tmp_path):
     timings['flow'] = time.monotonic() - t
     print('seconds since start:', {k: round(v, 1) for k, v in timings.items()})
     assert flow.returncode == 0, f'flow exited {flow.returncode}\n{flow.stdout[-6000:]}\n{flow.stderr[-6000:]}'
-    summary = json.loads((out / 'summary.json').read_text())
-    assert summary['images'] == IMAGES
-    assert summary['rtl_vs_golden_mismatches'] == 0
-    assert summary['golden_vs_csim_mismatches'] == 0
+    s = json.loads((out / 'summary.json').read_text())
+    elements = 10 * IMAGES
+    assert s['images'] == IMAGES and s['simulator'] == 'icarus' and s['output_elements_compared'] == elements
+    assert s['rtl_vs_golden_mismatches'] == s['golden_vs_csim_mismatches'] == s['golden_vs_keras_mismatches'] == 0
+    assert set(s['accuracy']) == {'keras', 'csim', 'golden', 'rtl'} and len(set(s['accuracy'].values())) == 1
+    assert s['ii_cycles'] == s['analytical']['ii_cycles'] == 784
+    assert s['latency_cycles'] == s['analytical']['latency_cycles'] == 3076
+    assert s['multipliers'] == 406 and s['rtl_images_per_s'] > 0 and s['csim_images_per_s'] > 0
+    assert f'RTL vs golden           0 of {elements} elements differ' in flow.stdout
+    # the console is ours: no TensorFlow / absl / oneDNN start-up notices, no warnings pages
+    noise = [line for line in flow.stderr.splitlines() if TENSORFLOW_NOISE.search(line) or 'Warning' in line]
+    assert not noise, noise
     assert not any(work.iterdir()), 'the flow wrote into its working directory'
