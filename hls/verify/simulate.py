@@ -4,7 +4,9 @@ scored against the golden model, with the measured II and latency.
 Two drivers run the package's cocotb benches (verify/benches): `hdl` keeps stimulus and capture in Verilog
 (file_io_tb; thousands of images, optimized Verilator build, images split over parallel
 simulations) and `python` drives every beat from cocotbext-axi (network_tb; split-layout vendor RTL,
-names the first diverging layer on a mismatch). Builds are cached by content (sim_runner).
+names the first diverging layer on a mismatch). Shards are tasks of the execution layer: each carries the
+RTL's files and its images and returns its figures, outputs and log; builds are cached by content on each
+worker (sim_runner).
 """
 
 from __future__ import annotations
@@ -12,17 +14,23 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
+import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
-from lenet5_hls.core.log import progress_bar
+from lenet5_hls.core.execution import run_tasks, worker_slots
 from lenet5_hls.rtl.description import RtlDescription
 from lenet5_hls.verify.benches.config import BenchConfig
-from lenet5_hls.verify.sim_runner import VERILATOR_FAST, SimulationError, build, default_cache_dir, run
+from lenet5_hls.verify.sim_runner import (
+    VERILATOR_FAST,
+    SimulationError,
+    build,
+    check_simulator,
+    default_cache_dir,
+    run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +49,105 @@ def _merge(parts: list[dict], starts: list[int]) -> dict:
     return merged
 
 
+def rtl_bundle(desc_file: Path) -> dict[str, bytes]:
+    """The description and every file it names, by path relative to their common directory (a task's input)."""
+    desc = RtlDescription.load(desc_file)
+    files = [*desc.source_files(), *(desc.path(f.path) for f in desc.data_files)]
+    root = Path(os.path.commonpath([desc_file.parent, *(f.parent for f in files)]))
+    bundle = {f.relative_to(root).as_posix(): f.read_bytes() for f in files}
+    bundle[DESCRIPTION] = json.dumps(desc.rebased(root).to_json()).encode()
+    return bundle
+
+
+DESCRIPTION = '.description.json'
+
+
+def _shard(rtl: dict[str, bytes], case: dict, options: dict, seed: int) -> dict:
+    """One simulation of `case` (raw inputs and expected outputs) on a worker, in a temporary directory: the
+    scoreboard's figures, the raw outputs, the log text and any waveform files (name: bytes)."""
+    sim, driver, stress, waves = options['sim'], options['driver'], options['stress'], options['waves']
+    with tempfile.TemporaryDirectory(prefix='lenet5_sim_') as tmp:
+        root = Path(tmp) / 'rtl'
+        for name, data in rtl.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(data)
+        # the bundle's description holds its paths relative to root; saved there it resolves them
+        desc = RtlDescription.from_json(json.loads(rtl[DESCRIPTION]), root)
+        desc_file = desc.save(root / 'description.json')
+        run_dir = Path(tmp) / 'run'
+        run_dir.mkdir()
+        desc.copy_data_files(run_dir)  # ROM images: $readmemh opens them relative to the run directory
+        np.savez(run_dir / 'case.npz', **case)
+        result_file = run_dir / 'sim_result.json'
+        config = BenchConfig(
+            str(desc_file), str(run_dir / 'case.npz'), str(run_dir), result=str(result_file), stress=stress
+        )
+        plusargs = [config.write(run_dir / 'bench.json')]
+        sources = desc.source_files()
+        if driver == 'hdl':
+            from lenet5_hls.verify.benches.file_io_bench import HDL_FILES, prepare, tb_verilog
+
+            tb = root / f'tb_{desc.top}.v'
+            tb.write_text(tb_verilog(desc))
+            top, module, test = f'tb_{desc.top}', 'lenet5_hls.verify.benches.file_io_tb', 'images_match_golden_file_io'
+            sources = [*HDL_FILES, *sources, tb]
+            ii = desc.ii_cycles
+            plusargs += prepare(
+                run_dir,
+                desc,
+                case['inputs'],
+                idle=30 if stress else 0,
+                backpressure=40 if stress else 0,
+                seed=seed,
+                stall_cycles=20 * ii + 5000 if ii else desc.timeout_cycles,
+            )
+        else:
+            top, module, test = desc.top, 'lenet5_hls.verify.benches.network_tb', 'network_matches_golden'
+        build_args = VERILATOR_FAST if sim == 'verilator' else []
+        build_dir, built, build_seconds = build(
+            top,
+            sim,
+            sources,
+            options['cache_dir'] or default_cache_dir(),
+            build_args=build_args,
+            waves=waves,
+            cache=True,
+        )
+        log_file = Path(tmp) / 'sim.log'
+        r = run(
+            top,
+            module,
+            None,
+            sim,
+            sources,
+            build_dir,
+            run_dir=run_dir,
+            seed=seed,
+            test_filter=test,
+            waves=waves,
+            plusargs=plusargs,
+            build_args=build_args,
+            log_file=log_file,
+        )
+        log_text = log_file.read_text(errors='replace') if log_file.exists() else ''
+        if not result_file.exists():
+            tail = '\n'.join(log_text.splitlines()[-15:])
+            raise SimulationError(f'simulation ended without a result; the end of its log:\n{tail}')
+        wave_files = [*run_dir.glob('*.vcd'), *build_dir.glob('*.fst')]  # Icarus dumps into the build directory
+        figures = json.loads(result_file.read_text())
+        wave_data = {f.name: f.read_bytes() for f in wave_files}
+        for f in wave_files:  # not left in the shared build cache
+            f.unlink()
+        return figures | {
+            'outputs': np.load(run_dir / 'rtl_outputs.npy'),
+            'failed': r.failed,
+            'built': built,
+            'build_seconds': build_seconds,
+            'log': log_text,
+            'waves': wave_data,
+        }
+
+
 def simulate(
     desc_file: Path,
     inputs: np.ndarray,
@@ -56,8 +163,10 @@ def simulate(
     progress=log.info,
 ) -> dict:
     """Run raw `inputs` through the RTL described by desc_file; `expected` are the golden raw outputs.
-    driver None: hdl for packed streams, python for the split layout. jobs: parallel simulations (hdl
-    driver; default: one per core). Writes out_dir/rtl_outputs.npy (raw outputs) and sim_result.json."""
+    driver None: hdl for packed streams, python for the split layout. jobs: simulations the images are split
+    between (hdl driver; default: one per worker thread of the cluster). Writes out_dir/rtl_outputs.npy (raw
+    outputs), sim_result.json and the simulations' logs. cache_dir: the builds' cache on the workers (default:
+    each worker's default_cache_dir())."""
     desc_file = Path(desc_file).resolve()
     desc = RtlDescription.load(desc_file)
     split = any(len(p.lanes) > 1 for p in (desc.input, desc.output))
@@ -68,94 +177,40 @@ def simulate(
         raise SimulationError(
             'the hdl driver needs packed streams (<name>_TDATA); this RTL has the split layout: use --driver python'
         )
+    check_simulator(sim)
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    ii = desc.ii_cycles
-    sources = desc.source_files()
     if driver == 'hdl':
-        from lenet5_hls.verify.benches.file_io_bench import HDL_FILES, prepare, tb_verilog
+        from lenet5_hls.verify.benches.file_io_bench import tb_verilog
 
-        tb = out_dir / f'tb_{desc.top}.v'
-        tb.write_text(tb_verilog(desc))
-        top, module, test = f'tb_{desc.top}', 'lenet5_hls.verify.benches.file_io_tb', 'images_match_golden_file_io'
-        sources = [*HDL_FILES, *sources, tb]
+        (out_dir / f'tb_{desc.top}.v').write_text(tb_verilog(desc))
         # a shard costs a reset and a pipeline fill; waveforms come from one simulation
-        jobs = 1 if waves else max(1, min(jobs or os.cpu_count() or 1, len(inputs) // 50 or 1))
+        jobs = 1 if waves else max(1, min(jobs or worker_slots(), len(inputs) // 50 or 1))
     else:
-        top, module, test, jobs = desc.top, 'lenet5_hls.verify.benches.network_tb', 'network_matches_golden', 1
-    build_args = VERILATOR_FAST if sim == 'verilator' else []
-    cache_dir = cache_dir or default_cache_dir()
+        jobs = 1
     progress(
         f'[sim] {len(inputs)} images, {sim}, {driver} driver{", idle + backpressure" if stress else ""}: '
-        f'building {top} (cache {cache_dir})'
+        f'{jobs} simulation{"s" if jobs > 1 else ""}, builds cached per worker ({cache_dir or default_cache_dir()}), '
+        f'logs in {out_dir}/sim*.log'
     )
     start = time.perf_counter()
-    build_dir, built, build_seconds = build(
-        top, sim, sources, cache_dir, build_args=build_args, waves=waves, cache=True
-    )
-    progress(
-        f'[sim] build {"took " + format(build_seconds, ".1f") + " s" if built else "reused"}; running '
-        f'{jobs} simulation{"s" if jobs > 1 else ""}, logs in {out_dir}/sim*.log'
-    )
     starts = [int(a[0]) for a in np.array_split(np.arange(len(inputs)), jobs)]
     ends = starts[1:] + [len(inputs)]
-
-    def shard(k: int) -> dict:
-        sdir = out_dir if jobs == 1 else out_dir / f'shard{k}'
-        sdir.mkdir(parents=True, exist_ok=True)
-        desc.copy_data_files(sdir)  # ROM images: $readmemh opens them relative to the run directory
-        x, y = inputs[starts[k] : ends[k]], expected[starts[k] : ends[k]]
-        np.savez(sdir / 'case.npz', inputs=x, expected=y)
-        result_file = sdir / 'sim_result.json'
-        result_file.unlink(missing_ok=True)
-        config = BenchConfig(str(desc_file), str(sdir / 'case.npz'), str(sdir), result=str(result_file), stress=stress)
-        plusargs = [config.write(sdir / 'bench.json')]
-        if driver == 'hdl':
-            plusargs += prepare(
-                sdir,
-                desc,
-                x,
-                idle=30 if stress else 0,
-                backpressure=40 if stress else 0,
-                seed=seed + k,
-                stall_cycles=20 * ii + 5000 if ii else desc.timeout_cycles,
-            )
-        log_file = out_dir / (f'sim{k}.log' if jobs > 1 else 'sim.log')
-        r = run(
-            top,
-            module,
-            None,
-            sim,
-            sources,
-            build_dir,
-            run_dir=sdir,
-            seed=seed + k,
-            test_filter=test,
-            waves=waves,
-            plusargs=plusargs,
-            build_args=build_args,
-            log_file=log_file,
-        )
-        if not result_file.exists():
-            tail = '\n'.join(log_file.read_text(errors='replace').splitlines()[-15:]) if log_file.exists() else ''
-            raise SimulationError(
-                f'simulation of images {starts[k]}..{ends[k] - 1} ended without a result; log {log_file}:\n{tail}'
-            )
-        return json.loads(result_file.read_text()) | {'outputs': np.load(sdir / 'rtl_outputs.npy'), 'failed': r.failed}
-
-    run_start = time.perf_counter()
-    parts = [None] * jobs
-    with ThreadPoolExecutor(jobs) as pool, progress_bar(total=len(inputs), desc='simulating', unit='image') as bar:
-        futures = {pool.submit(shard, k): k for k in range(jobs)}
-        for done in as_completed(futures):
-            k = futures[done]
-            parts[k] = done.result()
-            bar.update(ends[k] - starts[k])
-    run_seconds = time.perf_counter() - run_start
+    rtl = rtl_bundle(desc_file)
+    options = {'sim': sim, 'driver': driver, 'stress': stress, 'waves': waves, 'cache_dir': cache_dir}
+    tasks = [
+        (rtl, {'inputs': inputs[a:b], 'expected': expected[a:b]}, options, seed + k)
+        for k, (a, b) in enumerate(zip(starts, ends))
+    ]
+    parts = run_tasks(_shard, tasks, 'simulating', 'image', weights=[b - a for a, b in zip(starts, ends)])
+    for k, p in enumerate(parts):
+        (out_dir / (f'sim{k}.log' if jobs > 1 else 'sim.log')).write_text(p.pop('log'))
+        for name, data in p.pop('waves').items():
+            (out_dir / name).write_bytes(data)
     np.save(out_dir / 'rtl_outputs.npy', np.concatenate([p.pop('outputs') for p in parts]))
-    for f in build_dir.glob('*.fst'):  # Icarus dumps into the (shared) build directory
-        shutil.move(f, out_dir / f.name)
     result = _merge(parts, starts)
+    build_seconds = max(p['build_seconds'] for p in parts)
+    run_seconds = time.perf_counter() - start - build_seconds
     result.update(
         {
             'simulator': sim,
@@ -163,14 +218,18 @@ def simulate(
             'stress': stress,
             'parallel_simulations': jobs,
             'cocotb_tests_failed': sum(p['failed'] for p in parts),
-            'build_reused': not built,
+            'build_reused': not any(p['built'] for p in parts),
             'build_seconds': round(build_seconds, 1),
             'run_seconds': round(run_seconds, 1),
-            'rtl_images_per_s': round(len(inputs) / run_seconds, 2),
-            'analytical': {'ii_cycles': ii, 'latency_cycles': desc.timing.latency_cycles if desc.timing else None},
+            'rtl_images_per_s': round(len(inputs) / max(run_seconds, 1e-3), 2),
+            'analytical': {
+                'ii_cycles': desc.ii_cycles,
+                'latency_cycles': desc.timing.latency_cycles if desc.timing else None,
+            },
             'waves': [str(p) for p in (*out_dir.glob('*.vcd'), *out_dir.glob('*.fst'))] if waves else [],
             'wall_seconds': round(time.perf_counter() - start, 1),
         }
     )
+    del result['built']
     (out_dir / 'sim_result.json').write_text(json.dumps(result, indent=1) + '\n')
     return result

@@ -1,0 +1,106 @@
+"""One execution layer for the flow's parallel work (simulation shards, Yosys and place-and-route runs): Dask
+distributed, an in-process local cluster by default or an existing cluster named with `--scheduler ADDRESS`.
+Tasks carry their inputs and return their artifacts, so workers need no shared filesystem."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+
+from lenet5_hls.core.errors import UserError
+from lenet5_hls.core.log import progress_bar
+
+log = logging.getLogger(__name__)
+
+# Retries of a task that raised an unexpected exception; a worker that dies mid-task is handled by the
+# scheduler itself (the task moves to another worker, distributed.scheduler.allowed-failures).
+RETRIES = 2
+_client = contextvars.ContextVar('lenet5_hls_dask_client', default=None)
+
+
+class ExecutionError(UserError):
+    """The Dask scheduler cannot be reached."""
+
+
+@contextlib.contextmanager
+def session(scheduler: str | None = None, workers: int | None = None) -> Iterator:
+    """The `distributed.Client` every parallel step in the body uses: connected to `scheduler`
+    (tcp://HOST:PORT), else to an in-process cluster of `workers` single-threaded workers (default one
+    per core; threads suffice, the heavy work runs in subprocesses)."""
+    from distributed import Client, LocalCluster
+
+    with contextlib.ExitStack() as stack:
+        if scheduler:
+            try:
+                client = stack.enter_context(Client(scheduler, timeout='20s'))
+            except OSError as e:
+                raise ExecutionError(f'cannot reach the Dask scheduler {scheduler}: {e}') from None
+            log.info('[dask] %s: %d workers', scheduler, len(client.scheduler_info()['workers']))
+        else:
+            cluster = LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=False,
+                dashboard_address=None,
+            )
+            stack.enter_context(cluster)
+            client = stack.enter_context(Client(cluster))
+        token = _client.set(client)
+        try:
+            yield client
+        finally:
+            _client.reset(token)
+
+
+@contextlib.contextmanager
+def current_client() -> Iterator:
+    """The session's client, or a local cluster for the duration of the body."""
+    client = _client.get()
+    if client is not None:
+        yield client
+    else:
+        with session() as client:
+            yield client
+
+
+def worker_slots() -> int:
+    """Tasks the cluster runs at once (its worker threads)."""
+    with current_client() as client:
+        return max(1, sum(client.nthreads().values()))
+
+
+def _call(fn: Callable, args: tuple):
+    """Run a task on a worker; a user error comes back as a value so that it is not retried."""
+    try:
+        return True, fn(*args)
+    except UserError as e:
+        return False, e
+
+
+def run_tasks(fn: Callable, tasks: Sequence[tuple], desc: str, unit: str, weights: Sequence[int] | None = None) -> list:
+    """fn(*args) for every args tuple in tasks, on the cluster; the results in the order of tasks, each task
+    counted once however often it was retried. The first failure (a UserError as raised) or Ctrl-C cancels
+    the rest. weights: progress units per task (default 1)."""
+    from distributed import as_completed
+
+    weights = weights or [1] * len(tasks)
+    with current_client() as client:
+        futures = [client.submit(_call, fn, args, retries=RETRIES, pure=False) for args in tasks]
+        index = {f.key: k for k, f in enumerate(futures)}
+        results = [None] * len(tasks)
+        try:
+            with progress_bar(total=sum(weights), desc=desc, unit=unit) as bar:
+                for future in as_completed(futures):
+                    k = index[future.key]
+                    ok, value = future.result()
+                    if not ok:
+                        raise value
+                    results[k] = value
+                    bar.update(weights[k])
+        except BaseException:
+            client.cancel(futures)
+            raise
+    return results
