@@ -1,0 +1,123 @@
+"""`--scheduler`: the simulation on a real Dask cluster (a `dask scheduler` and two `dask worker` processes on
+127.0.0.1) gives the local run's outputs, and a worker killed mid-shard costs nothing but time."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from lenet5_hls.cli import main
+
+DASK = [sys.executable, '-m', 'distributed.cli.dask_{}']
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """(scheduler address, worker processes by address); every process is killed at the end."""
+    from distributed import Client
+
+    address = f'tcp://127.0.0.1:{free_port()}'
+    env = dict(os.environ, LENET5_SIM_CACHE=str(tmp_path / 'worker-cache'))  # both workers share one cache
+    logs = open(tmp_path / 'dask.log', 'w')
+    start = dict(env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
+    scheduler = ['--host', '127.0.0.1', '--port', address.rsplit(':', 1)[1], '--dashboard-address', ':0']
+    procs = [subprocess.Popen([*DASK[:2], DASK[2].format('scheduler'), *scheduler], **start)]
+    workers = {f'tcp://127.0.0.1:{free_port()}': None for _ in range(2)}
+    try:
+        for w in workers:
+            args = [address, '--host', '127.0.0.1', '--worker-port', w.rsplit(':', 1)[1], '--nthreads', '1']
+            workers[w] = subprocess.Popen([*DASK[:2], DASK[2].format('worker'), *args, '--no-nanny'], **start)
+            procs.append(workers[w])
+        with Client(address, timeout='60s') as client:
+            client.wait_for_workers(2, timeout=90)
+        yield address, workers
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=30)
+        logs.close()
+
+
+def tiny_case(tmp_path, images: int):
+    """A small generated design (tiny.json) and random raw inputs with their golden outputs."""
+    from lenet5_hls.golden import GoldenModel
+    from lenet5_hls.rtl.generator import generate
+    from test_timing import conv_spec
+
+    spec = conv_spec()
+    generate(spec, tmp_path / 'rtl')
+    t = spec.input.type
+    raw = np.random.default_rng(5).integers(t.raw_min, t.raw_max + 1, (images, *spec.input.shape))
+    return tmp_path / 'rtl' / 'tiny.json', raw, GoldenModel(spec).run(raw)
+
+
+def simulate_on(scheduler, case, out, jobs: int) -> tuple[dict, np.ndarray]:
+    from lenet5_hls.core.execution import session
+    from lenet5_hls.verify.simulate import simulate
+
+    with session(scheduler, workers=2):
+        result = simulate(*case, out, sim='icarus', jobs=jobs, progress=lambda *_: None)
+    return result, np.load(out / 'rtl_outputs.npy')
+
+
+def test_sim_on_cluster_matches_local(lenet5_rtl, lenet5_dir, dask_cluster, tmp_path, capsys):
+    address, _ = dask_cluster
+    case = tiny_case(tmp_path, 20)
+    (local, local_out), (remote, remote_out) = (
+        simulate_on(s, case, tmp_path / d, 1) for s, d in ((None, 'local'), (address, 'cluster'))
+    )
+    assert remote['images'] == 20 and remote['mismatches'] == local['mismatches'] == 0
+    assert np.array_equal(local_out, remote_out) and (tmp_path / 'cluster' / 'sim.log').stat().st_size
+    # the command: LeNet-5's RTL (its Icarus simulation runs a few images a second)
+    spec = str(lenet5_dir / 'hls' / 'spec.json')
+    argv = ['sim', '--spec', spec, '--rtl', str(lenet5_dir / 'rtl'), '--images', '2', '--sim', 'icarus']
+    assert main([*argv, '--out', str(tmp_path / 'cli'), '--scheduler', address]) == 0
+    assert '[sim] 2 images: 0 of 20 output elements differ' in capsys.readouterr().out
+    expected = np.load(lenet5_rtl[1])['expected'][:2]
+    assert np.array_equal(np.load(tmp_path / 'cli' / 'rtl_outputs.npy').reshape(expected.shape), expected)
+
+
+def kill_when_busy(address: str, workers: dict, killed: list) -> None:
+    """SIGKILL the first worker process the scheduler sees running a task (at most once)."""
+    from distributed import Client
+
+    with Client(address, timeout='30s') as client:
+        deadline = time.monotonic() + 100
+        while time.monotonic() < deadline:
+            busy = [w for w, tasks in client.processing().items() if tasks]
+            if busy:
+                os.killpg(workers[busy[0]].pid, signal.SIGKILL)
+                killed.append(busy[0])
+                return
+            time.sleep(0.1)
+
+
+def test_worker_killed_mid_run(dask_cluster, tmp_path):
+    """4 shards on two workers, one worker killed while it simulates: every image once, the same outputs."""
+    address, workers = dask_cluster
+    case = tiny_case(tmp_path, 400)
+    local, local_out = simulate_on(None, case, tmp_path / 'local', 1)
+    killed = []
+    killer = threading.Thread(target=kill_when_busy, args=(address, workers, killed))
+    killer.start()
+    try:
+        remote, remote_out = simulate_on(address, case, tmp_path / 'cluster', 4)
+    finally:
+        killer.join(timeout=120)
+    assert killed, 'no worker was running a shard'
+    assert workers[killed[0]].wait(timeout=10) == -signal.SIGKILL
+    assert remote['images'] == 400 and remote['parallel_simulations'] == 4 and remote['mismatches'] == 0
+    assert np.array_equal(local_out, remote_out)

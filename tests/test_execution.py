@@ -1,0 +1,30 @@
+"""The execution layer on a local cluster: results in task order, a user error reported as raised and not
+retried, other tasks cancelled."""
+
+import threading
+
+import pytest
+
+from lenet5_hls.core.errors import UserError
+from lenet5_hls.core.execution import run_tasks, session, worker_slots
+
+CALLS = []
+LOCK = threading.Lock()
+
+
+def square_or_fail(x: int) -> int:
+    with LOCK:
+        CALLS.append(x)
+    if x == 3:
+        raise UserError(f'bad point {x}')
+    return x * x
+
+
+def test_results_in_order_and_user_error_once():
+    CALLS.clear()
+    with session(workers=2):
+        assert worker_slots() == 2
+        assert run_tasks(square_or_fail, [(x,) for x in (5, 1, 2)], 'test', 'task') == [25, 1, 4]
+        with pytest.raises(UserError, match='bad point 3'):
+            run_tasks(square_or_fail, [(3,)], 'test', 'task')
+    assert sorted(CALLS) == [1, 2, 3, 5]  # the deterministic failure ran once
