@@ -8,7 +8,8 @@ import contextlib
 import contextvars
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 
 from lenet5_hls.core.errors import UserError
 from lenet5_hls.core.log import progress_bar
@@ -80,27 +81,64 @@ def _call(fn: Callable, args: tuple):
         return False, e
 
 
-def run_tasks(fn: Callable, tasks: Sequence[tuple], desc: str, unit: str, weights: Sequence[int] | None = None) -> list:
-    """fn(*args) for every args tuple in tasks, on the cluster; the results in the order of tasks, each task
-    counted once however often it was retried. The first failure (a UserError as raised) or Ctrl-C cancels
+def run_tasks(
+    fn: Callable,
+    tasks: Sequence[tuple],
+    desc: str,
+    unit: str,
+    weights: Sequence[int] | None = None,
+    at_once: int | None = None,
+    done: Callable[[int, object], None] | None = None,
+) -> list:
+    """fn(*args) for every args tuple in tasks, on the cluster, at most at_once at a time (default all); the
+    results in the order of tasks, each task counted once however often it was retried. done(k, result) is
+    called on the client as task k completes. The first failure (a UserError as raised) or Ctrl-C cancels
     the rest. weights: progress units per task (default 1)."""
     from distributed import as_completed
 
     weights = weights or [1] * len(tasks)
-    with current_client() as client:
-        futures = [client.submit(_call, fn, args, retries=RETRIES, pure=False) for args in tasks]
-        index = {f.key: k for k, f in enumerate(futures)}
-        results = [None] * len(tasks)
+    results = [None] * len(tasks)
+    waiting = iter(enumerate(tasks))
+    index = {}
+    with current_client() as client, progress_bar(total=sum(weights), desc=desc, unit=unit) as bar:
+        running = as_completed()
+
+        def submit_next() -> None:
+            k, args = next(waiting, (None, None))
+            if k is not None:
+                future = client.submit(_call, fn, args, retries=RETRIES, pure=False)
+                index[future] = k
+                running.add(future)
+
         try:
-            with progress_bar(total=sum(weights), desc=desc, unit=unit) as bar:
-                for future in as_completed(futures):
-                    k = index[future.key]
-                    ok, value = future.result()
-                    if not ok:
-                        raise value
-                    results[k] = value
-                    bar.update(weights[k])
+            for _ in range(at_once or len(tasks)):
+                submit_next()
+            for future in running:
+                k = index[future]
+                ok, value = future.result()
+                if not ok:
+                    raise value
+                results[k] = value
+                bar.update(weights[k])
+                if done:
+                    done(k, value)
+                submit_next()
         except BaseException:
-            client.cancel(futures)
+            client.cancel(list(index))
             raise
     return results
+
+
+def pack_files(paths: Iterable[Path]) -> tuple[Path, dict[str, bytes]]:
+    """Files as a task's input: their common directory and their contents by path relative to it."""
+    paths = [Path(p).resolve() for p in paths]
+    root = Path(os.path.commonpath([p.parent for p in paths]))
+    return root, {p.relative_to(root).as_posix(): p.read_bytes() for p in paths}
+
+
+def unpack_files(files: dict[str, bytes], root: Path) -> Path:
+    """Write pack_files' contents under root (on a worker); returns root."""
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root

@@ -26,13 +26,12 @@ import shutil
 import subprocess
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
 
 from lenet5_hls.core.errors import ToolMissing, UserError
-from lenet5_hls.core.log import progress_bar
+from lenet5_hls.core.execution import pack_files, run_tasks, unpack_files
 from lenet5_hls.rtl.description import Instance, RtlDescription
 
 log = logging.getLogger(__name__)
@@ -163,10 +162,31 @@ def run_key(inst: Instance, flow: str, sources: list[Path]) -> str:
     return h.hexdigest()
 
 
+def packed_run(inst: Instance, files: list[Path], *args) -> tuple:
+    """A tool run's task input: the sources and the instance's ROM files packed (pack_files), the instance's
+    file parameters and the sources relative to the pack's root, then args."""
+    root, packed = pack_files([*files, *inst.files().values()])
+    return packed, inst.relocated(start=root), [Path(f).resolve().relative_to(root) for f in files], *args
+
+
+def unpacked_run(packed: dict[str, bytes], inst: Instance, files: list[Path], tmp: Path) -> tuple[Instance, list[Path]]:
+    """On a worker: packed_run's files under tmp, the instance and the sources with absolute paths there."""
+    root = unpack_files(packed, tmp / 'src')
+    return inst.relocated(base_dir=root), [root / f for f in files]
+
+
+def _synth_task(packed: dict[str, bytes], inst: Instance, sources: list[Path], flow: str) -> tuple[dict, float]:
+    """synth_run as a task: its inputs packed (packed_run), its figures returned."""
+    with tempfile.TemporaryDirectory(prefix='lenet5_yosys_') as tmp:
+        inst, sources = unpacked_run(packed, inst, sources, Path(tmp))
+        (Path(tmp) / 'work').mkdir()
+        return synth_run(yosys_exe(), inst, flow, sources, Path(tmp) / 'work')
+
+
 def synthesize(
     descs: list[RtlDescription], jobs: int = 2, progress=log.info
 ) -> tuple[str, list[list[tuple[Instance, dict]]]]:
-    """Every instance of every design's top synthesized, `jobs` Yosys processes at a time, runs with
+    """Every instance of every design's top synthesized, `jobs` Yosys runs at a time (tasks), runs with
     equal run_key once; (Yosys version, per design [(instance, stage_counts)])."""
     exe = yosys_exe()
     designs = [(desc.instances(), desc.source_files(top=False)) for desc in descs]
@@ -179,17 +199,21 @@ def synthesize(
             for flow, key in by_flow.items():
                 unique.setdefault(key, (inst, flow, sources))
     tasks = sorted(unique.items(), key=lambda item: _cost(item[1][0]), reverse=True)
-    with tempfile.TemporaryDirectory(prefix='lenet5_yosys_') as tmp, ThreadPoolExecutor(jobs) as pool:
 
-        def run(task):
-            key, (inst, flow, sources) = task
-            work = Path(tmp) / key[:16]
-            work.mkdir()
-            design, seconds = synth_run(exe, inst, flow, sources, work)
-            progress(f'[synth] {inst.instance} ({inst.module}) {flow}: {design["num_cells"]:,} cells, {seconds:.1f} s')
-            return key, (design, seconds)
+    def report(k: int, result: tuple[dict, float]) -> None:
+        inst, flow = tasks[k][1][:2]
+        design, seconds = result
+        progress(f'[synth] {inst.instance} ({inst.module}) {flow}: {design["num_cells"]:,} cells, {seconds:.1f} s')
 
-        runs = dict(progress_bar(pool.map(run, tasks), total=len(tasks), desc='yosys', unit='run'))
+    results = run_tasks(
+        _synth_task,
+        [packed_run(inst, sources, flow) for _, (inst, flow, sources) in tasks],
+        'yosys',
+        'run',
+        at_once=jobs,
+        done=report,
+    )
+    runs = {key: result for (key, _), result in zip(tasks, results)}
     return yosys_version(exe), [
         [
             (inst, stage_counts(inst, {f: runs[k] for f, k in by_flow.items()}))

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from lenet5_hls.core.execution import run_tasks, worker_slots
+from lenet5_hls.core.execution import pack_files, run_tasks, unpack_files, worker_slots
 from lenet5_hls.rtl.description import RtlDescription
 from lenet5_hls.verify.benches.config import BenchConfig
 from lenet5_hls.verify.sim_runner import (
@@ -52,11 +51,9 @@ def _merge(parts: list[dict], starts: list[int]) -> dict:
 def rtl_bundle(desc_file: Path) -> dict[str, bytes]:
     """The description and every file it names, by path relative to their common directory (a task's input)."""
     desc = RtlDescription.load(desc_file)
-    files = [*desc.source_files(), *(desc.path(f.path) for f in desc.data_files)]
-    root = Path(os.path.commonpath([desc_file.parent, *(f.parent for f in files)]))
-    bundle = {f.relative_to(root).as_posix(): f.read_bytes() for f in files}
-    bundle[DESCRIPTION] = json.dumps(desc.rebased(root).to_json()).encode()
-    return bundle
+    root, files = pack_files([desc_file, *desc.source_files(), *(desc.path(f.path) for f in desc.data_files)])
+    files[DESCRIPTION] = json.dumps(desc.rebased(root).to_json()).encode()
+    return files
 
 
 DESCRIPTION = '.description.json'
@@ -67,10 +64,7 @@ def _shard(rtl: dict[str, bytes], case: dict, options: dict, seed: int) -> dict:
     scoreboard's figures, the raw outputs, the log text and any waveform files (name: bytes)."""
     sim, driver, stress, waves = options['sim'], options['driver'], options['stress'], options['waves']
     with tempfile.TemporaryDirectory(prefix='lenet5_sim_') as tmp:
-        root = Path(tmp) / 'rtl'
-        for name, data in rtl.items():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            (root / name).write_bytes(data)
+        root = unpack_files(rtl, Path(tmp) / 'rtl')
         # the bundle's description holds its paths relative to root; saved there it resolves them
         desc = RtlDescription.from_json(json.loads(rtl[DESCRIPTION]), root)
         desc_file = desc.save(root / 'description.json')
