@@ -34,6 +34,7 @@ from lenet5_hls.verify.sim_runner import (
 log = logging.getLogger(__name__)
 
 DRIVERS = ('hdl', 'python')
+DESCRIPTION = '.description.json'  # in a task's RTL bundle: the description, paths relative to the bundle
 
 
 def _merge(parts: list[dict], starts: list[int]) -> dict:
@@ -54,9 +55,6 @@ def rtl_bundle(desc_file: Path) -> dict[str, bytes]:
     root, files = pack_files([desc_file, *desc.source_files(), *(desc.path(f.path) for f in desc.data_files)])
     files[DESCRIPTION] = json.dumps(desc.rebased(root).to_json()).encode()
     return files
-
-
-DESCRIPTION = '.description.json'
 
 
 def _shard(rtl: dict[str, bytes], case: dict, options: dict, seed: int) -> dict:
