@@ -23,17 +23,17 @@ import json
 import logging
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 
 from lenet5_hls.core.errors import ToolMissing, UserError
-from lenet5_hls.core.log import progress_bar
-from lenet5_hls.reports.resources import fmt_count, literal, load_rtl
+from lenet5_hls.core.execution import pack_files, run_tasks
+from lenet5_hls.reports.resources import fmt_count, literal, load_rtl, packed_run, unpacked_run
 from lenet5_hls.rtl.description import Instance
 
 log = logging.getLogger(__name__)
@@ -250,6 +250,20 @@ def _sum(rows: list[dict]) -> dict:
     return {k: sum(r[k] for r in rows) for k in CAPACITY}
 
 
+def _place_task(
+    packed: dict[str, bytes], inst: Instance, sources: list[Path], read_as: dict[Path, str], target_mhz: float
+) -> dict:
+    """place as a task: its inputs packed (resources.packed_run), read_as: packed data files to copy to where the
+    sources open them, relative to the run directory; the report row returned."""
+    with tempfile.TemporaryDirectory(prefix='lenet5_pnr_') as tmp:
+        inst, sources = unpacked_run(packed, inst, sources, Path(tmp))
+        work = Path(tmp) / 'work'
+        for f, dest in read_as.items():
+            (work / dest).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(Path(tmp) / 'src' / f, work / dest)
+        return place(inst, sources, work, target_mhz)
+
+
 def pnr_report(rtl_dir, jobs: int = 2, progress=log.info, target_mhz: float = 100) -> dict:
     """Per layer and whole design: ECP5-85k resources, fit, Fmax (nextpnr), images/s = Fmax / II.
     Stages run `jobs` at a time; the whole design only when the stages' sum fits. Raises ToolMissing."""
@@ -258,70 +272,74 @@ def pnr_report(rtl_dir, jobs: int = 2, progress=log.info, target_mhz: float = 10
     sources = desc.source_files(top=False)
     instances = desc.instances()
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix='lenet5_pnr_') as tmp, ThreadPoolExecutor(jobs) as pool:
+    order = sorted(instances, key=lambda i: int(i.params.get('MULTS', 0)), reverse=True)
 
-        def run(inst):
-            row = place(inst, sources, Path(tmp) / inst.instance, target_mhz)
-            result = f'not placed: {row["why"]}' if row['why'] else f'Fmax {row["fmax_mhz"]} MHz'
-            progress(
-                f'[pnr] {inst.instance} ({inst.module}): {row["lut"]:,} LUT4, {row["ff"]:,} FF, {row["dsp"]} DSP, '
-                f'{row["ebr"]} EBR, {result} ({row["yosys_seconds"]} + {row["nextpnr_seconds"]} s)'
-            )
-            return row
+    def report(k: int, row: dict) -> None:
+        inst = order[k]
+        result = f'not placed: {row["why"]}' if row['why'] else f'Fmax {row["fmax_mhz"]} MHz'
+        progress(
+            f'[pnr] {inst.instance} ({inst.module}): {row["lut"]:,} LUT4, {row["ff"]:,} FF, {row["dsp"]} DSP, '
+            f'{row["ebr"]} EBR, {result} ({row["yosys_seconds"]} + {row["nextpnr_seconds"]} s)'
+        )
 
-        order = sorted(instances, key=lambda i: int(i.params.get('MULTS', 0)), reverse=True)
-        placed = progress_bar(pool.map(run, order), total=len(order), desc='place and route', unit='stage')
-        rows = dict(zip([i.instance for i in order], placed))
-        stages = [rows[i.instance] for i in instances]
-        layers = []
-        for name in dict.fromkeys(s['layer'] for s in stages):
-            mine = [s for s in stages if s['layer'] == name]
-            counts = _sum(mine)
-            why = overflow(counts)
-            layers.append(
-                {
-                    'layer': name,
-                    'stages': [s['instance'] for s in mine],
-                    **counts,
-                    'fits': not why,
-                    'why': '; '.join(why) or None,
-                    'fmax_mhz': None if why else min(s['fmax_mhz'] for s in mine),
-                }
-            )
-        total = _sum(stages)
-        why = overflow(total)
-        design = {
-            'module': desc.top,
-            **total,
-            'fits': not why,
-            'why': '; '.join(why) or None,
-            'ii_cycles': desc.ii_cycles,
-        }
-        if not why:
-            work = Path(tmp) / 'design'
-            desc.copy_data_files(work)
-            row = place(Instance('design', desc.top, 'design', {}), desc.source_files(), work, target_mhz)
-            progress(f'[pnr] whole design: Fmax {row["fmax_mhz"]} MHz')
-            design.update(
-                {k: row[k] for k in (*CAPACITY, 'fmax_mhz', 'utilization', 'yosys_seconds', 'nextpnr_seconds')}
-            )
-            design['images_per_s'] = round(row['fmax_mhz'] * 1e6 / design['ii_cycles'])
-        else:
-            placed = [la for la in layers if la['fits']]  # never empty: ReLU and pooling layers always fit
-            bound = min(placed, key=lambda la: la['fmax_mhz'])
-            largest = max(placed, key=lambda la: (la['dsp'], la['lut']))
-            design.update(
-                {
-                    'largest_fitting_layer': largest['layer'],
-                    'largest_fitting_layer_fmax_mhz': largest['fmax_mhz'],
-                    'fmax_bound_mhz': bound['fmax_mhz'],
-                    'fmax_bound_layer': bound['layer'],
-                    'fmax_bound_note': 'per-layer estimate: minimum Fmax over the layers placed alone; '
-                    'the whole design was not placed',
-                    'layers_not_placed': [la['layer'] for la in layers if not la['fits']],
-                    'images_per_s_estimate': round(bound['fmax_mhz'] * 1e6 / design['ii_cycles']),
-                }
-            )
+    tasks = [packed_run(inst, sources, {}, target_mhz) for inst in order]
+    placed = run_tasks(_place_task, tasks, 'place and route', 'stage', at_once=jobs, done=report)
+    rows = dict(zip([i.instance for i in order], placed))
+    stages = [rows[i.instance] for i in instances]
+    layers = []
+    for name in dict.fromkeys(s['layer'] for s in stages):
+        mine = [s for s in stages if s['layer'] == name]
+        counts = _sum(mine)
+        why = overflow(counts)
+        layers.append(
+            {
+                'layer': name,
+                'stages': [s['instance'] for s in mine],
+                **counts,
+                'fits': not why,
+                'why': '; '.join(why) or None,
+                'fmax_mhz': None if why else min(s['fmax_mhz'] for s in mine),
+            }
+        )
+    total = _sum(stages)
+    why = overflow(total)
+    design = {
+        'module': desc.top,
+        **total,
+        'fits': not why,
+        'why': '; '.join(why) or None,
+        'ii_cycles': desc.ii_cycles,
+    }
+    if not why:
+        data = {desc.path(f.path).resolve(): f.read_as for f in desc.data_files}
+        root, packed = pack_files([*desc.source_files(), *data])
+        srcs = [s.resolve().relative_to(root) for s in desc.source_files()]
+        task = (
+            packed,
+            Instance('design', desc.top, 'design', {}),
+            srcs,
+            {f.relative_to(root): r for f, r in data.items()},
+        )
+        [row] = run_tasks(_place_task, [(*task, target_mhz)], 'place and route', 'design')
+        progress(f'[pnr] whole design: Fmax {row["fmax_mhz"]} MHz')
+        design.update({k: row[k] for k in (*CAPACITY, 'fmax_mhz', 'utilization', 'yosys_seconds', 'nextpnr_seconds')})
+        design['images_per_s'] = round(row['fmax_mhz'] * 1e6 / design['ii_cycles'])
+    else:
+        placed = [la for la in layers if la['fits']]  # never empty: ReLU and pooling layers always fit
+        bound = min(placed, key=lambda la: la['fmax_mhz'])
+        largest = max(placed, key=lambda la: (la['dsp'], la['lut']))
+        design.update(
+            {
+                'largest_fitting_layer': largest['layer'],
+                'largest_fitting_layer_fmax_mhz': largest['fmax_mhz'],
+                'fmax_bound_mhz': bound['fmax_mhz'],
+                'fmax_bound_layer': bound['layer'],
+                'fmax_bound_note': 'per-layer estimate: minimum Fmax over the layers placed alone; '
+                'the whole design was not placed',
+                'layers_not_placed': [la['layer'] for la in layers if not la['fits']],
+                'images_per_s_estimate': round(bound['fmax_mhz'] * 1e6 / design['ii_cycles']),
+            }
+        )
     return {
         'tool': {
             **versions,
