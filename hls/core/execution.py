@@ -45,7 +45,9 @@ def session(scheduler: str | None = None, workers: int | None = None) -> Iterato
                 n_workers=workers or os.cpu_count() or 1,
                 threads_per_worker=1,
                 processes=False,
-                dashboard_address=None,
+                dashboard_address=':0',  # the scheduler's HTTP server on a free port (8787 may be taken), no dashboard
+                scheduler_kwargs={'dashboard': False},
+                silence_logs=logging.ERROR,  # e.g. the warnings of tasks cancelled by Ctrl-C
             )
             stack.enter_context(cluster)
             client = stack.enter_context(Client(cluster))
