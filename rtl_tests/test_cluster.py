@@ -121,3 +121,14 @@ def test_worker_killed_mid_run(dask_cluster, tmp_path):
     assert workers[killed[0]].wait(timeout=10) == -signal.SIGKILL
     assert remote['images'] == 400 and remote['parallel_simulations'] == 4 and remote['mismatches'] == 0
     assert np.array_equal(local_out, remote_out)
+
+
+def test_failing_shard_reports_its_error(tmp_path):
+    """A deterministic failure in a task (here a build of broken Verilog) reaches the caller as its UserError."""
+    from lenet5_hls.verify.sim_runner import SimulationError
+
+    desc_file, raw, expected = tiny_case(tmp_path, 4)
+    with (desc_file.parent / 'tiny.v').open('a') as f:
+        f.write('this is not verilog\n')
+    with pytest.raises(SimulationError, match='icarus build of tb_tiny failed'):
+        simulate_on(None, (desc_file, raw, expected), tmp_path / 'sim', 1)
