@@ -101,12 +101,24 @@ def _cocotb_job(sim: str, action: str, kwargs: dict, python_path: list[Path] | N
     return subprocess.run(cmd, env=simulator_env(sim, python_path), check=False).returncode
 
 
+def toolchain(sim: str) -> list[str]:
+    """Where the simulator and cocotb's GPI libraries come from: a Verilator executable links them by absolute
+    path, so a cached build made in another virtual environment (since removed, say) cannot run here."""
+    import cocotb_tools.config
+
+    simulator = str(verilator_root()) if sim == 'verilator' else str(shutil.which('iverilog'))
+    return [simulator, str(Path(cocotb_tools.config.libs_dir).resolve())]
+
+
 def build_key(
     sim: str, toplevel: str, sources: list[Path], parameters: dict, build_args: list[str], waves: bool
 ) -> str:
-    """Hash of everything that goes into a build: source contents (not their paths), parameters, options."""
+    """Hash of everything that goes into a build: source contents (not their paths), parameters, options, and
+    the toolchain it links against (a build is not reusable from another environment)."""
     h = hashlib.sha256(
-        json.dumps([sim, toplevel, sorted((k, str(v)) for k, v in parameters.items()), build_args, waves]).encode()
+        json.dumps(
+            [sim, toplevel, sorted((k, str(v)) for k, v in parameters.items()), build_args, waves, toolchain(sim)]
+        ).encode()
     )
     for s in sources:
         h.update(hashlib.sha256(Path(s).read_bytes()).digest())
