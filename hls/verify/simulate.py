@@ -106,25 +106,32 @@ def _shard(rtl: dict[str, bytes], case: dict, options: dict, seed: int) -> dict:
             cache=True,
         )
         log_file = Path(tmp) / 'sim.log'
-        r = run(
-            top,
-            module,
-            None,
-            sim,
-            sources,
-            build_dir,
-            run_dir=run_dir,
-            seed=seed,
-            test_filter=test,
-            waves=waves,
-            plusargs=plusargs,
-            build_args=build_args,
-            log_file=log_file,
-        )
+
+        def log_tail() -> str:  # the temporary directory goes with the task: the error carries the log's end
+            text = log_file.read_text(errors='replace') if log_file.exists() else ''
+            return '\n'.join(text.splitlines()[-15:])
+
+        try:
+            r = run(
+                top,
+                module,
+                None,
+                sim,
+                sources,
+                build_dir,
+                run_dir=run_dir,
+                seed=seed,
+                test_filter=test,
+                waves=waves,
+                plusargs=plusargs,
+                build_args=build_args,
+                log_file=log_file,
+            )
+        except SimulationError as e:
+            raise SimulationError(f'{e}; the end of its log:\n{log_tail()}') from None
         log_text = log_file.read_text(errors='replace') if log_file.exists() else ''
         if not result_file.exists():
-            tail = '\n'.join(log_text.splitlines()[-15:])
-            raise SimulationError(f'simulation ended without a result; the end of its log:\n{tail}')
+            raise SimulationError(f'simulation ended without a result; the end of its log:\n{log_tail()}')
         wave_files = [*run_dir.glob('*.vcd'), *build_dir.glob('*.fst')]  # Icarus dumps into the build directory
         figures = json.loads(result_file.read_text())
         wave_data = {f.name: f.read_bytes() for f in wave_files}
