@@ -107,9 +107,11 @@ def _shard(rtl: dict[str, bytes], case: dict, options: dict, seed: int) -> dict:
         )
         log_file = Path(tmp) / 'sim.log'
 
-        def log_tail() -> str:  # the temporary directory goes with the task: the error carries the log's end
-            text = log_file.read_text(errors='replace') if log_file.exists() else ''
-            return '\n'.join(text.splitlines()[-15:])
+        def log_text() -> str:  # the temporary directory goes with the task: errors carry the log's end
+            return log_file.read_text(errors='replace') if log_file.exists() else ''
+
+        def failure(what: str) -> SimulationError:
+            return SimulationError(f'{what}; the end of its log:\n' + '\n'.join(log_text().splitlines()[-15:]))
 
         try:
             r = run(
@@ -128,10 +130,9 @@ def _shard(rtl: dict[str, bytes], case: dict, options: dict, seed: int) -> dict:
                 log_file=log_file,
             )
         except SimulationError as e:
-            raise SimulationError(f'{e}; the end of its log:\n{log_tail()}') from None
-        log_text = log_file.read_text(errors='replace') if log_file.exists() else ''
+            raise failure(str(e)) from None
         if not result_file.exists():
-            raise SimulationError(f'simulation ended without a result; the end of its log:\n{log_tail()}')
+            raise failure('simulation ended without a result')
         wave_files = [*run_dir.glob('*.vcd'), *build_dir.glob('*.fst')]  # Icarus dumps into the build directory
         figures = json.loads(result_file.read_text())
         wave_data = {f.name: f.read_bytes() for f in wave_files}
@@ -142,7 +143,7 @@ def _shard(rtl: dict[str, bytes], case: dict, options: dict, seed: int) -> dict:
             'failed': r.failed,
             'built': built,
             'build_seconds': build_seconds,
-            'log': log_text,
+            'log': log_text(),
             'waves': wave_data,
         }
 
