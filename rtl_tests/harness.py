@@ -14,7 +14,7 @@ import random
 from pathlib import Path
 
 from lenet5_hls.rtl.generator import RTL_DIR as GENERATOR_RTL_DIR
-from lenet5_hls.verify.benches.streams import CLOCK_NS, assert_cycles, pack, random_pauses, sim_ns, unpack  # noqa: F401 (for the testbenches)
+from lenet5_hls.verify.benches.streams import CLOCK_NS, assert_cycles, random_pauses, sim_ns
 from lenet5_hls.verify.sim_runner import SIMULATORS
 
 TESTS_DIR = Path(__file__).resolve().parent

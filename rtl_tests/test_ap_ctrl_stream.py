@@ -13,7 +13,8 @@ import pytest
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
-from harness import CLOCK_NS, cases, param, rtl_sources, run_cocotb
+from harness import cases, param, rtl_sources, run_cocotb
+from lenet5_hls.verify.benches.streams import CLOCK_NS
 
 MODULE = 'ap_ctrl_stream'
 

@@ -9,7 +9,8 @@ import cocotb
 import pytest
 from cocotb.triggers import ClockCycles
 
-from harness import HandshakeLog, StreamBench, assert_cycles, cases, param, rtl_sources, run_cocotb, stream_random_beats
+from harness import HandshakeLog, StreamBench, cases, param, rtl_sources, run_cocotb, stream_random_beats
+from lenet5_hls.verify.benches.streams import assert_cycles
 
 MODULE = 'axis_fifo'
 CASES = {

@@ -6,7 +6,8 @@ from __future__ import annotations
 import cocotb
 import pytest
 
-from harness import assert_cycles, cases, rtl_sources, run_cocotb, stream_random_beats
+from harness import cases, rtl_sources, run_cocotb, stream_random_beats
+from lenet5_hls.verify.benches.streams import assert_cycles
 
 MODULE = 'axis_skid_buffer'
 CASES = {

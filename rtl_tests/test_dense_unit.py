@@ -21,23 +21,13 @@ import cocotb
 import numpy as np
 import pytest
 
-from harness import (
-    HandshakeLog,
-    StreamBench,
-    assert_cycles,
-    case_dir,
-    cases,
-    pack,
-    param,
-    rtl_sources,
-    run_cocotb,
-    unpack,
-)
+from harness import HandshakeLog, StreamBench, case_dir, cases, param, rtl_sources, run_cocotb
 from lenet5_hls import golden
 from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
 from lenet5_hls.core.spec import Layer
 from lenet5_hls.rtl import params as rtl_params
 from lenet5_hls.rtl.timing import stream_timing
+from lenet5_hls.verify.benches.streams import assert_cycles, pack, unpack
 
 MODULE = 'dense_unit'
 N_VECTORS = 40

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from cocotb.triggers import Timer
 
-from harness import TESTS_DIR, cases, param, rtl_sources, run_cocotb, unpack
+from harness import TESTS_DIR, cases, param, rtl_sources, run_cocotb
 from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType, cast
 from lenet5_hls.rtl.params import OVERFLOW_CODES, ROUNDING_CODES, type_params
+from lenet5_hls.verify.benches.streams import unpack
 
 MODULE = 'fxp_requant'
 TOPLEVEL = 'fxp_requant_modes'

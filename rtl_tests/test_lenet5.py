@@ -19,10 +19,11 @@ import pytest
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, with_timeout
 
-from harness import CLOCK_NS, bench_plusarg, run_cocotb
+from harness import bench_plusarg, run_cocotb
 from lenet5_hls.rtl.description import Stage
 from lenet5_hls.verify.benches.layer_probe import first_divergence, layer_streams
 from lenet5_hls.verify.benches.network_tb import network_matches_golden
+from lenet5_hls.verify.benches.streams import CLOCK_NS
 from lenet5_hls.verify.benches.top_bench import TopBench, assert_bit_exact, load_case, load_description
 
 

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import test_window_gen as wg
-from harness import HandshakeLog, StreamBench, assert_image_cycles, cases, pack, param, rtl_sources, run_cocotb, unpack
+from harness import HandshakeLog, StreamBench, assert_image_cycles, cases, param, rtl_sources, run_cocotb
+from lenet5_hls.verify.benches.streams import pack, unpack
 
 MODULE = 'pool2d'
 N_IMAGES = 3

@@ -9,11 +9,12 @@ import cocotb
 import numpy as np
 import pytest
 
-from harness import HandshakeLog, StreamBench, assert_cycles, cases, pack, param, rtl_sources, run_cocotb, unpack
+from harness import HandshakeLog, StreamBench, cases, param, rtl_sources, run_cocotb
 from lenet5_hls import golden
 from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
 from lenet5_hls.core.spec import Layer
 from lenet5_hls.rtl.params import OVERFLOW_CODES, ROUNDING_CODES, requant_params
+from lenet5_hls.verify.benches.streams import assert_cycles, pack, unpack
 
 MODULE = 'relu_stream'
 N_BEATS = 300

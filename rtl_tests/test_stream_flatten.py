@@ -11,7 +11,8 @@ import cocotb
 import numpy as np
 import pytest
 
-from harness import HandshakeLog, StreamBench, assert_cycles, cases, pack, param, rtl_sources, run_cocotb, unpack
+from harness import HandshakeLog, StreamBench, cases, param, rtl_sources, run_cocotb
+from lenet5_hls.verify.benches.streams import assert_cycles, pack, unpack
 
 MODULE = 'stream_flatten'
 N_IMAGES = 4

@@ -16,9 +16,10 @@ import cocotb
 import numpy as np
 import pytest
 
-from harness import HandshakeLog, StreamBench, assert_image_cycles, cases, pack, param, rtl_sources, run_cocotb, unpack
+from harness import HandshakeLog, StreamBench, assert_image_cycles, cases, param, rtl_sources, run_cocotb
 from lenet5_hls.rtl.timing import stream_timing
 from lenet5_hls.rtl.timing import window_geometry as geometry  # the generator's latency model (test_pool2d uses it too)
+from lenet5_hls.verify.benches.streams import pack, unpack
 
 MODULE = 'window_gen'
 N_IMAGES = 3
