@@ -421,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument(
         '--no-synth', action='store_true', help='skip Yosys: multipliers and II only (Pareto over multipliers)'
     )
-    sw.add_argument('--jobs', type=int, default=None, help='parallel Yosys processes (default: one per core)')
+    sw.add_argument('--jobs', type=int, default=None, help='Yosys runs at a time (default: one per worker thread)')
     sw.add_argument('--seed', type=int, default=1)
     sw.add_argument('--data-dir', help='directory with the MNIST IDX files')
     sw.add_argument('--force', action='store_true', help='replace a non-empty output directory')

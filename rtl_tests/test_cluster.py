@@ -1,6 +1,7 @@
-"""`--scheduler`: the simulation on a real Dask cluster (a `dask scheduler` and two `dask worker` processes on
-127.0.0.1) gives the local run's outputs, and a worker killed mid-shard costs nothing but time."""
+"""`--scheduler`: a simulation and a sweep on a real Dask cluster (a `dask scheduler` and two `dask worker`
+processes on 127.0.0.1) give the local run's outputs, and a worker killed mid-shard costs nothing but time."""
 
+import json
 import os
 import signal
 import socket
@@ -88,6 +89,27 @@ def test_sim_on_cluster_matches_local(lenet5_rtl, lenet5_dir, dask_cluster, tmp_
     assert '[sim] 2 images: 0 of 20 output elements differ' in capsys.readouterr().out
     expected = np.load(lenet5_rtl[1])['expected'][:2]
     assert np.array_equal(np.load(tmp_path / 'cli' / 'rtl_outputs.npy').reshape(expected.shape), expected)
+
+
+SWEEP = ['sweep', '--no-synth', '--bits', '3:3', '--target-ii', '784,3136', '--epochs', '1', '--train-images', '1200']
+
+
+def test_sweep_on_cluster_matches_local(dask_cluster, tmp_path):
+    """Two design points (one training task, two RTL tasks) on the workers: the same figures, spec and RTL."""
+    address, _ = dask_cluster
+    assert main([*SWEEP, '--images', '40', '--out', str(tmp_path / 'local')]) == 0
+    assert main([*SWEEP, '--images', '40', '--out', str(tmp_path / 'cluster'), '--scheduler', address]) == 0
+    local, remote = (json.loads((tmp_path / d / 'sweep.json').read_text()) for d in ('local', 'cluster'))
+    assert [p['point'] for p in remote['points']] == ['w3a3-ii784', 'w3a3-ii3136']
+    assert {**remote['models']['w3a3'], 'train_seconds': None} == {**local['models']['w3a3'], 'train_seconds': None}
+    for a, b in zip(local['points'], remote['points'], strict=True):
+        assert {**a, 'rtl': None} == {**b, 'rtl': None}
+    # the same weights in the spec and the same RTL; the .keras archive and its metrics hold dates and times
+    tree = tmp_path / 'local' / 'w3a3'
+    files = sorted(p.relative_to(tree) for p in tree.rglob('*') if p.is_file() and not p.name.startswith('model.'))
+    assert len(files) > 20
+    for f in files:
+        assert (tmp_path / 'cluster' / 'w3a3' / f).read_bytes() == (tree / f).read_bytes(), f
 
 
 def kill_when_busy(address: str, workers: dict, killed: list) -> None:

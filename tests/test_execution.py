@@ -1,5 +1,5 @@
 """The execution layer on a local cluster: results in task order, a user error reported as raised and not
-retried, other tasks cancelled."""
+retried, other tasks cancelled; a scheduler that cannot be reached is named before any work starts."""
 
 import threading
 
@@ -28,3 +28,18 @@ def test_results_in_order_and_user_error_once():
         with pytest.raises(UserError, match='bad point 3'):
             run_tasks(square_or_fail, [(3,)], 'test', 'task')
     assert sorted(CALLS) == [1, 2, 3, 5]  # the deterministic failure ran once
+
+
+@pytest.mark.parametrize(
+    'address, reason',
+    [('tcp://127.0.0.1:1', 'Timed out trying to connect'), ('foo://bar', 'unknown address scheme')],
+    ids=['unreachable', 'bad-scheme'],
+)
+def test_bad_scheduler_is_named_before_any_work(tmp_path, capsys, address, reason):
+    from lenet5_hls.cli import main
+
+    out = tmp_path / 'sweep'
+    assert main(['sweep', '--out', str(out), '--no-synth', '--bits', '4:4', '--scheduler', address]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot reach the Dask scheduler '{address}'" in err and reason in err
+    assert 'leave out --scheduler' in err and not out.exists()

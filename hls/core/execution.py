@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 # Retries of a task that raised an unexpected exception; a worker that dies mid-task is handled by the
 # scheduler itself (the task moves to another worker, distributed.scheduler.allowed-failures).
 RETRIES = 2
+CONNECT_TIMEOUT = '10s'  # a scheduler that does not answer by then is reported, not waited for
 _client = contextvars.ContextVar('lenet5_hls_dask_client', default=None)
 
 
@@ -36,9 +37,12 @@ def session(scheduler: str | None = None, workers: int | None = None) -> Iterato
     with contextlib.ExitStack() as stack:
         if scheduler:
             try:
-                client = stack.enter_context(Client(scheduler, timeout='20s'))
-            except OSError as e:
-                raise ExecutionError(f'cannot reach the Dask scheduler {scheduler}: {e}') from None
+                client = stack.enter_context(Client(scheduler, timeout=CONNECT_TIMEOUT))
+            except (OSError, ValueError, TypeError) as e:
+                raise ExecutionError(
+                    f'cannot reach the Dask scheduler {scheduler!r} ({e}); start one with `dask scheduler` and '
+                    '`dask worker ADDRESS`, or leave out --scheduler to run on a local cluster'
+                ) from None
             log.info('[dask] %s: %d workers', scheduler, len(client.scheduler_info()['workers']))
         else:
             cluster = LocalCluster(
@@ -136,6 +140,11 @@ def pack_files(paths: Iterable[Path]) -> tuple[Path, dict[str, bytes]]:
     paths = [Path(p).resolve() for p in paths]
     root = Path(os.path.commonpath([p.parent for p in paths]))
     return root, {p.relative_to(root).as_posix(): p.read_bytes() for p in paths}
+
+
+def pack_tree(root: Path) -> dict[str, bytes]:
+    """Every file under root, by path relative to it: a directory a task made, to send back."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob('*')) if p.is_file()}
 
 
 def unpack_files(files: dict[str, bytes], root: Path) -> Path:

@@ -5,8 +5,9 @@ A bit-width pair is a LeNet-5 trained with HGQ2 at those widths (quantization-aw
 recipe as `lenet5-hls train`), converted by hls4ml and extracted to a pipeline spec; its accuracy is the
 golden model's on the test images (bit-exact with the C simulation; the quantized Keras model is
 compared element by element as a check). A target rate is a folding (`lenet5-hls rtl --target-ii`).
-The Yosys runs of all points share one pool of processes (one per core by default), each distinct
-stage once.
+Every step runs as tasks on the session's Dask cluster (core/execution.py): one per bit-width pair
+(training to spec, sweep_job.py), one per design point (RTL), one per distinct Yosys run; the client
+writes what they return.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from lenet5_hls.core.errors import UserError
-from lenet5_hls.core.log import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -72,43 +75,102 @@ def pareto_front(points: list[dict], objectives: dict[str, int]) -> list[bool]:
     return [not any(dominates(q, p) for q in points if q is not p) for p in points]
 
 
-def _train_pair(out: Path, data, w: int, a: int, epochs: int, seed: int, progress) -> dict:
-    from lenet5_hls.frontend.convert import hls_types
-    from lenet5_hls.model.train import train
+TASK_THREADS = 1  # a task is one core: a Dask worker runs one task per thread
 
-    progress(f'[sweep] training LeNet-5 with {w}-bit weights, {a}-bit activations ({epochs} epochs, seed {seed})')
-    metrics = train(
-        out / 'model.keras',
-        data,
-        epochs=epochs,
-        seed=seed,
-        weight_bits=w,
-        activation_bits=a,
-        describe=lambda model: {'hls_types': hls_types(model)},
+
+def _pair_task(job: dict, arrays: dict[str, np.ndarray]) -> dict[str, bytes]:
+    """sweep_job for one bit-width pair, in a child process on the worker; its output files as bytes."""
+    from lenet5_hls.reports.sweep_job import OUTPUTS
+
+    env = dict(
+        os.environ,
+        KERAS_BACKEND='tensorflow',
+        TF_CPP_MIN_LOG_LEVEL='3',
+        TF_NUM_INTRAOP_THREADS=str(TASK_THREADS),
+        TF_NUM_INTEROP_THREADS=str(TASK_THREADS),
+        OMP_NUM_THREADS=str(TASK_THREADS),
+        PYTHONWARNINGS='ignore',
     )
-    progress(
-        f'[sweep] w{w}a{a}: quantized Keras {100 * metrics["test_accuracy"]:.2f} % on {metrics["test_images"]} '
-        f'test images, trained in {metrics["train_seconds"]} s'
+    with tempfile.TemporaryDirectory(prefix='lenet5_sweep_') as tmp:
+        work = Path(tmp)
+        (work / 'job.json').write_text(json.dumps(job))
+        np.savez(work / 'data.npz', **arrays)
+        cmd = [sys.executable, '-m', 'lenet5_hls.reports.sweep_job', str(work)]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            tail = '\n'.join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+            raise SweepError(
+                f'w{job["weight_bits"]}a{job["activation_bits"]}: training and conversion failed '
+                f'(exit {proc.returncode}):\n{tail}'
+            )
+        return {name: (work / name).read_bytes() for name in OUTPUTS}
+
+
+def _rtl_task(spec, target_ii: int) -> dict[str, bytes]:
+    """The RTL of one design point, generated on the worker; its files as bytes."""
+    from lenet5_hls.core.execution import pack_tree
+    from lenet5_hls.rtl.generator import generate
+
+    with tempfile.TemporaryDirectory(prefix='lenet5_rtl_') as tmp:
+        generate(spec, Path(tmp) / 'rtl', target_ii=target_ii)
+        return pack_tree(Path(tmp) / 'rtl')
+
+
+def _training_set(data, train_images: int | None):
+    from lenet5_hls.model.mnist import Dataset
+
+    if train_images is None:
+        return data
+    if not 1 <= train_images <= len(data.x_train):
+        raise SweepError(
+            f'--train-images must be 1..{len(data.x_train)} (training images of {data.source}), got {train_images}'
+        )
+    return Dataset(
+        data.x_train[:train_images], data.y_train[:train_images], data.x_test, data.y_test, data.source, subset=True
     )
-    return metrics
 
 
-def _spec_and_accuracy(model_path: Path, x: np.ndarray, labels: np.ndarray) -> tuple[object, dict]:
-    """Pipeline spec of the model (hls4ml conversion) and golden accuracy on x, with the quantized
-    Keras model's outputs compared element by element."""
-    from lenet5_hls.core.fixed_point import to_float
-    from lenet5_hls.frontend.convert import convert, load_model
-    from lenet5_hls.frontend.extract import extract
-    from lenet5_hls.golden import GoldenModel
+def _train_pairs(out: Path, data, bits, epochs: int, images: int, seed: int, progress) -> dict[str, dict]:
+    """Every bit-width pair trained, converted and measured as a task; OUT/wWaA/ holds its model and spec."""
+    from lenet5_hls.core.execution import run_tasks, unpack_files
 
-    model = load_model(model_path)
-    spec = extract(convert(model, output_dir=None))
-    golden = GoldenModel(spec)
-    raw = golden.run(golden.quantize_input(x)).reshape(len(x), -1)
-    keras_out = np.asarray(model.predict(x, batch_size=500, verbose=0)).reshape(len(x), -1)
-    mismatches = int(np.count_nonzero(keras_out != to_float(raw, spec.output.type)))
-    accuracy = float(np.mean(raw.argmax(1) == labels))
-    return spec, {'accuracy': accuracy, 'keras_vs_golden_mismatches': mismatches, 'elements': int(raw.size)}
+    arrays = {'x_train': data.x_train, 'y_train': data.y_train, 'x_test': data.x_test, 'y_test': data.y_test}
+    jobs = [
+        dict(
+            weight_bits=w,
+            activation_bits=a,
+            epochs=epochs,
+            seed=seed,
+            images=images,
+            source=data.source,
+            subset=data.subset,
+        )
+        for w, a in bits
+    ]
+    models = {}
+
+    def done(k: int, files: dict[str, bytes]) -> None:
+        w, a = bits[k]
+        result = json.loads(files.pop('result.json'))
+        unpack_files(files, out / f'w{w}a{a}')
+        metrics, acc = result['metrics'], result['accuracy']
+        models[f'w{w}a{a}'] = {
+            'weight_bits': w,
+            'activation_bits': a,
+            'keras_test_accuracy': metrics['test_accuracy'],
+            'train_seconds': metrics['train_seconds'],
+            **acc,
+        }
+        progress(
+            f'[sweep] w{w}a{a}: quantized Keras {100 * metrics["test_accuracy"]:.2f} % on {metrics["test_images"]} '
+            f'test images (trained in {metrics["train_seconds"]} s), golden {100 * acc["accuracy"]:.2f} % on '
+            f'{images} images, quantized Keras vs golden {acc["keras_vs_golden_mismatches"]} of {acc["elements"]} '
+            'elements differ'
+        )
+
+    progress(f'[sweep] training {len(bits)} LeNet-5 ({epochs} epochs, seed {seed}), one task per bit-width pair')
+    run_tasks(_pair_task, [(job, arrays) for job in jobs], 'training', 'model', done=done)
+    return {name: models[name] for name in (f'w{w}a{a}' for w, a in bits)}
 
 
 def run_sweep(
@@ -124,70 +186,48 @@ def run_sweep(
     seed: int = 1,
     progress=log.info,
 ) -> dict:
-    """Train, convert, fold, generate and (synth) synthesize every design point; write OUT/sweep.json,
-    OUT/sweep.md and OUT/sweep.png. OUT must exist and be empty."""
-    from lenet5_hls.model.mnist import Dataset, head_of_test_split, load_mnist
+    """Train, convert, fold, generate and (synth) synthesize every design point, each step as tasks on the
+    session's cluster; write OUT/sweep.json, OUT/sweep.md and OUT/sweep.png. OUT must exist and be empty.
+    jobs: Yosys runs at a time (default: as many as the cluster runs)."""
+    from lenet5_hls.core import spec as spec_mod
+    from lenet5_hls.core.execution import run_tasks, unpack_files, worker_slots
+    from lenet5_hls.model.mnist import head_of_test_split, load_mnist
     from lenet5_hls.reports.resources import ResourceError, resource_reports, yosys_exe
-    from lenet5_hls.rtl.generator import generate
+    from lenet5_hls.rtl.description import RtlDescription
 
     start = time.monotonic()
-    jobs = jobs or os.cpu_count() or 1
     if synth:
         yosys_exe()  # before any training
     data = load_mnist(data_dir)
-    x, labels = head_of_test_split(data, images)
-    if train_images is not None:
-        if not 1 <= train_images <= len(data.x_train):
-            raise SweepError(
-                f'--train-images must be 1..{len(data.x_train)} (training images of {data.source}), got {train_images}'
-            )
-        data = Dataset(
-            data.x_train[:train_images],
-            data.y_train[:train_images],
-            data.x_test,
-            data.y_test,
-            source=data.source,
-            subset=True,
+    head_of_test_split(data, images)  # checks --images
+    data = _training_set(data, train_images)
+    models = _train_pairs(out, data, bits, epochs, images, seed, progress)
+    specs = {name: spec_mod.load(out / name / 'spec.json') for name in models}
+    grid = [(name, ii) for name in models for ii in rates]
+    rtl = run_tasks(_rtl_task, [(specs[name], ii) for name, ii in grid], 'rtl', 'design')
+    points = []
+    for (name, ii), files in zip(grid, rtl):
+        rtl_dir = unpack_files(files, out / name / f'ii{ii}')
+        desc = RtlDescription.load(rtl_dir / f'{specs[name].project_name}.json')
+        fold, m = desc.folding, models[name]
+        points.append(
+            {
+                'point': f'{name}-ii{ii}',
+                'weight_bits': m['weight_bits'],
+                'activation_bits': m['activation_bits'],
+                'target_ii': ii,
+                'ii_cycles': fold.ii_cycles,
+                'latency_cycles': desc.timing.latency_cycles,
+                'multipliers': fold.multipliers,
+                'accuracy': m['accuracy'],
+                'rtl': str(rtl_dir),
+            }
         )
-    points, models = [], {}
-    for w, a in progress_bar(bits, desc='sweep', unit='model'):
-        pair_dir = out / f'w{w}a{a}'
-        pair_dir.mkdir()
-        metrics = _train_pair(pair_dir, data, w, a, epochs, seed, progress)
-        spec, acc = _spec_and_accuracy(pair_dir / 'model.keras', x, labels)
-        spec.save(pair_dir / 'spec.json')
-        models[f'w{w}a{a}'] = {
-            'weight_bits': w,
-            'activation_bits': a,
-            'keras_test_accuracy': metrics['test_accuracy'],
-            'train_seconds': metrics['train_seconds'],
-            **acc,
-        }
-        progress(
-            f'[sweep] w{w}a{a}: golden {100 * acc["accuracy"]:.2f} % on {images} images, quantized Keras vs '
-            f'golden {acc["keras_vs_golden_mismatches"]} of {acc["elements"]} elements differ'
-        )
-        for ii in rates:
-            name = f'w{w}a{a}-ii{ii}'
-            desc = generate(spec, pair_dir / f'ii{ii}', target_ii=ii)
-            fold = desc.folding
-            points.append(
-                {
-                    'point': name,
-                    'weight_bits': w,
-                    'activation_bits': a,
-                    'target_ii': ii,
-                    'ii_cycles': fold.ii_cycles,
-                    'latency_cycles': desc.timing.latency_cycles,
-                    'multipliers': fold.multipliers,
-                    'accuracy': acc['accuracy'],
-                    'rtl': str(pair_dir / f'ii{ii}'),
-                }
-            )
-            progress(f'[sweep] {name}: II {fold.ii_cycles} cycles, {fold.multipliers} multipliers')
+        progress(f'[sweep] {name}-ii{ii}: II {fold.ii_cycles} cycles, {fold.multipliers} multipliers')
     tool = None
     if synth:
-        progress(f'[sweep] Yosys synth_xilinx of {len(points)} designs, {jobs} processes')
+        jobs = jobs or worker_slots()
+        progress(f'[sweep] Yosys synth_xilinx of {len(points)} designs, {jobs} at a time')
         try:
             reports = resource_reports([(Path(p['rtl']), None) for p in points], jobs, progress)
         except ResourceError as e:
