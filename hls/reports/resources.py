@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from lenet5_hls.core.errors import ToolMissing, UserError
-from lenet5_hls.core.execution import pack_files, run_tasks, unpack_files
+from lenet5_hls.core.execution import pack_files, run_child, run_tasks, unpack_files
 from lenet5_hls.rtl.description import Instance, RtlDescription
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def synth_run(exe: str, inst: Instance, flow: str, sources: list[Path], work: Pa
     stat_json, script, log = (work / f'{inst.instance}.{flow}.{ext}' for ext in ('json', 'ys', 'log'))
     script.write_text(stage_script(inst, flow, sources, stat_json))
     start = time.monotonic()
-    proc = subprocess.run([exe, '-q', '-l', str(log), '-s', str(script)], capture_output=True, text=True, check=False)
+    proc = run_child([exe, '-q', '-l', str(log), '-s', str(script)], capture_output=True, text=True)
     if proc.returncode != 0:
         tail = log.read_text()[-2000:] if log.exists() else ''
         raise ResourceError(

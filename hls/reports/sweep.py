@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -80,6 +79,7 @@ TASK_THREADS = 1  # a task is one core: a Dask worker runs one task per thread
 
 def _pair_task(job: dict, arrays: dict[str, np.ndarray]) -> dict[str, bytes]:
     """sweep_job for one bit-width pair, in a child process on the worker; its output files as bytes."""
+    from lenet5_hls.core.execution import run_child
     from lenet5_hls.reports.sweep_job import OUTPUTS
 
     env = dict(
@@ -96,7 +96,7 @@ def _pair_task(job: dict, arrays: dict[str, np.ndarray]) -> dict[str, bytes]:
         (work / 'job.json').write_text(json.dumps(job))
         np.savez(work / 'data.npz', **arrays)
         cmd = [sys.executable, '-m', 'lenet5_hls.reports.sweep_job', str(work)]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        proc = run_child(cmd, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             tail = '\n'.join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
             raise SweepError(

@@ -60,4 +60,7 @@ def main(work: Path) -> None:
 
 
 if __name__ == '__main__':
-    main(Path(sys.argv[1]))
+    try:
+        main(Path(sys.argv[1]))
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the command reports it, once
+        sys.exit(130)

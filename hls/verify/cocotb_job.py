@@ -16,6 +16,8 @@ def main(job: dict) -> int:
         getattr(runner, job['action'])(**job['kwargs'])
     except SystemExit as e:  # the runner exits on a failed build, failing tests or a crash
         return e.code if isinstance(e.code, int) else 1
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the command reports it, once
+        return 130
     return 0
 
 

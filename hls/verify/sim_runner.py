@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lenet5_hls.core.errors import UserError
+from lenet5_hls.core.execution import run_child
 
 SIMULATORS = ('icarus', 'verilator')
 # cocotb's runner makes every signal of the design visible to VPI (--public-flat-rw), which multiplies
@@ -98,7 +99,7 @@ def _cocotb_job(sim: str, action: str, kwargs: dict, python_path: list[Path] | N
     """runner.<action>(**kwargs) in a child process with an explicit environment (see cocotb_job)."""
     job = json.dumps({'sim': sim, 'action': action, 'kwargs': kwargs}, default=str)
     cmd = [sys.executable, '-m', 'lenet5_hls.verify.cocotb_job', job]
-    return subprocess.run(cmd, env=simulator_env(sim, python_path), check=False).returncode
+    return run_child(cmd, env=simulator_env(sim, python_path)).returncode
 
 
 def toolchain(sim: str) -> list[str]:
