@@ -1,0 +1,131 @@
+"""Benchmark: the execution layer with 1 and with 2 Dask workers, side by side in one run.
+
+Two workloads, each run on a local cluster of 1 worker and then of 2 (one thread each), from scratch every
+time (a fresh output directory and Yosys run; the Verilator build is made once beforehand, outside the
+timing, as a user's cache would hold it):
+- a design sweep with synthesis (training per bit-width pair, RTL per point, Yosys per distinct stage);
+- an RTL simulation of 10,000 MNIST images of the committed LeNet-5 (Verilator), split into one shard per
+  worker.
+The JSON gives each wall time, the speed-ups, and checks that both runs computed the same thing (every
+sweep figure; every simulated output element, all equal to the golden model's).
+Usage: python scripts/bench_cluster.py [--out build/bench_cluster.json] [--sim-images 10000] [--data-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+WORKERS = (1, 2)
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def bench_sweep(tmp: Path, bits, rates, epochs: int, train_images: int, data_dir) -> dict:
+    from lenet5_hls.core.execution import session
+    from lenet5_hls.reports.sweep import run_sweep
+
+    runs = {}
+    for n in WORKERS:
+        out = tmp / f'sweep-{n}'
+        out.mkdir()
+        start = time.perf_counter()
+        with session(workers=n):
+            result = run_sweep(out, bits, rates, epochs, 200, train_images, True, None, data_dir, 1, _progress)
+        runs[n] = (time.perf_counter() - start, result)
+    figures = [[{k: v for k, v in p.items() if k != 'rtl'} for p in r['points']] for _, r in runs.values()]
+    one, two = runs[1][0], runs[2][0]
+    return {
+        'what': f'lenet5-hls sweep, bits {bits}, target II {rates}, {epochs} epoch(s) on {train_images} images, '
+        'Yosys synth_xilinx of every distinct stage',
+        'points': len(figures[0]),
+        'yosys_seconds': {f'{n}_worker{"s" * (n > 1)}': r['synthesis']['wall_seconds'] for n, (_, r) in runs.items()},
+        'wall_seconds': {'1_worker': round(one, 1), '2_workers': round(two, 1)},
+        'speedup': round(one / two, 3),
+        'same_figures': figures[0] == figures[1],
+    }
+
+
+def bench_simulation(tmp: Path, images: int, data_dir) -> dict:
+    from lenet5_hls.core.execution import session
+    from lenet5_hls.frontend.convert import convert, load_model
+    from lenet5_hls.frontend.extract import extract
+    from lenet5_hls.golden import GoldenModel
+    from lenet5_hls.model.mnist import load_mnist, to_model_input
+    from lenet5_hls.rtl.generator import generate
+    from lenet5_hls.verify.simulate import simulate
+
+    model_path = Path(__file__).resolve().parents[1] / 'model' / 'lenet5.keras'
+    spec = extract(convert(load_model(model_path), output_dir=None))
+    desc = generate(spec, tmp / 'rtl')
+    data = load_mnist(data_dir)
+    pool = np.concatenate([data.x_test, data.x_train])  # a short test split is topped up from the training one
+    golden = GoldenModel(spec)
+    raw = golden.quantize_input(to_model_input(pool[:images]))
+    expected = golden.run(raw)
+    desc_file = tmp / 'rtl' / f'{desc.top}.json'
+    with session(workers=1):  # the build, cached for the timed runs
+        simulate(desc_file, raw[:2], expected[:2], tmp / 'warm-up', jobs=1, progress=_progress)
+    runs = {}
+    for n in WORKERS:
+        start = time.perf_counter()
+        with session(workers=n):
+            result = simulate(desc_file, raw, expected, tmp / f'sim-{n}', jobs=n, progress=_progress)
+        runs[n] = (time.perf_counter() - start, result, np.load(tmp / f'sim-{n}' / 'rtl_outputs.npy'))
+    one, two = runs[1][0], runs[2][0]
+    return {
+        'what': f'Verilator simulation of {images} MNIST images (test split first) through the committed LeNet-5',
+        'images': images,
+        'output_elements': int(expected.size),
+        'mismatches_vs_golden': {f'{n}_worker{"s" * (n > 1)}': runs[n][1]['mismatches'] for n in WORKERS},
+        'same_outputs': bool(np.array_equal(runs[1][2], runs[2][2])),
+        'wall_seconds': {'1_worker': round(one, 1), '2_workers': round(two, 1)},
+        'images_per_second': {'1_worker': round(images / one, 1), '2_workers': round(images / two, 1)},
+        'speedup': round(one / two, 3),
+    }
+
+
+def main() -> int:
+    from lenet5_hls.reports.sweep import parse_bits, parse_rates
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--out', default='build/bench_cluster.json')
+    ap.add_argument('--bits', default='4:4,8:8', help='sweep bit-width pairs (default 4:4,8:8)')
+    ap.add_argument('--target-ii', default='3136', help='sweep target IIs (default 3136)')
+    ap.add_argument('--epochs', type=int, default=1)
+    ap.add_argument('--train-images', type=int, default=6000)
+    ap.add_argument('--sim-images', type=int, default=10000)
+    ap.add_argument('--data-dir', help='directory with the MNIST IDX files (default: $LENET5_DATA_DIR, ...)')
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix='bench-cluster-') as tmp:
+        tmp = Path(tmp)
+        sweep = bench_sweep(
+            tmp, parse_bits(args.bits), parse_rates(args.target_ii), args.epochs, args.train_images, args.data_dir
+        )
+        simulation = bench_simulation(tmp, args.sim_images, args.data_dir)
+    result = {
+        'benchmark': 'execution layer: 1 vs 2 Dask workers (local cluster, one thread each)',
+        'machine': {'cpus': os.cpu_count(), 'platform': platform.platform(), 'python': platform.python_version()},
+        'sweep': sweep,
+        'simulation': simulation,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + '\n')
+    print(json.dumps(result, indent=1))
+    ok = sweep['same_figures'] and simulation['same_outputs'] and not any(simulation['mismatches_vs_golden'].values())
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
