@@ -1,12 +1,8 @@
 """Bit-exact NumPy model of the hls4ml io_stream pipeline, driven only by the pipeline spec.
 
-Arithmetic follows hls4ml's nnet_utils headers written into the HLS project:
-- conv2d / dense (dense_latency): each product a*w is assigned to accum_t, the accumulator starts at
-  bias cast to accum_t, `acc += mult` in input order, result cast to the output type.
-- relu: `x > 0 ? x : 0` assigned to the output type.
-- max/avg pooling (reduce_pool): window values assigned to accum_t, balanced-tree reduce, average is
-  `sum / N` (ap_fixed division: truncation toward zero), assigned to the output type.
-- zero padding and flatten move values; the assignment to the output type is applied anyway.
+Each layer runs its kind's golden function (lenet5_hls.kinds), which follows hls4ml's nnet_utils headers
+written into the HLS project; this module holds the arithmetic several kinds share (multiply-accumulate,
+padding, sliding windows, nnet::reduce's tree).
 
 Values are raw integers (int64) at their type's scale. Matrix products use float64 BLAS when every
 partial sum is provably below 2**53 (so exact), and fall back to per-term integer accumulation when
@@ -20,7 +16,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from lenet5_hls.core.errors import UserError
 from lenet5_hls.core.fixed_point import FixedType, cast, from_float, to_float
-from lenet5_hls.core.spec import Layer, Spec
+from lenet5_hls.core.kind import KINDS, kind
+from lenet5_hls.core.spec import Spec
 
 _EXACT_FLOAT = 2**53
 
@@ -85,67 +82,11 @@ def _tree_reduce(vals: list[np.ndarray], op) -> np.ndarray:
     return op(_tree_reduce(vals[:left], op), _tree_reduce(vals[left:], op))
 
 
-def conv2d(x: np.ndarray, layer: Layer) -> np.ndarray:
-    a = layer.attrs
-    # Windows of float64 copies of the (small) integer input: the im2col matrix is built once, in the
-    # type the exact BLAS path multiplies; integer paths convert back losslessly.
-    x = _pad(x, a['padding']).astype(np.float64)
-    win = _windows(x, a['kernel'], a['stride'])
-    n, oh, ow = win.shape[:3]
-    cols = win.reshape(n * oh * ow, -1)  # index (ky*KW + kx)*C + c, as the line buffer orders it
-    w = layer.arrays['weight'].reshape(cols.shape[1], -1)
-    return _mac(cols, w, layer.arrays['bias'], layer.types).reshape(n, oh, ow, -1)
-
-
-def dense(x: np.ndarray, layer: Layer) -> np.ndarray:
-    return _mac(x, layer.arrays['weight'], layer.arrays['bias'], layer.types)
-
-
-def relu(x: np.ndarray, layer: Layer) -> np.ndarray:
-    return cast(np.where(x > 0, x, 0), layer.types['input'].frac, layer.types['output'])
-
-
-def _pool(x: np.ndarray, layer: Layer, average: bool) -> np.ndarray:
-    t_in, t_acc = layer.types['input'], layer.types['accum']
-    win = _windows(_pad(x, layer.attrs['padding']), layer.attrs['pool'], layer.attrs['stride'])
-    n, oh, ow, kh, kw, c = win.shape
-    vals = cast(win.reshape(n, oh, ow, kh * kw, c), t_in.frac, t_acc)
-    terms = [vals[:, :, :, i] for i in range(kh * kw)]  # index ky*KW + kx, as the line buffer orders it
-    if average:
-        total = _tree_reduce(terms, lambda a, b: cast(a + b, t_acc.frac, t_acc))
-        count = kh * kw
-        quotient = np.sign(total) * (np.abs(total) // count)  # ap_fixed '/': truncation toward zero
-        result = cast(quotient, t_acc.frac, t_acc)
-    else:
-        result = _tree_reduce(terms, np.maximum)
-    return cast(result, t_acc.frac, layer.types['output'])
-
-
-def maxpool2d(x: np.ndarray, layer: Layer) -> np.ndarray:
-    return _pool(x, layer, average=False)
-
-
-def avgpool2d(x: np.ndarray, layer: Layer) -> np.ndarray:
-    return _pool(x, layer, average=True)
-
-
-def zeropad2d(x: np.ndarray, layer: Layer) -> np.ndarray:
-    return cast(_pad(x, layer.attrs['padding']), layer.types['input'].frac, layer.types['output'])
-
-
-def flatten(x: np.ndarray, layer: Layer) -> np.ndarray:
-    return cast(x.reshape(x.shape[0], -1), layer.types['input'].frac, layer.types['output'])
-
-
-LAYER_FUNCTIONS = {
-    'conv2d': conv2d,
-    'dense': dense,
-    'relu': relu,
-    'maxpool2d': maxpool2d,
-    'avgpool2d': avgpool2d,
-    'zeropad2d': zeropad2d,
-    'flatten': flatten,
-}
+def __getattr__(name: str):
+    """golden.conv2d, golden.relu, ...: a kind's golden function under the kind's name (RTL testbenches use them)."""
+    if name in KINDS:
+        return KINDS[name].golden
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 class GoldenModel:
@@ -183,7 +124,7 @@ class GoldenModel:
         x = x.astype(np.int64)
         outputs = {}
         for layer in self.spec.layers:
-            x = LAYER_FUNCTIONS[layer.kind](x, layer)
+            x = kind(layer.kind).golden(x, layer)
             if trace:
                 outputs[layer.name] = x
         return (x, outputs) if trace else x

@@ -42,7 +42,7 @@ def read_types(dut) -> dict:
 
 
 def golden_pool(images: np.ndarray, p: dict, types: dict) -> np.ndarray:
-    from lenet5_hls import golden
+    from lenet5_hls.core.kind import KINDS
     from lenet5_hls.core.spec import Layer
 
     g = wg.geometry(dict(p, KH=p['POOL_H'], KW=p['POOL_W']))
@@ -59,7 +59,7 @@ def golden_pool(images: np.ndarray, p: dict, types: dict) -> np.ndarray:
             'padding': [p['PAD_T'], p['PAD_B'], p['PAD_L'], p['PAD_R']],
         },
     )
-    return golden.LAYER_FUNCTIONS[kind](images, layer)
+    return KINDS[kind].golden(images, layer)
 
 
 @cocotb.test()

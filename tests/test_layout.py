@@ -9,7 +9,7 @@ import lenet5_hls
 import lenet5_hls.model
 
 # In data-flow order; the contracts (fixed point, pipeline spec) come first because every stage reads them.
-STAGES = ['core', 'model', 'frontend', 'golden', 'rtl', 'verify', 'reports', 'flow', 'cli']
+STAGES = ['core', 'model', 'frontend', 'golden', 'rtl', 'kinds', 'verify', 'reports', 'flow', 'cli']
 PACKAGE_DIRS = {
     'lenet5_hls': Path(lenet5_hls.__file__).parent,
     'lenet5_hls.model': Path(lenet5_hls.model.__file__).parent,

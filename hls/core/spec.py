@@ -16,20 +16,10 @@ import numpy as np
 
 from lenet5_hls.core.errors import UserError
 from lenet5_hls.core.fixed_point import FixedType
+from lenet5_hls.core.kind import UnknownKind, kind
 
 SCHEMA = 'lenet5-hls/pipeline-spec'
 VERSION = 1
-
-# kind -> (required attrs, required types, weight arrays)
-KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    'conv2d': (('kernel', 'stride', 'padding'), ('input', 'weight', 'bias', 'accum', 'output'), ('weight', 'bias')),
-    'dense': ((), ('input', 'weight', 'bias', 'accum', 'output'), ('weight', 'bias')),
-    'relu': ((), ('input', 'output'), ()),
-    'maxpool2d': (('pool', 'stride', 'padding'), ('input', 'accum', 'output'), ()),
-    'avgpool2d': (('pool', 'stride', 'padding'), ('input', 'accum', 'output'), ()),
-    'zeropad2d': (('padding',), ('input', 'output'), ()),
-    'flatten': ((), ('input', 'output'), ()),
-}
 
 
 class SpecError(UserError):
@@ -183,9 +173,11 @@ def from_json(doc: dict, arrays: dict[str, np.ndarray] | None = None) -> Spec:
         where = f'spec.layers[{i}]'
         name = _get(ld, 'name', where, str)
         where = f'spec.layers[{i}] ({name})'
-        kind = _get(ld, 'kind', where, str)
-        if kind not in KINDS:
-            raise SpecError(f'{where}.kind: {kind!r} is not supported; supported kinds: {", ".join(KINDS)}')
+        kind_name = _get(ld, 'kind', where, str)
+        try:
+            kind(kind_name)
+        except UnknownKind as e:
+            raise SpecError(f'{where}.kind: {e}') from None
         types_d = _get(ld, 'types', where, dict)
         types = {k: _type(v, f'{where}.types.{k}') for k, v in types_d.items()}
         layer_arrays = {}
@@ -197,7 +189,7 @@ def from_json(doc: dict, arrays: dict[str, np.ndarray] | None = None) -> Spec:
         layers.append(
             Layer(
                 name=name,
-                kind=kind,
+                kind=kind_name,
                 input_shape=_shape(ld, 'input_shape', where),
                 output_shape=_shape(ld, 'output_shape', where),
                 types=types,
@@ -219,19 +211,10 @@ def from_json(doc: dict, arrays: dict[str, np.ndarray] | None = None) -> Spec:
     return spec
 
 
-def _check_pair(layer: Layer, attr: str, where: str, minimum: int = 1, length: int = 2) -> tuple[int, ...]:
-    value = layer.attrs.get(attr)
-    if (
-        not isinstance(value, list)
-        or len(value) != length
-        or not all(isinstance(v, int) and v >= minimum for v in value)
-    ):
-        raise SpecError(f'{where}.attrs.{attr}: expected {length} integers >= {minimum}, got {value!r}')
-    return tuple(value)
-
-
 def _check_layer(layer: Layer, where: str) -> None:
-    attrs, types, weights = KINDS[layer.kind]
+    """The checks every kind shares; the kind checks its shapes and attribute values."""
+    layer_kind = kind(layer.kind)
+    attrs, types, weights = layer_kind.attrs, layer_kind.types, layer_kind.arrays
     for t in types:
         if t not in layer.types:
             raise SpecError(f'{where}.types: missing {t!r} (a {layer.kind} layer needs {", ".join(types)})')
@@ -241,44 +224,7 @@ def _check_layer(layer: Layer, where: str) -> None:
     for w in weights:
         if w not in layer.arrays:
             raise SpecError(f'{where}.arrays: missing {w!r}')
-    ins, outs = layer.input_shape, layer.output_shape
-    if layer.kind in ('conv2d', 'maxpool2d', 'avgpool2d', 'zeropad2d'):
-        if len(ins) != 3 or len(outs) != 3:
-            raise SpecError(f'{where}: a {layer.kind} layer needs (H, W, C) shapes, got {ins} -> {outs}')
-        pad = _check_pair(layer, 'padding', where, 0, 4)
-        ph, pw = ins[0] + pad[0] + pad[1], ins[1] + pad[2] + pad[3]
-        if layer.kind == 'zeropad2d':
-            expected = (ph, pw, ins[2])
-        else:
-            kh, kw = _check_pair(layer, 'kernel' if layer.kind == 'conv2d' else 'pool', where)
-            sh, sw = _check_pair(layer, 'stride', where)
-            channels = layer.arrays['weight'].shape[-1] if layer.kind == 'conv2d' else ins[2]
-            expected = ((ph - kh) // sh + 1, (pw - kw) // sw + 1, channels)
-            if layer.kind == 'conv2d':
-                wshape = (kh, kw, ins[2], outs[2])
-                if layer.arrays['weight'].shape != wshape:
-                    raise SpecError(
-                        f'{where}.arrays.weight: shape {layer.arrays["weight"].shape}, '
-                        f'expected {wshape} (kh, kw, cin, cout)'
-                    )
-        if outs != expected:
-            raise SpecError(
-                f'{where}.output_shape: {outs} does not follow from input {ins} and the attrs (expected {expected})'
-            )
-    elif layer.kind == 'dense':
-        if len(ins) != 1 or len(outs) != 1:
-            raise SpecError(f'{where}: a dense layer needs 1-D shapes, got {ins} -> {outs}')
-        if layer.arrays['weight'].shape != (ins[0], outs[0]):
-            raise SpecError(
-                f'{where}.arrays.weight: shape {layer.arrays["weight"].shape}, '
-                f'expected {(ins[0], outs[0])} (n_in, n_out)'
-            )
-    elif layer.kind == 'relu' and ins != outs:
-        raise SpecError(f'{where}: relu must keep its shape, got {ins} -> {outs}')
-    elif layer.kind == 'flatten' and int(np.prod(ins)) != int(np.prod(outs)):
-        raise SpecError(f'{where}: flatten must keep the element count, got {ins} -> {outs}')
-    if 'bias' in weights and layer.arrays['bias'].shape != (outs[-1],):
-        raise SpecError(f'{where}.arrays.bias: shape {layer.arrays["bias"].shape}, expected {(outs[-1],)}')
+    layer_kind.check(layer, where)
     for w in weights:
         t, a = layer.types[w], layer.arrays[w]
         if not np.issubdtype(a.dtype, np.integer):
@@ -287,6 +233,7 @@ def _check_layer(layer: Layer, where: str) -> None:
             raise SpecError(
                 f'{where}.arrays.{w}: values {a.min()}..{a.max()} outside {t.cpp()} (raw {t.raw_min}..{t.raw_max})'
             )
+    ins, outs = layer.input_shape, layer.output_shape
     for side, n, shape in (('in', layer.in_elements_per_beat, ins), ('out', layer.out_elements_per_beat, outs)):
         if n < 1 or int(np.prod(shape)) % n:
             raise SpecError(

@@ -1,19 +1,16 @@
 """hls4ml ModelGraph (after the backend's optimizer passes) -> pipeline spec.
 
 Types, weights and stream packing are read from the graph that writes the HLS C++, so the spec describes
-exactly what the C simulation computes. Weights go through hls4ml's own text formatting and the
-weight type's cast, as the C++ loads them.
+exactly what the C simulation computes. This module reads what every layer has (shapes, types, stream
+packing); the kind registered for the layer's hls4ml class reads the rest (lenet5_hls.kinds).
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from lenet5_hls.core.errors import UserError
-from lenet5_hls.core.fixed_point import FixedType, from_float
-from lenet5_hls.core.spec import KINDS, Layer, Port, Spec
-
-SUPPORTED = 'Input, Conv2D, Dense, Activation(relu), ReLU, Pooling2D (max/average), ZeroPadding2D, Reshape (flatten)'
+from lenet5_hls.core.fixed_point import FixedType
+from lenet5_hls.core.kind import HLS4ML_CLASSES, KINDS
+from lenet5_hls.core.spec import Layer, Port, Spec
 
 
 class UnsupportedLayer(UserError):
@@ -27,77 +24,33 @@ def fixed_type(precision, where: str) -> FixedType:
         raise UnsupportedLayer(f'{where}: type {precision} is not a supported ap_fixed/ap_int type ({e})') from None
 
 
-def _weights(layer, key: str, t: FixedType) -> np.ndarray:
-    var = layer.weights[key]
-    text = list(var)  # hls4ml's own formatting of the values written to the project
-    values = np.array([float(s) for s in text], dtype=np.float64).reshape(var.data.shape)
-    return from_float(values, t)
-
-
 def _stream_beat(var) -> int:
     return int(getattr(var.type, 'n_elem', 1))
 
 
-def _layer(layer, input_type: FixedType, in_beat: int) -> Layer:
-    cls, name = layer.class_name, layer.name
-    where = f'layer {name!r} ({cls})'
+def describe(layer) -> str:
+    """How errors name an hls4ml layer: layer 'conv1' (Conv2D)."""
+    return f'layer {layer.name!r} ({layer.class_name})'
+
+
+def _layer(layer, input_type: FixedType, in_beat: int) -> Layer | None:
+    """The spec layer the kind reading this hls4ml class makes of it (None: the layer is dropped)."""
+    where = describe(layer)
     out_var = layer.get_output_variable()
     types = {'input': input_type, 'output': fixed_type(out_var.type.precision, where)}
-    in_shape = tuple(layer.get_input_variable().shape)
     common = dict(
-        name=name,
-        input_shape=in_shape,
+        name=layer.name,
+        input_shape=tuple(layer.get_input_variable().shape),
         output_shape=tuple(out_var.shape),
         in_elements_per_beat=in_beat,
         out_elements_per_beat=_stream_beat(out_var),
         stream=out_var.name,
     )
-    get = layer.get_attr
-    if cls in ('Conv2D', 'Dense'):
-        for t in ('weight', 'bias', 'accum'):
-            types[t] = fixed_type(get(f'{t}_t').precision, f'{where} {t}_t')
-        arrays = {'weight': _weights(layer, 'weight', types['weight']), 'bias': _weights(layer, 'bias', types['bias'])}
-        if cls == 'Dense':
-            return Layer(kind='dense', types=types, arrays=arrays, **common)
-        if get('dilation_height', 1) != 1 or get('dilation_width', 1) != 1:
-            raise UnsupportedLayer(f'{where}: dilated convolution is not supported')
-        attrs = {
-            'kernel': [get('filt_height'), get('filt_width')],
-            'stride': [get('stride_height'), get('stride_width')],
-            'padding': [get('pad_top'), get('pad_bottom'), get('pad_left'), get('pad_right')],
-        }
-        return Layer(kind='conv2d', types=types, attrs=attrs, arrays=arrays, **common)
-    if cls in ('Activation', 'ReLU'):
-        act = (get('activation') or '').lower()
-        if act == 'linear':
-            if types['output'] != input_type:
-                raise UnsupportedLayer(f'{where}: a linear activation that changes the type is not supported')
-            return None
-        if act != 'relu':
-            raise UnsupportedLayer(f'{where}: activation {act!r} is not supported (only relu; linear is removed)')
-        return Layer(kind='relu', types=types, **common)
-    if cls == 'Pooling2D':
-        op = get('pool_op')
-        kind = {'Max': 'maxpool2d', 'Average': 'avgpool2d'}.get(op)
-        if kind is None:
-            raise UnsupportedLayer(f'{where}: pooling op {op!r} is not supported (Max, Average)')
-        types['accum'] = fixed_type(get('accum_t').precision, f'{where} accum_t')
-        attrs = {
-            'pool': [get('pool_height'), get('pool_width')],
-            'stride': [get('stride_height'), get('stride_width')],
-            'padding': [get('pad_top'), get('pad_bottom'), get('pad_left'), get('pad_right')],
-        }
-        if any(attrs['padding']):
-            raise UnsupportedLayer(f'{where}: padded pooling is not supported')
-        return Layer(kind=kind, types=types, attrs=attrs, **common)
-    if cls == 'ZeroPadding2D':
-        attrs = {'padding': [get('pad_top'), get('pad_bottom'), get('pad_left'), get('pad_right')]}
-        return Layer(kind='zeropad2d', types=types, attrs=attrs, **common)
-    if cls == 'Reshape':
-        if len(out_var.shape) != 1:
-            raise UnsupportedLayer(f'{where}: only a reshape to 1-D (flatten) is supported, got {out_var.shape}')
-        return Layer(kind='flatten', types=types, **common)
-    raise UnsupportedLayer(f'{where}: layer type {cls} is not supported; supported: {SUPPORTED}')
+    layer_kind = HLS4ML_CLASSES.get(layer.class_name)
+    if layer_kind is None:
+        supported = ', '.join(['Input', *HLS4ML_CLASSES])
+        raise UnsupportedLayer(f'{where}: layer type {layer.class_name} is not supported; supported: {supported}')
+    return layer_kind.extract(layer, common, types, input_type)
 
 
 def extract(graph, source: dict | None = None) -> Spec:

@@ -17,6 +17,7 @@ import numpy as np
 
 from lenet5_hls.core.errors import UserError
 from lenet5_hls.core.fixed_point import MAX_WIDTH, FixedType, to_float
+from lenet5_hls.core.kind import kind
 from lenet5_hls.model.mnist import first_test_images
 from lenet5_hls.rtl.description import RtlDescription
 
@@ -90,9 +91,7 @@ def _outside(raw: np.ndarray, t: FixedType) -> int:
 
 def layer_profile(layer, x: np.ndarray, y: np.ndarray) -> dict:
     """Profile of one layer from its golden input x and output y (raw integers)."""
-    from lenet5_hls.golden import LAYER_FUNCTIONS
-
-    fn, t_out = LAYER_FUNCTIONS[layer.kind], layer.types['output']
+    fn, t_out = kind(layer.kind).golden, layer.types['output']
     pre = fn(x, dataclasses.replace(layer, types={**layer.types, 'output': _wide(t_out)}))
     entry = {
         'layer': layer.name,

@@ -5,6 +5,7 @@ beats per image (one input pixel per clock, the physical limit of the input stre
 computes V vectors of N_IN x N_OUT multiply-accumulates per image with M multipliers needs
 V * N_IN*N_OUT/M cycles per image; the smallest M (a divisor of N_IN*N_OUT, as dense_unit requires)
 that fits the target is chosen, unless overridden per layer (hls4ml's ReuseFactor = N_IN*N_OUT/M).
+Each kind plans its own layers (lenet5_hls.kinds) with the helpers here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from lenet5_hls.core.errors import UserError
+from lenet5_hls.core.kind import kind
 from lenet5_hls.core.spec import Layer, Spec
 
 
@@ -44,6 +46,9 @@ class Plan:
     input_beats_per_image: int
     layers: list[LayerPlan]
 
+    def layer(self, name: str) -> LayerPlan:
+        return {p.name: p for p in self.layers}[name]
+
     @property
     def multipliers(self) -> int:
         return sum(layer.multipliers for layer in self.layers)
@@ -70,68 +75,41 @@ class Plan:
         }
 
 
-def _divisors(n: int) -> list[int]:
+def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
 def choose_multipliers(macs_per_vector: int, vectors: int, target_ii: int) -> int:
     """Smallest divisor M of macs_per_vector with vectors * macs_per_vector / M <= target_ii."""
-    for m in _divisors(macs_per_vector):
+    for m in divisors(macs_per_vector):
         if vectors * (macs_per_vector // m) <= target_ii:
             return m
     return macs_per_vector  # fully parallel: one vector per cycle is the most a dense_unit does
 
 
-def _window_buffer_bits(layer: Layer, kernel) -> int:
-    h, w, c = layer.input_shape
-    kh, kw = kernel
-    width = layer.types['input'].width
-    return ((kh - 1) * w + kh * kw) * c * width
+def input_beats(layer: Layer) -> int:
+    """Beats per image on the layer's input stream."""
+    return int(np.prod(layer.input_shape)) // layer.in_elements_per_beat
+
+
+def stream_plan(layer: Layer, buffer_bits: int = 0) -> LayerPlan:
+    """A layer without multipliers: busy one cycle per input beat."""
+    return LayerPlan(layer.name, layer.kind, 0, 0, 0, 0, input_beats(layer), buffer_bits, 0)
 
 
 def plan(spec: Spec, target_ii: int | None = None, overrides: dict[str, int] | None = None) -> Plan:
-    """Per-layer multipliers and cycle counts; overrides maps layer name -> multipliers."""
-    overrides = dict(overrides or {})
-    input_beats = int(np.prod(spec.input.shape)) // spec.input.elements_per_beat
-    target = target_ii or input_beats
+    """Per-layer multipliers and cycle counts (each kind plans its layers); overrides maps layer name -> multipliers."""
+    overrides = overrides or {}
+    input_beats_per_image = int(np.prod(spec.input.shape)) // spec.input.elements_per_beat
+    target = target_ii or input_beats_per_image
     if target < 1:
         raise FoldingError(f'target II must be >= 1 cycle, got {target}')
-    plans = []
-    for layer in spec.layers:
-        beats_in = int(np.prod(layer.input_shape)) // layer.in_elements_per_beat
-        if layer.kind in ('conv2d', 'dense'):
-            n_in = int(np.prod(layer.arrays['weight'].shape[:-1]))
-            n_out = layer.arrays['weight'].shape[-1]
-            macs = n_in * n_out
-            vectors = int(np.prod(layer.output_shape[:2])) if layer.kind == 'conv2d' else 1
-            if layer.name in overrides:
-                m = overrides.pop(layer.name)
-                if m < 1 or macs % m:
-                    raise FoldingError(
-                        f'layer {layer.name}: {m} multipliers do not divide its {n_in}x{n_out}={macs} MACs per vector; '
-                        f'choose one of {_divisors(macs)}'
-                    )
-            else:
-                m = choose_multipliers(macs, vectors, target)
-            steps = macs // m
-            buffers = n_in * layer.types['input'].width * 2  # input vector + skid register
-            if layer.kind == 'conv2d':
-                buffers += _window_buffer_bits(layer, layer.attrs['kernel'])
-            rom = macs * layer.types['weight'].width + n_out * layer.types['bias'].width
-            plans.append(
-                LayerPlan(layer.name, layer.kind, m, vectors, macs, steps, max(vectors * steps, beats_in), buffers, rom)
-            )
-        else:
-            buffers = 0
-            if layer.kind in ('maxpool2d', 'avgpool2d'):
-                buffers = _window_buffer_bits(layer, layer.attrs['pool'])
-            elif layer.kind == 'flatten':
-                buffers = int(np.prod(layer.output_shape)) * layer.types['output'].width
-            plans.append(LayerPlan(layer.name, layer.kind, 0, 0, 0, 0, beats_in, buffers, 0))
-    if overrides:
-        raise FoldingError(f'folding overrides name unknown or non-MAC layers: {", ".join(sorted(overrides))}')
-    ii = max([input_beats] + [p.cycles_per_image for p in plans])
-    return Plan(target, ii, input_beats, plans)
+    plans = [kind(layer.kind).plan(layer, target, overrides.get(layer.name)) for layer in spec.layers]
+    unused = set(overrides) - {p.name for p in plans if p.multipliers}
+    if unused:
+        raise FoldingError(f'folding overrides name unknown or non-MAC layers: {", ".join(sorted(unused))}')
+    ii = max([input_beats_per_image] + [p.cycles_per_image for p in plans])
+    return Plan(target, ii, input_beats_per_image, plans)
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, int]:

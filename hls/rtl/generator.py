@@ -5,9 +5,10 @@ internal streams, per-layer folding, analytical cycles and latency) for testbenc
 The top module has the interface Vitis HLS gives the hls4ml top function (DESIGN.md contract 3):
 ap_clk, ap_rst_n, ap_start/ap_done/ap_idle/ap_ready and <stream>_TDATA/_TVALID/_TREADY, element i
 of a beat at TDATA[i*W +: W], TDATA padded to a multiple of 8 bits. Every library module has the
-same stream ports (clk, rst, s_axis_*, m_axis_*), so a layer is a chain of stages, joined by the
-internal streams s0 (the gated input), s1, ... whose names the description records per stage. ROM files
-are referenced relative to the output directory (see rtl/description.py for how tools find them).
+same stream ports (clk, rst, s_axis_*, m_axis_*), so a layer is a chain of stages (each kind adds its
+own: lenet5_hls.kinds), joined by the internal streams s0 (the gated input), s1, ... whose names the
+description records per stage. ROM files are referenced relative to the output directory (see
+rtl/description.py for how tools find them).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from lenet5_hls.core.errors import UserError
+from lenet5_hls.core.fixed_point import FixedType
+from lenet5_hls.core.kind import kind
 from lenet5_hls.core.output_dir import fresh_output_dir
-from lenet5_hls.core.spec import Layer, Spec
+from lenet5_hls.core.spec import Spec
 from lenet5_hls.rtl.description import (
     CONTROL,
     DataFile,
@@ -35,7 +38,6 @@ from lenet5_hls.rtl.description import (
 )
 from lenet5_hls.rtl.folding import Plan
 from lenet5_hls.rtl.folding import plan as make_plan
-from lenet5_hls.rtl.params import DENSE_FILE_PARAMS, dense_params, requant_params, type_params, write_mem_files
 from lenet5_hls.rtl.timing import pipeline_timing
 
 RTL_DIR = Path(__file__).resolve().parent / 'verilog'
@@ -51,7 +53,12 @@ class Design:
     spec: Spec
     plan: Plan
     controller: Instance
+    out: Path  # output directory: kinds write ROM files into out/mem and reference them relative to it
     stages: list[Stage] = field(default_factory=list)
+
+    def elements_per_beat(self, t: FixedType) -> int:
+        """Elements of type t per beat on the last stream (the next layer's input)."""
+        return self.stages[-1].out_width // t.width if self.stages else self.spec.input.elements_per_beat
 
     def add(self, instance: str, module: str, layer: str, params: dict, out_width: int, file_params=()) -> None:
         """Append a stage reading the last stream s<n-1> and driving s<n> (out_width data bits)."""
@@ -75,158 +82,23 @@ def _stream(n: int) -> str:
     return f's{n}'
 
 
-def _window_fifo_depth(layer: Layer, cycles_per_window: int, ii: int) -> int:
-    """Windows that queue up while a conv's input rows arrive faster than its MACs consume them.
-
-    Windows are produced while rows KH-1..H-1 of the input arrive (about (H-KH+1)/H of the II) and
-    consumed at one per cycles_per_window; twice that backlog absorbs the bursts of the upstream
-    pooling. The whole-network test measures the II that results.
-    """
-    h = layer.input_shape[0] + sum(layer.attrs['padding'][:2])
-    kh = layer.attrs['kernel'][0]
-    windows = int(np.prod(layer.output_shape[:2]))
-    span = ii * (h - kh + 1) / h
-    backlog = max(0.0, windows - span / cycles_per_window)
-    return max(2, int(np.ceil(2 * backlog)) + 2)
-
-
 def _check_supported(spec: Spec) -> None:
+    """Every layer, before the first ROM file is written."""
     for i, layer in enumerate(spec.layers):
-        where = f'layer {layer.name!r} ({layer.kind})'
-        if layer.kind == 'zeropad2d':
-            nxt = spec.layers[i + 1] if i + 1 < len(spec.layers) else None
-            if nxt is None or nxt.kind != 'conv2d':
-                raise RtlGenerationError(
-                    f'{where}: zero padding is built into the next convolution; it must be followed by one'
-                )
-            if layer.types['output'] != layer.types['input']:
-                raise RtlGenerationError(f'{where}: zero padding that changes the type is not supported')
-        if layer.kind in ('conv2d', 'maxpool2d', 'avgpool2d'):
-            key = 'kernel' if layer.kind == 'conv2d' else 'pool'
-            k, pad = layer.attrs[key], layer.attrs['padding']
-            if pad[0] >= k[0] or pad[1] >= k[0] or pad[2] >= k[1] or pad[3] >= k[1]:
-                raise RtlGenerationError(f'{where}: padding {pad} not smaller than the {k} window')
-            if layer.in_elements_per_beat != layer.input_shape[2]:
-                raise RtlGenerationError(f'{where}: needs one pixel (all channels) per input beat')
-        if layer.kind == 'flatten' and layer.types['output'] != layer.types['input']:
-            raise RtlGenerationError(f'{where}: a flatten that changes the type is not supported')
+        kind(layer.kind).check_rtl(spec, i, f'layer {layer.name!r} ({layer.kind})')
 
 
 def build_design(
     spec: Spec, out: Path, target_ii: int | None = None, overrides: dict[str, int] | None = None
 ) -> Design:
-    """Choose folding and lay out the stages; writes the ROM files into out/mem."""
+    """Choose folding and lay out the stages, each kind its layers'; writes the ROM files into out/mem."""
     _check_supported(spec)
     beats = [int(np.prod(p.shape)) // p.elements_per_beat for p in (spec.input, spec.output)]
     controller = Instance('ctrl', 'ap_ctrl_stream', 'control', {'IN_BEATS': beats[0], 'OUT_BEATS': beats[1]})
-    design = Design(spec, make_plan(spec, target_ii, overrides), controller)
-    folding = {p.name: p for p in design.plan.layers}
-    pad = [0, 0, 0, 0]
-    beat_in = spec.input.elements_per_beat  # elements per beat on the RTL stream into this layer
-    for layer in spec.layers:
-        t_in, t_out = layer.types['input'], layer.types['output']
-        if layer.kind == 'zeropad2d':
-            pad = list(layer.attrs['padding'])
-            continue
-        if layer.kind == 'conv2d':
-            h, w, c = layer.input_shape
-            if any(pad):  # the zero-padding layer before this one: generated by the window generator
-                h, w = h - pad[0] - pad[1], w - pad[2] - pad[3]
-            pads = [p + q for p, q in zip(pad, layer.attrs['padding'])]
-            kh, kw = layer.attrs['kernel']
-            sh, sw = layer.attrs['stride']
-            n_in = kh * kw * c
-            fp = folding[layer.name]
-            design.add(
-                f'{layer.name}_window',
-                'window_gen',
-                layer.name,
-                {
-                    'IN_H': h,
-                    'IN_W': w,
-                    'C': c,
-                    'ELEM_W': t_in.width,
-                    'KH': kh,
-                    'KW': kw,
-                    'STRIDE_H': sh,
-                    'STRIDE_W': sw,
-                    'PAD_T': pads[0],
-                    'PAD_B': pads[1],
-                    'PAD_L': pads[2],
-                    'PAD_R': pads[3],
-                },
-                n_in * t_in.width,
-            )
-            depth = _window_fifo_depth(layer, fp.cycles_per_vector, design.plan.ii_cycles)
-            if fp.cycles_per_vector > 1:
-                design.add(
-                    f'{layer.name}_fifo',
-                    'axis_fifo',
-                    layer.name,
-                    {'DATA_W': n_in * t_in.width, 'DEPTH': depth},
-                    n_in * t_in.width,
-                )
-            _add_dense(design, layer, fp.multipliers, out)
-            pad = [0, 0, 0, 0]
-        elif layer.kind == 'dense':
-            n_in = layer.input_shape[0]
-            if beat_in != n_in:  # hls4ml's dense reads n_in/beat beats into one vector: a width converter
-                design.add(
-                    f'{layer.name}_gather',
-                    'stream_flatten',
-                    layer.name,
-                    {'ELEM_W': t_in.width, 'C': beat_in, 'BEATS': n_in // beat_in},
-                    n_in * t_in.width,
-                )
-            _add_dense(design, layer, folding[layer.name].multipliers, out)
-        elif layer.kind == 'relu':
-            design.add(
-                layer.name,
-                'relu_stream',
-                layer.name,
-                {'N': beat_in, **requant_params(t_in, t_out)},
-                beat_in * t_out.width,
-            )
-        elif layer.kind in ('maxpool2d', 'avgpool2d'):
-            h, w, c = layer.input_shape
-            ph, pw = layer.attrs['pool']
-            sh, sw = layer.attrs['stride']
-            t_acc = layer.types['accum']
-            design.add(
-                layer.name,
-                'pool2d',
-                layer.name,
-                {
-                    'IN_H': h,
-                    'IN_W': w,
-                    'C': c,
-                    'POOL_H': ph,
-                    'POOL_W': pw,
-                    'STRIDE_H': sh,
-                    'STRIDE_W': sw,
-                    'POOL_OP': 0 if layer.kind == 'maxpool2d' else 1,
-                    **type_params('DIN', t_in),
-                    **type_params('ACC', t_acc, modes=True),
-                    **type_params('DOUT', t_out, modes=True),
-                },
-                c * t_out.width,
-            )
-        elif layer.kind == 'flatten':
-            continue  # raster order with channels fastest is already the flattened order: no hardware
-        else:  # pragma: no cover - spec validation rejects unknown kinds earlier
-            raise RtlGenerationError(f'layer {layer.name!r}: kind {layer.kind} has no RTL')
-        beat_in = design.stages[-1].out_width // t_out.width
+    design = Design(spec, make_plan(spec, target_ii, overrides), controller, out)
+    for i, layer in enumerate(spec.layers):
+        kind(layer.kind).emit(design, layer, i)
     return design
-
-
-def _add_dense(design: Design, layer: Layer, mults: int, out: Path) -> None:
-    """The layer's MAC stage; its ROM files go to out/mem, referenced relative to out."""
-    w_rel, b_rel = f'{MEM_DIR}/{layer.name}_weights.mem', f'{MEM_DIR}/{layer.name}_biases.mem'
-    write_mem_files(layer, mults, out / w_rel, out / b_rel)
-    params = dense_params(layer, mults, w_rel, b_rel)
-    design.add(
-        f'{layer.name}_mac', 'dense_unit', layer.name, params, params['N_OUT'] * params['OUT_W'], DENSE_FILE_PARAMS
-    )
 
 
 def _param_text(value) -> str:
