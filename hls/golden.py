@@ -16,7 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from lenet5_hls.core.errors import UserError
 from lenet5_hls.core.fixed_point import FixedType, cast, from_float, to_float
-from lenet5_hls.core.kind import KINDS, kind
+from lenet5_hls.core.kind import kind
 from lenet5_hls.core.spec import Spec
 
 _EXACT_FLOAT = 2**53
@@ -80,13 +80,6 @@ def _tree_reduce(vals: list[np.ndarray], op) -> np.ndarray:
         return op(vals[0], vals[1])
     left = 1 << ((n - 1).bit_length() - 1)
     return op(_tree_reduce(vals[:left], op), _tree_reduce(vals[left:], op))
-
-
-def __getattr__(name: str):
-    """golden.conv2d, golden.relu, ...: a kind's golden function under the kind's name (RTL testbenches use them)."""
-    if name in KINDS:
-        return KINDS[name].golden
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 class GoldenModel:

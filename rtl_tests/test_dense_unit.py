@@ -1,4 +1,4 @@
-"""dense_unit: every output element bit-exact to golden._mac (dense) / golden.conv2d (conv windows) under random
+"""dense_unit: every output element bit-exact to the dense / conv2d kinds' golden functions under random
 idle cycles and backpressure; FINN-style check of the simulated cycles per vector against the analytical
 N_IN*N_OUT/MULTS under a continuous stream.
 
@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from harness import HandshakeLog, StreamBench, case_dir, cases, param, rtl_sources, run_cocotb
-from lenet5_hls import golden
 from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
+from lenet5_hls.core.kind import KINDS
 from lenet5_hls.core.spec import Layer
 from lenet5_hls.rtl import params as rtl_params
 from lenet5_hls.rtl.timing import stream_timing
@@ -87,7 +87,7 @@ CASES = {
             output=F(7, 3, True, 'RND', 'SAT'),
         ),
     ),
-    # a 3x3x2 -> 4 convolution window (input index (ky*KW + kx)*C + c), checked against golden.conv2d
+    # a 3x3x2 -> 4 convolution window (input index (ky*KW + kx)*C + c), checked against conv2d's golden function
     'conv3x3x2-4-m6': dict(
         kind='conv2d',
         shape=(3, 3, 2, 4),
@@ -148,8 +148,8 @@ def _types_from_dut(dut) -> dict[str, FixedType]:
 def _golden(layer: Layer, x: np.ndarray) -> np.ndarray:
     """Expected output vectors for input vectors x (conv: x are flattened (KH, KW, C) windows)."""
     if layer.kind == 'conv2d':
-        return golden.conv2d(x.reshape((len(x), *layer.input_shape)), layer).reshape(len(x), -1)
-    return golden.dense(x, layer)
+        return KINDS['conv2d'].golden(x.reshape((len(x), *layer.input_shape)), layer).reshape(len(x), -1)
+    return KINDS['dense'].golden(x, layer)
 
 
 def _check_data_exercises(layer: Layer, x: np.ndarray, expected: np.ndarray, expect: list[str]) -> None:

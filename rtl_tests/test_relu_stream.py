@@ -1,5 +1,5 @@
-"""relu_stream: every element bit-exact to golden.relu (ReLU + ap_fixed cast) under random idle cycles and
-backpressure; one beat per clock, latency 1, when the stream is continuous."""
+"""relu_stream: every element bit-exact to the relu kind's golden function (ReLU + ap_fixed cast) under random
+idle cycles and backpressure; one beat per clock, latency 1, when the stream is continuous."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from harness import HandshakeLog, StreamBench, cases, param, rtl_sources, run_cocotb
-from lenet5_hls import golden
 from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
+from lenet5_hls.core.kind import KINDS
 from lenet5_hls.core.spec import Layer
 from lenet5_hls.rtl.params import OVERFLOW_CODES, ROUNDING_CODES, requant_params
 from lenet5_hls.verify.benches.streams import assert_cycles, pack, unpack
@@ -73,7 +73,7 @@ async def relu_random(dut, idle, backpressure):
     await tb.reset()
 
     x = _random_inputs(rng, N_BEATS, n, t_in)
-    expected = golden.relu(x, layer)
+    expected = KINDS['relu'].golden(x, layer)
     await tb.send([pack(row, t_in.width) for row in x])
     words, _ = await tb.recv(N_BEATS, timeout_cycles=50)
     await tb.expect_quiet(20)
@@ -82,7 +82,8 @@ async def relu_random(dut, idle, backpressure):
     got = np.array([unpack(w, n, t_out.width, t_out.signed) for w in words], dtype=np.int64)
     bad = np.argwhere(got != expected)
     assert bad.size == 0, (
-        f'{len(bad)} of {expected.size} elements differ from golden.relu ({t_in.cpp()} -> {t_out.cpp()}); first: '
+        f'{len(bad)} of {expected.size} elements differ from the relu golden function ({t_in.cpp()} -> {t_out.cpp()}); '
+        'first: '
         + ', '.join(f'beat {b} elem {e}: x={x[b, e]} got {got[b, e]} expected {expected[b, e]}' for b, e in bad[:5])
     )
     assert len(log.in_cycles) == N_BEATS, f'{len(log.in_cycles)} s_axis handshakes for {N_BEATS} beats'

@@ -1,5 +1,5 @@
 """stream_flatten: BEATS pixels of C elements -> one vector of BEATS*C elements, checked element by element
-against lenet5_hls.golden.flatten on random (H, W, C) images streamed back to back, with and without
+against the flatten kind's golden function on random (H, W, C) images streamed back to back, with and without
 random idle cycles and backpressure; BEATS clocks per vector under continuous input."""
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ def image_shape(beats: int, c: int) -> tuple[int, int, int]:
 
 
 def golden_flatten(images: np.ndarray, width: int) -> np.ndarray:
-    from lenet5_hls import golden
     from lenet5_hls.core.fixed_point import FixedType
+    from lenet5_hls.core.kind import KINDS
     from lenet5_hls.core.spec import Layer
 
     t = FixedType(width, width, True)
@@ -34,7 +34,7 @@ def golden_flatten(images: np.ndarray, width: int) -> np.ndarray:
     layer = Layer(
         name='flatten', kind='flatten', input_shape=images.shape[1:], output_shape=(n,), types={'input': t, 'output': t}
     )
-    return golden.flatten(images, layer)
+    return KINDS['flatten'].golden(images, layer)
 
 
 @cocotb.test()

@@ -1,7 +1,7 @@
 """window_gen: every window of several back-to-back random images, bit for bit against the golden model.
 
-Expected windows come from lenet5_hls.golden (_pad + _windows, the helpers golden.conv2d and golden._pool
-use), and are cross-checked against golden.conv2d itself with an identity weight matrix, so the element order
+Expected windows come from lenet5_hls.golden (_pad + _windows, the helpers the conv2d and pooling kinds use),
+and are cross-checked against conv2d's golden function itself with an identity weight matrix, so the element order
 of a window beat is the column order conv2d multiplies with its (KH, KW, C, COUT) weights.
 Cycle count under continuous input and a ready consumer is checked against the analytical model documented in
 window_gen.v (one scan position per clock; ROWS * COLS clocks per image), as implemented by lenet5_hls.rtl.timing,
@@ -36,10 +36,10 @@ def expected_windows(images: np.ndarray, p: dict) -> np.ndarray:
 
 
 def conv2d_identity(images: np.ndarray, p: dict) -> np.ndarray:
-    """golden.conv2d with weights = identity over the KH*KW*C window elements: returns the windows in conv2d's
-    own column order (independent of how expected_windows orders them)."""
-    from lenet5_hls import golden
+    """conv2d's golden function with weights = identity over the KH*KW*C window elements: returns the windows in
+    conv2d's own column order (independent of how expected_windows orders them)."""
     from lenet5_hls.core.fixed_point import FixedType
+    from lenet5_hls.core.kind import KINDS
     from lenet5_hls.core.spec import Layer
 
     kh, kw, c, w = p['KH'], p['KW'], p['C'], p['ELEM_W']
@@ -66,7 +66,7 @@ def conv2d_identity(images: np.ndarray, p: dict) -> np.ndarray:
         },
         arrays={'weight': np.eye(k, dtype=np.int64).reshape(kh, kw, c, k), 'bias': np.zeros(k, np.int64)},
     )
-    out = golden.conv2d(images, layer)
+    out = KINDS['conv2d'].golden(images, layer)
     return out.reshape(out.shape[0], -1, k)
 
 

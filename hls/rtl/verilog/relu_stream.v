@@ -3,7 +3,7 @@
  *
  * For every element x of an input beat: y = cast_out(x > 0 ? x : 0), the cast being an ap_fixed
  * assignment to the output type (fxp_requant), exactly as hls4ml's nnet::relu and the golden model
- * lenet5_hls.model.golden.relu do. Element i of a beat sits at bits [i*W +: W] on both sides.
+ * lenet5_hls.kinds.relu's golden function do. Element i of a beat sits at bits [i*W +: W] on both sides.
  *
  * The result goes through a skid-buffer register stage (two entries, as verilog-axis' axis_register
  * with REG_TYPE=2): one beat per clock in steady state under any backpressure, and both

@@ -8,7 +8,8 @@
  * Output (m_axis): one beat per output position (oy, ox) of the KH x KW window with strides
  * STRIDE_H / STRIDE_W over the zero-padded image, positions in raster order. A beat carries the
  * whole window, KH*KW*C elements, element (ky*KW + kx)*C + c at bits [e*ELEM_W +: ELEM_W]: the
- * column order of golden.conv2d / golden._pool (sliding_window_view -> (KH, KW, C), C order).
+ * column order of the conv2d and pooling golden functions (golden._windows: sliding_window_view ->
+ * (KH, KW, C), C order).
  * Output size OUT_H = (IN_H+PAD_T+PAD_B-KH)/STRIDE_H + 1, OUT_W likewise (floor division, as
  * Keras/hls4ml; rows and columns past the last window are consumed and dropped).
  *
