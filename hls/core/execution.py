@@ -88,10 +88,10 @@ def worker_slots() -> int:
         return max(1, sum(client.nthreads().values()))
 
 
-def _call(fn: Callable, args: tuple):
+def _call(fn: Callable, args: tuple, *shared):
     """Run a task on a worker; a user error comes back as a value so that it is not retried."""
     try:
-        return True, fn(*args)
+        return True, fn(*shared, *args)
     except UserError as e:
         return False, e
 
@@ -104,11 +104,13 @@ def run_tasks(
     weights: Sequence[int] | None = None,
     at_once: int | None = None,
     done: Callable[[int, object], None] | None = None,
+    shared: tuple = (),
 ) -> list:
-    """fn(*args) for every args tuple in tasks, on the cluster, at most at_once at a time (default all); the
-    results in the order of tasks, each task counted once however often it was retried. done(k, result) is
+    """fn(*shared, *args) for every args tuple in tasks, on the cluster, at most at_once at a time (default all);
+    the results in the order of tasks, each task counted once however often it was retried. done(k, result) is
     called on the client as task k completes. The first failure (a UserError as raised) or Ctrl-C cancels
-    the rest. weights: progress units per task (default 1)."""
+    the rest. weights: progress units per task (default 1). shared: large inputs every task reads (a data
+    set), sent to the cluster once rather than with every task."""
     from distributed import as_completed
 
     weights = weights or [1] * len(tasks)
@@ -117,11 +119,13 @@ def run_tasks(
     index = {}
     with current_client() as client, progress_bar(total=sum(weights), desc=desc, unit=unit) as bar:
         running = as_completed()
+        # on every worker: a copy survives a worker that dies
+        shared_data = client.scatter(list(shared), hash=False, broadcast=True) if shared else []
 
         def submit_next() -> None:
             k, args = next(waiting, (None, None))
             if k is not None:
-                future = client.submit(_call, fn, args, retries=RETRIES, pure=False)
+                future = client.submit(_call, fn, args, *shared_data, retries=RETRIES, pure=False)
                 index[future] = k
                 running.add(future)
 

@@ -77,7 +77,7 @@ def pareto_front(points: list[dict], objectives: dict[str, int]) -> list[bool]:
 TASK_THREADS = 1  # a task is one core: a Dask worker runs one task per thread
 
 
-def _pair_task(job: dict, arrays: dict[str, np.ndarray]) -> dict[str, bytes]:
+def _pair_task(arrays: dict[str, np.ndarray], job: dict) -> dict[str, bytes]:
     """sweep_job for one bit-width pair, in a child process on the worker; its output files as bytes."""
     from lenet5_hls.core.execution import run_child
     from lenet5_hls.reports.sweep_job import OUTPUTS
@@ -169,7 +169,7 @@ def _train_pairs(out: Path, data, bits, epochs: int, images: int, seed: int, pro
         )
 
     progress(f'[sweep] training {len(bits)} LeNet-5 ({epochs} epochs, seed {seed}), one task per bit-width pair')
-    run_tasks(_pair_task, [(job, arrays) for job in jobs], 'training', 'model', done=done)
+    run_tasks(_pair_task, [(job,) for job in jobs], 'training', 'model', done=done, shared=(arrays,))
     return {name: models[name] for name in (f'w{w}a{a}' for w, a in bits)}
 
 
