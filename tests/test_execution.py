@@ -2,7 +2,9 @@
 retried, other tasks cancelled; a scheduler that cannot be reached is named before any work starts."""
 
 import threading
+import warnings
 
+import numpy as np
 import pytest
 
 from lenet5_hls.core.errors import UserError
@@ -28,6 +30,22 @@ def test_results_in_order_and_user_error_once():
         with pytest.raises(UserError, match='bad point 3'):
             run_tasks(square_or_fail, [(3,)], 'test', 'task')
     assert sorted(CALLS) == [1, 2, 3, 5]  # the deterministic failure ran once
+
+
+def element(data: np.ndarray, k: int) -> int:
+    return int(data[k])
+
+
+def test_shared_data_goes_once_without_warnings():
+    """24 MB every task reads: sent once (with every task, Dask warns of the graph's size on the console)."""
+    data = np.arange(3_000_000)
+    with session(workers=2), warnings.catch_warnings():
+        warnings.simplefilter('error')
+        assert run_tasks(element, [(k,) for k in (7, 0, 2_999_999)], 'test', 'task', shared=(data,)) == [
+            7,
+            0,
+            2_999_999,
+        ]
 
 
 @pytest.mark.parametrize(
