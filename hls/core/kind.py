@@ -29,6 +29,9 @@ class LayerKind(ABC):
 
     name: str  # the spec's kind string
     hls4ml_classes: tuple[str, ...] = ()  # hls4ml class_name values whose layers `extract` reads
+    # Several kinds share a class (Activation): the values of its `activation` attribute this kind reads;
+    # empty = every layer of its classes.
+    hls4ml_activations: tuple[str, ...] = ()
     # Required spec fields, checked by spec.validate before `check`; each array is checked against its type.
     attrs: tuple[str, ...] = ()
     types: tuple[str, ...] = ('input', 'output')
@@ -61,20 +64,35 @@ class LayerKind(ABC):
 
 
 KINDS: dict[str, LayerKind] = {}  # spec kind string -> kind, in registration order
-HLS4ML_CLASSES: dict[str, LayerKind] = {}  # hls4ml class_name -> the kind whose extract reads it
+# (hls4ml class_name, activation or None for any) -> the kind whose extract reads such layers
+HLS4ML_READERS: dict[tuple[str, str | None], LayerKind] = {}
 
 
 def register(cls: type[LayerKind]) -> type[LayerKind]:
-    """Class decorator: add one instance of the kind to KINDS and HLS4ML_CLASSES; names must be unique."""
+    """Class decorator: add one instance of the kind to KINDS and HLS4ML_READERS; names must be unique."""
     instance = cls()
     if cls.name in KINDS:
         raise ValueError(f'layer kind {cls.name!r} is registered twice')
-    claimed = [c for c in cls.hls4ml_classes if c in HLS4ML_CLASSES]
+    keys = [(c, a) for c in cls.hls4ml_classes for a in cls.hls4ml_activations or (None,)]
+    claimed = [k for k in keys if k in HLS4ML_READERS or (k[0], None) in HLS4ML_READERS]
     if claimed:
-        raise ValueError(f'layer kind {cls.name!r}: hls4ml classes {claimed} are already read by another kind')
+        raise ValueError(f'layer kind {cls.name!r}: hls4ml layers {claimed} are already read by another kind')
     KINDS[cls.name] = instance
-    HLS4ML_CLASSES.update(dict.fromkeys(cls.hls4ml_classes, instance))
+    HLS4ML_READERS.update(dict.fromkeys(keys, instance))
     return cls
+
+
+def reader(class_name: str, activation: str | None) -> LayerKind | None:
+    """The kind that reads an hls4ml layer of this class (and `activation` attribute, lower case), if any."""
+    return HLS4ML_READERS.get((class_name, activation)) or HLS4ML_READERS.get((class_name, None))
+
+
+def readable() -> str:
+    """The hls4ml layers some kind reads, for error messages: 'Conv2D, Activation(relu, tanh), ...'."""
+    by_class: dict[str, list[str]] = {}
+    for c, a in HLS4ML_READERS:
+        by_class.setdefault(c, []).extend([a] if a else [])
+    return ', '.join(f'{c}({", ".join(acts)})' if acts else c for c, acts in by_class.items())
 
 
 def kind(name: str) -> LayerKind:

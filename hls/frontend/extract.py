@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from lenet5_hls.core.errors import UserError
 from lenet5_hls.core.fixed_point import FixedType
-from lenet5_hls.core.kind import HLS4ML_CLASSES, KINDS
+from lenet5_hls.core.kind import HLS4ML_READERS, KINDS, readable, reader
 from lenet5_hls.core.spec import Layer, Port, Spec
 
 
@@ -46,10 +46,13 @@ def _layer(layer, input_type: FixedType, in_beat: int) -> Layer | None:
         out_elements_per_beat=_stream_beat(out_var),
         stream=out_var.name,
     )
-    layer_kind = HLS4ML_CLASSES.get(layer.class_name)
+    activation = layer.get_attr('activation')
+    activation = activation.lower() if isinstance(activation, str) else None
+    layer_kind = reader(layer.class_name, activation)
     if layer_kind is None:
-        supported = ', '.join(['Input', *HLS4ML_CLASSES])
-        raise UnsupportedLayer(f'{where}: layer type {layer.class_name} is not supported; supported: {supported}')
+        known_class = any(c == layer.class_name for c, _ in HLS4ML_READERS)
+        what = f'activation {activation!r}' if known_class else f'layer type {layer.class_name}'
+        raise UnsupportedLayer(f'{where}: {what} is not supported; supported: Input, {readable()}')
     return layer_kind.extract(layer, common, types, input_type)
 
 

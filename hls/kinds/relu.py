@@ -19,6 +19,7 @@ from lenet5_hls.rtl.params import requant_params
 class Relu(LayerKind):
     name = 'relu'
     hls4ml_classes = ('Activation', 'ReLU')
+    hls4ml_activations = ('relu', 'linear')
 
     def extract(self, hls_layer, common, types, input_type):
         where = describe(hls_layer)
@@ -27,8 +28,6 @@ class Relu(LayerKind):
             if types['output'] != input_type:
                 raise UnsupportedLayer(f'{where}: a linear activation that changes the type is not supported')
             return None
-        if act != 'relu':
-            raise UnsupportedLayer(f'{where}: activation {act!r} is not supported (only relu; linear is removed)')
         return Layer(kind=self.name, types=types, **common)
 
     def check(self, layer, where):
