@@ -1,4 +1,5 @@
-"""Verilog parameters and ROM files for the modules in rtl/verilog/ (fxp_requant, relu_stream, dense_unit).
+"""Verilog parameters and ROM files for the modules in rtl/verilog/ (fxp_requant, relu_stream, dense_unit,
+table_act_stream).
 
 The RTL takes fixed-point types as (W, FRAC, SIGNED) plus integer codes for the ap_fixed rounding and
 overflow modes; FRAC = width - integer bits (ap_fixed counts the sign among the integer bits).
@@ -22,6 +23,7 @@ from lenet5_hls.core.spec import Layer
 ROUNDING_CODES: dict[str, int] = {name: code for code, name in enumerate(ROUNDING_MODES)}
 OVERFLOW_CODES: dict[str, int] = {name: code for code, name in enumerate(OVERFLOW_MODES)}
 DENSE_FILE_PARAMS = ('WEIGHT_FILE', 'BIAS_FILE')  # dense_unit's parameters that name $readmemh files
+TABLE_FILE_PARAMS = ('TABLE_FILE',)  # table_act_stream's parameter that names its $readmemh file
 
 
 def type_params(prefix: str, t: FixedType, modes: bool = False) -> dict[str, int]:
@@ -107,4 +109,28 @@ def dense_params(layer: Layer, mults: int, weight_file: str | PathLike, bias_fil
         **type_params('OUT', t['output'], modes=True),
         'WEIGHT_FILE': f'"{Path(weight_file).as_posix()}"',
         'BIAS_FILE': f'"{Path(bias_file).as_posix()}"',
+    }
+
+
+def write_table_file(layer: Layer, path: str | PathLike) -> Path:
+    """Write table_act_stream's TABLE_FILE ($readmemh, one table_t entry per line) for a sigmoid or tanh layer."""
+    path = Path(path)
+    path.write_text(_hex_words([[v] for v in layer.arrays['table'].tolist()], layer.types['table'].width))
+    return path
+
+
+def table_act_params(layer: Layer, n: int, div_log2: int, table_file: str | PathLike) -> dict:
+    """Parameters of table_act_stream for a sigmoid or tanh layer: n elements per beat, div_log2 = log2 of
+    the divisor in hls4ml's index (16 for sigmoid, 8 for tanh), the table file written by write_table_file."""
+    t = layer.types
+    return {
+        'N': n,
+        'TABLE_SIZE': layer.attrs['table_size'],
+        'DIV_LOG2': div_log2,
+        **type_params('IN', t['input']),
+        **type_params('TABLE', t['table']),
+        **type_params('OUT', t['output']),
+        'ROUNDING': ROUNDING_CODES[t['output'].rounding],
+        'OVERFLOW': OVERFLOW_CODES[t['output'].overflow],
+        'TABLE_FILE': f'"{Path(table_file).as_posix()}"',
     }
