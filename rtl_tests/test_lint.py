@@ -46,6 +46,17 @@ def _dense_case(tmp_dir, n_in: int, n_out: int, mults: int, accum: FixedType, ou
     return rtl_params.dense_params(layer, mults, wfile, bfile)
 
 
+def _table_case(tmp_dir, kind: str, n: int, size: int, t_in: FixedType, t_table: FixedType, t_out: FixedType) -> dict:
+    """table_act_stream parameters with a real table file (the kind's table, written by rtl_params)."""
+    from lenet5_hls.core.kind import KINDS
+
+    act = KINDS[kind]
+    types = {'input': t_in, 'table': t_table, 'output': t_out}
+    layer = Layer('t', kind, (n,), (n,), types, {'table_size': size}, arrays={'table': act.table(size, t_table)})
+    path = rtl_params.write_table_file(layer, tmp_dir / f'{kind}_{size}.mem')
+    return rtl_params.table_act_params(layer, n, (2 * act.half_range).bit_length() - 1, path)
+
+
 # module -> {case id: (extra source modules, parameters or a function(tmp_dir) -> parameters)}
 LINT_CASES = {
     'fxp_requant': {
@@ -73,6 +84,24 @@ LINT_CASES = {
         'one-mult-one-out': (
             ('fxp_requant',),
             lambda d: _dense_case(d, 5, 1, 1, FixedType(9, 3, True, 'TRN_ZERO', 'SAT_ZERO'), FixedType(12, 6)),
+        ),
+    },
+    'table_act_stream': {
+        'sigmoid-1024': (
+            ('fxp_requant', 'axis_skid_buffer'),
+            lambda d: _table_case(d, 'sigmoid', 2, 1024, FixedType(16, 6), FixedType(18, 8), FixedType(16, 6)),
+        ),
+        'tanh-8-unsigned-negfrac': (
+            ('fxp_requant', 'axis_skid_buffer'),
+            lambda d: _table_case(
+                d, 'tanh', 3, 8, FixedType(5, 7, False), FixedType(8, 1, True, 'RND', 'SAT'), FixedType(4, 1)
+            ),
+        ),
+        'tanh-64-narrow-rnd': (
+            ('fxp_requant', 'axis_skid_buffer'),
+            lambda d: _table_case(
+                d, 'tanh', 1, 64, FixedType(4, 2), FixedType(10, 2), FixedType(6, 1, True, 'RND_CONV', 'SAT_SYM')
+            ),
         ),
     },
     'axis_skid_buffer': {'default': ((), {}), 'wide': ((), dict(DATA_W=200))},

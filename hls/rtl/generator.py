@@ -198,6 +198,7 @@ def library_modules(design: Design) -> list[str]:
     deps = {
         'dense_unit': {'fxp_requant'},
         'relu_stream': {'fxp_requant'},
+        'table_act_stream': {'fxp_requant', 'axis_skid_buffer'},
         'pool2d': {'fxp_requant', 'window_gen'},
         'window_gen': {'axis_skid_buffer'},
     }
