@@ -54,7 +54,7 @@ def _table_case(tmp_dir, kind: str, n: int, size: int, t_in: FixedType, t_table:
     types = {'input': t_in, 'table': t_table, 'output': t_out}
     layer = Layer('t', kind, (n,), (n,), types, {'table_size': size}, arrays={'table': act.table(size, t_table)})
     path = rtl_params.write_table_file(layer, tmp_dir / f'{kind}_{size}.mem')
-    return rtl_params.table_act_params(layer, n, (2 * act.half_range).bit_length() - 1, path)
+    return rtl_params.table_act_params(layer, n, act.div_log2, path)
 
 
 # module -> {case id: (extra source modules, parameters or a function(tmp_dir) -> parameters)}

@@ -56,6 +56,11 @@ class TableActivation(LayerKind):
     arrays = ('table',)
     half_range: int  # R: the table covers [-R, R)
 
+    @property
+    def div_log2(self) -> int:
+        """log2 of the divisor D = 2R in the index (table_act_stream's DIV_LOG2)."""
+        return (2 * self.half_range).bit_length() - 1
+
     def function(self, x: np.float32) -> float:
         """The single-precision function value the C++ computes for one table point."""
         raise NotImplementedError
@@ -119,8 +124,7 @@ class TableActivation(LayerKind):
         beat = design.elements_per_beat(layer.types['input'])
         rel = f'{MEM_DIR}/{layer.name}_table.mem'
         write_table_file(layer, design.out / rel)
-        div_log2 = (2 * self.half_range).bit_length() - 1
-        params = table_act_params(layer, beat, div_log2, rel)
+        params = table_act_params(layer, beat, self.div_log2, rel)
         width = beat * layer.types['output'].width
         design.add(layer.name, 'table_act_stream', layer.name, params, width, TABLE_FILE_PARAMS)
 

@@ -1,0 +1,158 @@
+"""table_act_stream: every element bit-exact to the sigmoid / tanh kinds' golden functions under random idle
+cycles and backpressure, every table index the input type can reach hit and inputs beyond both table ends;
+one beat per clock and latency 1 under a continuous stream, as rtl/timing.py models it.
+
+The pytest side writes the table file with lenet5_hls.rtl.params (the generator's code path) from the
+kind's own table; the cocotb side reads the parameters back from the DUT, rebuilds the layer (the table
+from the kind again, with the table type's rounding and overflow modes from the case, which the
+parameters do not carry) and computes the expected outputs with the kind's golden function.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+
+import cocotb
+import numpy as np
+import pytest
+
+from harness import HandshakeLog, StreamBench, case_dir, cases, param, rtl_sources, run_cocotb
+from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
+from lenet5_hls.core.kind import KINDS
+from lenet5_hls.core.spec import Layer
+from lenet5_hls.rtl import params as rtl_params
+from lenet5_hls.rtl.timing import stream_timing
+from lenet5_hls.verify.benches.streams import pack, unpack
+
+MODULE = 'table_act_stream'
+N_RANDOM = 200  # random elements after the covering ones
+F = FixedType
+
+# kind, elements per beat, table size, types; full: the input type reaches every index and both ends
+CASES = {
+    # hls4ml's defaults: table of 1024 at ap_fixed<18,8>, a wide input (16 raw steps per index)
+    'sigmoid-1024-s16i6': dict(
+        kind='sigmoid', n=4, size=1024, full=True, types=dict(input=F(16, 6), table=F(18, 8), output=F(16, 6))
+    ),
+    # a small table, a narrow input (two raw steps per index), rounding and saturating casts
+    'tanh-64-s8i4-rnd': dict(
+        kind='tanh',
+        n=3,
+        size=64,
+        full=True,
+        types=dict(input=F(8, 4), table=F(10, 2, True, 'RND', 'SAT'), output=F(6, 1, True, 'RND_CONV', 'SAT_SYM')),
+    ),
+    # unsigned input (upper half of the table only), unsigned table, a right shift in the scaling
+    'sigmoid-8-u5i3': dict(
+        kind='sigmoid',
+        n=2,
+        size=8,
+        full=False,
+        types=dict(
+            input=F(5, 3, False), table=F(8, 0, False, 'RND', 'SAT'), output=F(7, 1, True, 'TRN_ZERO', 'SAT_ZERO')
+        ),
+    ),
+    # integer bits beyond the word (raw steps of 4): the index is a left shift of the input
+    'tanh-16-s6i8': dict(
+        kind='tanh', n=1, size=16, full=False, types=dict(input=F(6, 8), table=F(9, 3), output=F(9, 3))
+    ),
+}
+VERILATOR_CASES = ('sigmoid-1024-s16i6', 'tanh-64-s8i4-rnd', 'tanh-16-s6i8')
+
+
+def _layer(kind: str, n: int, size: int, types: dict[str, FixedType]) -> Layer:
+    table = KINDS[kind].table(size, types['table'])
+    return Layer(kind, kind, (n,), (n,), types, {'table_size': size}, arrays={'table': table})
+
+
+def _covering_inputs(layer: Layer) -> np.ndarray:
+    """Raw inputs at least one per table index the input type reaches (and beyond the ends), then random ones."""
+    act, t, size = KINDS[layer.kind], layer.types['input'], layer.attrs['table_size']
+    per_index = max(1, (2 * act.half_range << max(t.frac, 0)) // size)  # raw steps per index
+    cover = np.append(np.arange(t.raw_min, t.raw_max + 1, per_index), t.raw_max)
+    rng = np.random.default_rng(len(cover))
+    return np.concatenate([cover, rng.integers(t.raw_min, t.raw_max + 1, N_RANDOM)])
+
+
+def _check_coverage(layer: Layer, x: np.ndarray, full: bool) -> None:
+    act, t, size = KINDS[layer.kind], layer.types['input'], layer.attrs['table_size']
+    index = act.index(x, t, size)
+    reachable = np.unique(np.clip(act.index(np.arange(t.raw_min, t.raw_max + 1), t, size), 0, size - 1))
+    hit = np.unique(np.clip(index, 0, size - 1))
+    assert np.array_equal(hit, reachable), f'{len(reachable) - len(hit)} reachable table indices never hit'
+    if full:
+        assert len(hit) == size, f'only {len(hit)} of {size} table indices reachable'
+        assert index.min() < 0 and index.max() > size - 1, 'the inputs do not go beyond both table ends'
+
+
+# ---------------------------------------------------------------------------------------------
+# cocotb side
+# ---------------------------------------------------------------------------------------------
+
+
+def _layer_from_dut(dut) -> Layer:
+    def t(prefix: str, modes: bool = False) -> FixedType:
+        w = param(dut, f'{prefix}_W')
+        kw = {}
+        if modes:
+            kw = dict(rounding=ROUNDING_MODES[param(dut, 'ROUNDING')], overflow=OVERFLOW_MODES[param(dut, 'OVERFLOW')])
+        return FixedType(w, w - param(dut, f'{prefix}_FRAC'), bool(param(dut, f'{prefix}_SIGNED')), **kw)
+
+    kind = next(k for k in ('sigmoid', 'tanh') if KINDS[k].div_log2 == param(dut, 'DIV_LOG2'))
+    table_t = CASES[os.environ['TABLE_CASE']]['types']['table']
+    assert dataclasses.replace(table_t, rounding='TRN', overflow='WRAP') == t('TABLE'), 'TABLE_* parameters'
+    types = {'input': t('IN'), 'table': table_t, 'output': t('OUT', True)}
+    return _layer(kind, param(dut, 'N'), param(dut, 'TABLE_SIZE'), types)
+
+
+@cocotb.test(timeout_time=20, timeout_unit='ms')
+@cocotb.parametrize(idle=[False, True], backpressure=[False, True])
+async def table_act_random(dut, idle, backpressure):
+    layer = _layer_from_dut(dut)
+    n, t_in, t_out = layer.input_shape[0], layer.types['input'], layer.types['output']
+    seed = cocotb.RANDOM_SEED + 2 * idle + backpressure
+    tb = StreamBench(dut, idle, backpressure, seed=random.Random(seed).random())
+    log = HandshakeLog(dut)
+    await tb.reset()
+
+    x = _covering_inputs(layer)
+    x = np.resize(np.random.default_rng(seed).permutation(x), (-(-len(x) // n), n))  # whole beats, order shuffled
+    expected = KINDS[layer.kind].golden(x, layer)
+    await tb.send([pack(row, t_in.width) for row in x])
+    words, _ = await tb.recv(len(x), timeout_cycles=50)
+    await tb.expect_quiet(20)
+    log.check()
+
+    got = np.array([unpack(w, n, t_out.width, t_out.signed) for w in words], dtype=np.int64)
+    bad = np.argwhere(got != expected)
+    assert bad.size == 0, (
+        f'{len(bad)} of {expected.size} elements differ from the {layer.kind} golden function; first: '
+        + ', '.join(f'beat {b} elem {e}: x={x[b, e]} got {got[b, e]} expected {expected[b, e]}' for b, e in bad[:5])
+    )
+    assert len(log.in_cycles) == len(x) and len(log.out_cycles) == len(x), (
+        f'{len(log.in_cycles)} s_axis / {len(log.out_cycles)} m_axis handshakes for {len(x)} beats'
+    )
+    if not idle and not backpressure:
+        model = stream_timing([(MODULE, {})], len(x), 1)[0]
+        t0 = log.in_cycles[0]
+        assert [c - t0 for c in log.in_cycles] == model['in'], 's_axis handshake cycles differ from rtl/timing.py'
+        assert [c - t0 for c in log.out_cycles] == model['out'], 'm_axis handshake cycles differ from rtl/timing.py'
+
+
+# ---------------------------------------------------------------------------------------------
+# pytest side
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('sim, case_id, case', cases(CASES, VERILATOR_CASES))
+def test_table_act_stream(sim, case_id, case):
+    layer = _layer(case['kind'], case['n'], case['size'], case['types'])
+    _check_coverage(layer, _covering_inputs(layer), case['full'])
+    bdir = case_dir(MODULE, sim, case_id)
+    bdir.mkdir(parents=True, exist_ok=True)
+    table_file = rtl_params.write_table_file(layer, bdir / 'table.mem')
+    params = rtl_params.table_act_params(layer, case['n'], KINDS[case['kind']].div_log2, table_file)
+    sources = rtl_sources(MODULE, 'fxp_requant', 'axis_skid_buffer')
+    run_cocotb(MODULE, 'test_table_act_stream', sim, case_id, params, sources, extra_env={'TABLE_CASE': case_id})
