@@ -183,3 +183,87 @@ def test_golden_rejects_wrong_input():
         model.run(np.full((1, 6, 6, 1), 16))
     with pytest.raises(InputError, match='raw integers'):
         model.run(np.zeros((1, 6, 6, 1)))
+
+
+T_IN = FixedType(8, 4)
+TANH_T = FixedType(10, 2, True, 'RND', 'SAT')
+SIG_T = FixedType(8, 0, False, 'RND', 'SAT')
+SIG_OUT = FixedType(6, 0, False)
+
+
+def table_spec() -> S.Spec:
+    """4 elements -> tanh (table 64) -> sigmoid (table 32, unsigned table and output), written by hand with the
+    tables as raw integers (the tanh table as init_tanh_table builds it, the sigmoid one arbitrary)."""
+    from lenet5_hls.core.kind import KINDS
+
+    tanh = KINDS['tanh'].table(64, TANH_T)
+    sig = np.arange(32) * 8
+    layers = [
+        S.Layer(
+            'th',
+            'tanh',
+            (4,),
+            (4,),
+            {'input': T_IN, 'table': TANH_T, 'output': TANH_T},
+            {'table_size': 64},
+            4,
+            4,
+            'l1',
+            {'table': tanh},
+        ),
+        S.Layer(
+            'sg',
+            'sigmoid',
+            (4,),
+            (4,),
+            {'input': TANH_T, 'table': SIG_T, 'output': SIG_OUT},
+            {'table_size': 32},
+            4,
+            4,
+            'l2',
+            {'table': sig},
+        ),
+    ]
+    return S.Spec('acts', S.Port('x', (4,), T_IN, 4), S.Port('l2', (4,), SIG_OUT, 4), layers)
+
+
+def test_hand_written_table_activation_spec(tmp_path):
+    spec = table_spec()
+    spec.save(tmp_path / 'spec.json')
+    loaded = S.load(tmp_path / 'spec.json')
+    assert loaded.to_json() == spec.to_json()
+    x = np.arange(-128, 128).reshape(-1, 4)
+    got = GoldenModel(loaded).run(x)
+    # tanh: index trunc(x * 64 / 8) + 32 at 4 fractional bits = trunc(x / 2) + 32, clamped
+    th = cast(spec.layers[0].arrays['table'][np.clip(np.trunc(x / 2).astype(int) + 32, 0, 63)], TANH_T.frac, TANH_T)
+    # sigmoid: index trunc(y * 32 / 16) + 16 at 8 fractional bits = trunc(y / 128) + 16 (the table is raw i*8)
+    expected = cast(np.clip(np.trunc(th / 128).astype(int) + 16, 0, 31) * 8, SIG_T.frac, SIG_OUT)
+    assert np.array_equal(got, expected)
+
+
+TABLE_MALFORMED = [
+    ('size-missing', ['layers', 0, 'attrs', 'table_size'], KeyError, r"\(th\).attrs: missing 'table_size'"),
+    ('size', ['layers', 0, 'attrs', 'table_size'], 0, r'\(th\).attrs.table_size: expected an integer >= 1'),
+    ('length', ['layers', 1, 'attrs', 'table_size'], 16, r'\(sg\).arrays.table: shape \(32,\), expected \(16,\)'),
+    ('table-type', ['layers', 1, 'types', 'table'], KeyError, r"\(sg\).types: missing 'table'"),
+    ('int-index', ['layers', 0, 'types', 'input', 'integer'], 40, r'\(th\).types.input: .* overflow a C int'),
+]
+
+
+@pytest.mark.parametrize('path, value, message', [m[1:] for m in TABLE_MALFORMED], ids=[m[0] for m in TABLE_MALFORMED])
+def test_malformed_table_activation_names_the_field(path, value, message):
+    spec = table_spec()
+    doc = copy.deepcopy(spec.to_json())
+    if path[-1] == 'integer':  # the input port and the input type change together
+        _set(doc, ['input', 'type', 'integer'], value)
+    _set(doc, path, value)
+    with pytest.raises(S.SpecError, match=message):
+        S.from_json(doc, {f'{la.name}/{k}': v for la in spec.layers for k, v in la.arrays.items()})
+
+
+def test_table_values_outside_table_type():
+    spec = table_spec()
+    arrays = {f'{la.name}/{k}': v for la in spec.layers for k, v in la.arrays.items()}
+    arrays['sg/table'] = arrays['sg/table'] + 16  # 264 > 255
+    with pytest.raises(S.SpecError, match=r'\(sg\).arrays.table: values 16..264 outside ap_ufixed<8,0'):
+        S.from_json(spec.to_json(), arrays)
