@@ -88,7 +88,9 @@ def test_interrupt_stops_at_once(lenet5_rtl, lenet5_dir, tmp_path, target):
     cmd = [sys.executable, '-m', 'lenet5_hls.cli', 'sim', '--spec', str(lenet5_dir / 'hls' / 'spec.json')]
     cmd += ['--rtl', str(lenet5_dir / 'rtl'), '--images', '200', '--sim', 'icarus', '--jobs', '2', '--out', str(out)]
     with err_file.open('w') as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        proc = subprocess.Popen(  # SIGINT as a terminal leaves it (pytest-xdist's workers ignore it)
+            cmd, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True, preexec_fn=default_sigint
+        )
     tools = []
     try:
         deadline = time.monotonic() + 120
@@ -112,6 +114,10 @@ def test_interrupt_stops_at_once(lenet5_rtl, lenet5_dir, tmp_path, target):
     assert err.rstrip().endswith('lenet5-hls sim: interrupted') and 'Traceback' not in err
     assert not out.exists()
     assert not alive, f'simulators {alive} still running'
+
+
+def default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def running(pid: int) -> bool:
