@@ -104,6 +104,22 @@ LINT_CASES = {
             ),
         ),
     },
+    'param_relu_stream': {
+        # leaky_relu 0.1 as hls4ml types it: ufixed<8,-3> (raw 204), signed input and output
+        'leaky': (('fxp_requant', 'axis_skid_buffer'), dict(N=3, P_W=8, P_FRAC=11, ALPHA=204)),
+        # thresholded_relu, theta -1.5 at the input's own type, an unsigned saturating output
+        'thresholded-negative': (
+            ('fxp_requant', 'axis_skid_buffer'),
+            dict(
+                N=2, IN_W=10, IN_FRAC=6, P_W=10, P_FRAC=6, P_SIGNED=1, THETA=-96, OUT_SIGNED=0, ROUNDING=2, OVERFLOW=1
+            ),
+        ),
+        # a slope > 1 with negative parameter fraction bits, unsigned input, one element per beat
+        'leaky-unsigned-negfrac': (
+            ('fxp_requant', 'axis_skid_buffer'),
+            dict(N=1, IN_W=6, IN_FRAC=2, IN_SIGNED=0, P_W=2, P_FRAC=-1, P_SIGNED=1, ALPHA=1, OUT_W=5, OVERFLOW=3),
+        ),
+    },
     'axis_skid_buffer': {'default': ((), {}), 'wide': ((), dict(DATA_W=200))},
     'axis_fifo': {
         'default': ((), {}),

@@ -1,4 +1,13 @@
 """The built-in layer kinds, one module per kind or family of kinds; importing the package registers them in
 lenet5_hls.core.kind (lenet5_hls/__init__.py does, so every stage sees them)."""
 
-from lenet5_hls.kinds import conv2d, dense, flatten, pooling, relu, table_activation, zeropad2d  # noqa: F401
+from lenet5_hls.kinds import (  # noqa: F401
+    conv2d,
+    dense,
+    flatten,
+    parametrized_relu,
+    pooling,
+    relu,
+    table_activation,
+    zeropad2d,
+)

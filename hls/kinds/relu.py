@@ -1,6 +1,6 @@
-"""relu: hls4ml's Activation('relu') and ReLU, `x > 0 ? x : 0` assigned to the output type (relu_stream).
+"""relu: hls4ml's Activation('relu'), `x > 0 ? x : 0` assigned to the output type (relu_stream).
 
-A linear activation that keeps the type computes nothing and is left out of the spec.
+(The Keras ReLU layer reaches hls4ml as thresholded_relu: lenet5_hls.kinds.parametrized_relu.)
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import numpy as np
 from lenet5_hls.core.fixed_point import cast
 from lenet5_hls.core.kind import LayerKind, register
 from lenet5_hls.core.spec import Layer, SpecError
-from lenet5_hls.frontend.extract import UnsupportedLayer, describe
 from lenet5_hls.rtl.folding import stream_plan
 from lenet5_hls.rtl.params import requant_params
 
@@ -19,15 +18,9 @@ from lenet5_hls.rtl.params import requant_params
 class Relu(LayerKind):
     name = 'relu'
     hls4ml_classes = ('Activation', 'ReLU')
-    hls4ml_activations = ('relu', 'linear')
+    hls4ml_activations = ('relu',)
 
     def extract(self, hls_layer, common, types, input_type):
-        where = describe(hls_layer)
-        act = (hls_layer.get_attr('activation') or '').lower()
-        if act == 'linear':
-            if types['output'] != input_type:
-                raise UnsupportedLayer(f'{where}: a linear activation that changes the type is not supported')
-            return None
         return Layer(kind=self.name, types=types, **common)
 
     def check(self, layer, where):

@@ -1,5 +1,5 @@
 """Verilog parameters and ROM files for the modules in rtl/verilog/ (fxp_requant, relu_stream, dense_unit,
-table_act_stream).
+table_act_stream, param_relu_stream).
 
 The RTL takes fixed-point types as (W, FRAC, SIGNED) plus integer codes for the ap_fixed rounding and
 overflow modes; FRAC = width - integer bits (ap_fixed counts the sign among the integer bits).
@@ -133,4 +133,20 @@ def table_act_params(layer: Layer, n: int, div_log2: int, table_file: str | Path
         'ROUNDING': ROUNDING_CODES[t['output'].rounding],
         'OVERFLOW': OVERFLOW_CODES[t['output'].overflow],
         'TABLE_FILE': f'"{Path(table_file).as_posix()}"',
+    }
+
+
+def param_relu_params(layer: Layer, n: int, t_param: FixedType, theta: int, alpha: int) -> dict:
+    """Parameters of param_relu_stream for a leaky_relu, thresholded_relu or linear layer: n elements per
+    beat, theta and alpha raw at t_param."""
+    t = layer.types
+    return {
+        'N': n,
+        **type_params('IN', t['input']),
+        **type_params('P', t_param),
+        'THETA': theta,
+        'ALPHA': alpha,
+        **type_params('OUT', t['output']),
+        'ROUNDING': ROUNDING_CODES[t['output'].rounding],
+        'OVERFLOW': OVERFLOW_CODES[t['output'].overflow],
     }
