@@ -267,3 +267,62 @@ def test_table_values_outside_table_type():
     arrays['sg/table'] = arrays['sg/table'] + 16  # 264 > 255
     with pytest.raises(S.SpecError, match=r'\(sg\).arrays.table: values 16..264 outside ap_ufixed<8,0'):
         S.from_json(spec.to_json(), arrays)
+
+
+P_IN = FixedType(8, 4)
+P_T = FixedType(6, 0, False, 'RND', 'SAT')  # alpha 0.25 = raw 16
+P_OUT = FixedType(7, 3, True, 'RND', 'SAT')
+P_CAST = FixedType(5, 2, True, 'RND_CONV', 'SAT_SYM')
+
+
+def piecewise_spec() -> S.Spec:
+    """4 elements -> leaky_relu (alpha 0.25) -> thresholded_relu (theta 0.25 at the input type) -> linear (a cast),
+    written by hand with the parameters as raw integers."""
+    kinds = [
+        ('lk', 'leaky_relu', P_IN, P_T, P_OUT, {'alpha': 16}),
+        ('th', 'thresholded_relu', P_OUT, P_OUT, P_OUT, {'theta': 4}),
+        ('ln', 'linear', P_OUT, None, P_CAST, {}),
+    ]
+    layers = []
+    for i, (name, kind, t_in, t_p, t_out, attrs) in enumerate(kinds):
+        types = {'input': t_in, 'output': t_out} | ({'param': t_p} if t_p else {})
+        layers.append(S.Layer(name, kind, (4,), (4,), types, attrs, 4, 4, f'l{i + 1}'))
+    return S.Spec('relus', S.Port('x', (4,), P_IN, 4), S.Port('l3', (4,), P_CAST, 4), layers)
+
+
+def test_hand_written_piecewise_linear_spec(tmp_path):
+    spec = piecewise_spec()
+    spec.save(tmp_path / 'spec.json')
+    loaded = S.load(tmp_path / 'spec.json')
+    assert loaded.to_json() == spec.to_json()
+    x = np.arange(-128, 128).reshape(-1, 4)
+    got = GoldenModel(loaded).run(x)
+    lk = np.where(x > 0, cast(x, 4, P_OUT), cast(x * 16, 10, P_OUT))  # alpha * x at 4 + 6 fractional bits
+    th = np.where(lk > 4, lk, 0)
+    assert np.array_equal(got, cast(th, P_OUT.frac, P_CAST))
+    assert (lk < 0).any() and ((th == 0) & (lk > 0)).any(), 'both branches of each form are taken'
+
+
+PIECEWISE_MALFORMED = [
+    ('alpha-missing', ['layers', 0, 'attrs', 'alpha'], KeyError, r"\(lk\).attrs: missing 'alpha'"),
+    (
+        'alpha-float',
+        ['layers', 0, 'attrs', 'alpha'],
+        0.25,
+        r'\(lk\).attrs.alpha: expected a raw ap_ufixed<6,0.* got 0.25',
+    ),
+    ('alpha-range', ['layers', 0, 'attrs', 'alpha'], 64, r'\(lk\).attrs.alpha: 64 outside ap_ufixed<6,0'),
+    ('theta-range', ['layers', 1, 'attrs', 'theta'], -65, r'\(th\).attrs.theta: -65 outside ap_fixed<7,3'),
+    ('param-type', ['layers', 1, 'types', 'param'], KeyError, r"\(th\).types: missing 'param'"),
+    ('shape', ['layers', 2, 'output_shape'], [2, 2], r'\(ln\): linear must keep its shape'),
+]
+
+
+@pytest.mark.parametrize(
+    'path, value, message', [m[1:] for m in PIECEWISE_MALFORMED], ids=[m[0] for m in PIECEWISE_MALFORMED]
+)
+def test_malformed_piecewise_linear_names_the_field(path, value, message):
+    doc = copy.deepcopy(piecewise_spec().to_json())
+    _set(doc, path, value)
+    with pytest.raises(S.SpecError, match=message):
+        S.from_json(doc)
