@@ -34,8 +34,33 @@ def test_hls_unsupported_layer_names_it(tmp_path, capsys):
     assert main(['hls', '--model', str(tmp_path / 'soft.keras'), '--out', str(out)]) == 2
     err = capsys.readouterr().err
     assert "layer 'soft_conv_softsign'" in err and "activation 'softsign' is not supported" in err
-    assert 'Activation(relu, linear, sigmoid, tanh)' in err
+    assert 'Activation(linear, relu, sigmoid, tanh)' in err
     assert not out.exists(), 'a failed conversion must not leave a project behind'
+
+
+@pytest.mark.parametrize(
+    'layer, message',
+    [
+        ('relu6', "layer 'r' (ReLU): max_value=6 is not supported"),
+        ('elu', "layer 'r' (ParametrizedActivation): activation 'elu' is not supported"),
+        ('act-relu6', "layer 'r' (Activation): activation 'relu6' is not supported"),
+    ],
+)
+def test_hls_unsupported_relu_form_names_it(layer, message, tmp_path, capsys):
+    """ReLU forms hls4ml cannot run in io_stream: exit 2 naming the layer and the reason, no traceback."""
+    import keras
+
+    make = {
+        'relu6': lambda: keras.layers.ReLU(max_value=6, name='r'),
+        'elu': lambda: keras.layers.ELU(name='r'),
+        'act-relu6': lambda: keras.layers.Activation('relu6', name='r'),
+    }[layer]
+    inputs = keras.Input((6, 6, 1))
+    outputs = keras.layers.Dense(2, name='out')(keras.layers.Flatten()(make()(inputs)))
+    keras.Model(inputs, outputs).save(tmp_path / 'm.keras')
+    assert main(['hls', '--model', str(tmp_path / 'm.keras'), '--out', str(tmp_path / 'out')]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / 'out').exists()
 
 
 def test_hls_bad_precision_config(tmp_path, capsys):

@@ -45,6 +45,17 @@ def is_quantized(model) -> bool:
     return any(type(layer).__module__.startswith('hgq') for layer in model.layers)
 
 
+def _refuse_unconvertible(model) -> None:
+    """Layers hls4ml's Keras 3 parser stops on with a bare assertion: name them and say why."""
+    for layer in model.layers:
+        max_value = getattr(layer, 'max_value', None)
+        if type(layer).__name__ == 'ReLU' and max_value is not None and float(max_value) != float('inf'):
+            raise ConversionError(
+                f'layer {layer.name!r} (ReLU): max_value={float(max_value):g} is not supported (hls4ml converts '
+                'ReLU only without max_value and has no io_stream relu6/relu_max)'
+            )
+
+
 def hls_config(
     model, precision: str | None = None, reuse_factor: int = 1, precision_config: dict | None = None
 ) -> dict:
@@ -58,6 +69,7 @@ def hls_config(
 
     if reuse_factor < 1:
         raise ConversionError(f'reuse factor must be >= 1, got {reuse_factor}')
+    _refuse_unconvertible(model)
     if is_quantized(model):
         if precision_config:
             raise ConversionError('a precision config applies to float models only; HGQ2 models carry their own types')
