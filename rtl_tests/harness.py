@@ -128,6 +128,55 @@ def param(dut, name: str) -> int:
     return value.to_signed() if hasattr(value, 'to_signed') else int(value)
 
 
+def dut_type(dut, prefix: str, modes: bool = False):
+    """The FixedType of the HDL parameters PREFIX_W, PREFIX_FRAC, PREFIX_SIGNED (modes: with the output
+    rounding and overflow of ROUNDING and OVERFLOW)."""
+    from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
+
+    w = param(dut, f'{prefix}_W')
+    kw = {}
+    if modes:
+        kw = dict(rounding=ROUNDING_MODES[param(dut, 'ROUNDING')], overflow=OVERFLOW_MODES[param(dut, 'OVERFLOW')])
+    return FixedType(w, w - param(dut, f'{prefix}_FRAC'), bool(param(dut, f'{prefix}_SIGNED')), **kw)
+
+
+async def check_elementwise(dut, module: str, layer, x, idle: bool, backpressure: bool, seed: int) -> None:
+    """Stream raw inputs x (beats, N) through an element-wise stage and check every output element against the
+    layer kind's golden function, the AXI-stream rules and one handshake per beat on each side; with neither
+    idle cycles nor backpressure, the handshake cycles of rtl/timing.py."""
+    import numpy as np
+
+    from lenet5_hls.core.kind import KINDS
+    from lenet5_hls.rtl.timing import stream_timing
+    from lenet5_hls.verify.benches.streams import pack, unpack
+
+    n, t_in, t_out = x.shape[1], layer.types['input'], layer.types['output']
+    tb = StreamBench(dut, idle, backpressure, seed=random.Random(seed).random())
+    log = HandshakeLog(dut)
+    await tb.reset()
+
+    expected = KINDS[layer.kind].golden(x, layer)
+    await tb.send([pack(row, t_in.width) for row in x])
+    words, _ = await tb.recv(len(x), timeout_cycles=50)
+    await tb.expect_quiet(20)
+    log.check()
+
+    got = np.array([unpack(w, n, t_out.width, t_out.signed) for w in words], dtype=np.int64)
+    bad = np.argwhere(got != expected)
+    assert bad.size == 0, (
+        f'{len(bad)} of {expected.size} elements differ from the {layer.kind} golden function; first: '
+        + ', '.join(f'beat {b} elem {e}: x={x[b, e]} got {got[b, e]} expected {expected[b, e]}' for b, e in bad[:5])
+    )
+    assert len(log.in_cycles) == len(x) and len(log.out_cycles) == len(x), (
+        f'{len(log.in_cycles)} s_axis / {len(log.out_cycles)} m_axis handshakes for {len(x)} beats'
+    )
+    if not idle and not backpressure:
+        model = stream_timing([(module, {})], len(x), 1)[0]
+        t0 = log.in_cycles[0]
+        assert [c - t0 for c in log.in_cycles] == model['in'], 's_axis handshake cycles differ from rtl/timing.py'
+        assert [c - t0 for c in log.out_cycles] == model['out'], 'm_axis handshake cycles differ from rtl/timing.py'
+
+
 class StreamBench:
     """Clock, reset, AXI-stream source on s_axis_* and sink on m_axis_* (no tlast: one beat per frame)."""
 

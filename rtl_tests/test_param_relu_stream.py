@@ -9,19 +9,15 @@ outputs with the kind's golden function.
 
 from __future__ import annotations
 
-import random
-
 import cocotb
 import numpy as np
 import pytest
 
-from harness import HandshakeLog, StreamBench, cases, param, rtl_sources, run_cocotb
-from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
+from harness import cases, check_elementwise, dut_type, param, rtl_sources, run_cocotb
+from lenet5_hls.core.fixed_point import FixedType
 from lenet5_hls.core.kind import KINDS
 from lenet5_hls.core.spec import Layer
 from lenet5_hls.rtl.params import param_relu_params
-from lenet5_hls.rtl.timing import stream_timing
-from lenet5_hls.verify.benches.streams import pack, unpack
 
 MODULE = 'param_relu_stream'
 N_BEATS = 300
@@ -74,50 +70,19 @@ def _inputs(rng: np.random.Generator, layer: Layer) -> np.ndarray:
 
 
 def _layer_from_dut(dut) -> Layer:
-    def t(prefix: str, modes: bool = False) -> FixedType:
-        w = param(dut, f'{prefix}_W')
-        kw = {}
-        if modes:
-            kw = dict(rounding=ROUNDING_MODES[param(dut, 'ROUNDING')], overflow=OVERFLOW_MODES[param(dut, 'OVERFLOW')])
-        return FixedType(w, w - param(dut, f'{prefix}_FRAC'), bool(param(dut, f'{prefix}_SIGNED')), **kw)
-
     theta, alpha = param(dut, 'THETA'), param(dut, 'ALPHA')
     assert theta == 0 or alpha == 0, 'a case sets both THETA and ALPHA'
     kind, value = ('leaky_relu', alpha) if alpha else ('thresholded_relu', theta)
-    return _layer(kind, param(dut, 'N'), value, {'input': t('IN'), 'param': t('P'), 'output': t('OUT', True)})
+    types = {'input': dut_type(dut, 'IN'), 'param': dut_type(dut, 'P'), 'output': dut_type(dut, 'OUT', True)}
+    return _layer(kind, param(dut, 'N'), value, types)
 
 
 @cocotb.test(timeout_time=2, timeout_unit='ms')
 @cocotb.parametrize(idle=[False, True], backpressure=[False, True])
 async def param_relu_random(dut, idle, backpressure):
     layer = _layer_from_dut(dut)
-    n, t_in, t_out = layer.input_shape[0], layer.types['input'], layer.types['output']
     seed = cocotb.RANDOM_SEED + 2 * idle + backpressure
-    tb = StreamBench(dut, idle, backpressure, seed=random.Random(seed).random())
-    log = HandshakeLog(dut)
-    await tb.reset()
-
-    x = _inputs(np.random.default_rng(seed), layer)
-    expected = KINDS[layer.kind].golden(x, layer)
-    await tb.send([pack(row, t_in.width) for row in x])
-    words, _ = await tb.recv(N_BEATS, timeout_cycles=50)
-    await tb.expect_quiet(20)
-    log.check()
-
-    got = np.array([unpack(w, n, t_out.width, t_out.signed) for w in words], dtype=np.int64)
-    bad = np.argwhere(got != expected)
-    assert bad.size == 0, (
-        f'{len(bad)} of {expected.size} elements differ from the {layer.kind} golden function; first: '
-        + ', '.join(f'beat {b} elem {e}: x={x[b, e]} got {got[b, e]} expected {expected[b, e]}' for b, e in bad[:5])
-    )
-    assert len(log.in_cycles) == N_BEATS and len(log.out_cycles) == N_BEATS, (
-        f'{len(log.in_cycles)} s_axis / {len(log.out_cycles)} m_axis handshakes for {N_BEATS} beats'
-    )
-    if not idle and not backpressure:
-        model = stream_timing([(MODULE, {})], N_BEATS, 1)[0]
-        t0 = log.in_cycles[0]
-        assert [c - t0 for c in log.in_cycles] == model['in'], 's_axis handshake cycles differ from rtl/timing.py'
-        assert [c - t0 for c in log.out_cycles] == model['out'], 'm_axis handshake cycles differ from rtl/timing.py'
+    await check_elementwise(dut, MODULE, layer, _inputs(np.random.default_rng(seed), layer), idle, backpressure, seed)
 
 
 @pytest.mark.parametrize('sim, case_id, case', cases(CASES, VERILATOR_CASES))

@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import random
 
 import cocotb
 import numpy as np
 import pytest
 
-from harness import HandshakeLog, StreamBench, case_dir, cases, param, rtl_sources, run_cocotb
-from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType
+from harness import case_dir, cases, check_elementwise, dut_type, param, rtl_sources, run_cocotb
+from lenet5_hls.core.fixed_point import FixedType
 from lenet5_hls.core.kind import KINDS
 from lenet5_hls.core.spec import Layer
 from lenet5_hls.rtl import params as rtl_params
-from lenet5_hls.rtl.timing import stream_timing
-from lenet5_hls.verify.benches.streams import pack, unpack
 
 MODULE = 'table_act_stream'
 N_RANDOM = 200  # random elements after the covering ones
@@ -93,17 +90,10 @@ def _check_coverage(layer: Layer, x: np.ndarray, full: bool) -> None:
 
 
 def _layer_from_dut(dut) -> Layer:
-    def t(prefix: str, modes: bool = False) -> FixedType:
-        w = param(dut, f'{prefix}_W')
-        kw = {}
-        if modes:
-            kw = dict(rounding=ROUNDING_MODES[param(dut, 'ROUNDING')], overflow=OVERFLOW_MODES[param(dut, 'OVERFLOW')])
-        return FixedType(w, w - param(dut, f'{prefix}_FRAC'), bool(param(dut, f'{prefix}_SIGNED')), **kw)
-
     kind = next(k for k in ('sigmoid', 'tanh') if KINDS[k].div_log2 == param(dut, 'DIV_LOG2'))
     table_t = CASES[os.environ['TABLE_CASE']]['types']['table']
-    assert dataclasses.replace(table_t, rounding='TRN', overflow='WRAP') == t('TABLE'), 'TABLE_* parameters'
-    types = {'input': t('IN'), 'table': table_t, 'output': t('OUT', True)}
+    assert dataclasses.replace(table_t, rounding='TRN', overflow='WRAP') == dut_type(dut, 'TABLE'), 'TABLE_* parameters'
+    types = {'input': dut_type(dut, 'IN'), 'table': table_t, 'output': dut_type(dut, 'OUT', True)}
     return _layer(kind, param(dut, 'N'), param(dut, 'TABLE_SIZE'), types)
 
 
@@ -111,34 +101,11 @@ def _layer_from_dut(dut) -> Layer:
 @cocotb.parametrize(idle=[False, True], backpressure=[False, True])
 async def table_act_random(dut, idle, backpressure):
     layer = _layer_from_dut(dut)
-    n, t_in, t_out = layer.input_shape[0], layer.types['input'], layer.types['output']
+    n = layer.input_shape[0]
     seed = cocotb.RANDOM_SEED + 2 * idle + backpressure
-    tb = StreamBench(dut, idle, backpressure, seed=random.Random(seed).random())
-    log = HandshakeLog(dut)
-    await tb.reset()
-
     x = _covering_inputs(layer)
     x = np.resize(np.random.default_rng(seed).permutation(x), (-(-len(x) // n), n))  # whole beats, order shuffled
-    expected = KINDS[layer.kind].golden(x, layer)
-    await tb.send([pack(row, t_in.width) for row in x])
-    words, _ = await tb.recv(len(x), timeout_cycles=50)
-    await tb.expect_quiet(20)
-    log.check()
-
-    got = np.array([unpack(w, n, t_out.width, t_out.signed) for w in words], dtype=np.int64)
-    bad = np.argwhere(got != expected)
-    assert bad.size == 0, (
-        f'{len(bad)} of {expected.size} elements differ from the {layer.kind} golden function; first: '
-        + ', '.join(f'beat {b} elem {e}: x={x[b, e]} got {got[b, e]} expected {expected[b, e]}' for b, e in bad[:5])
-    )
-    assert len(log.in_cycles) == len(x) and len(log.out_cycles) == len(x), (
-        f'{len(log.in_cycles)} s_axis / {len(log.out_cycles)} m_axis handshakes for {len(x)} beats'
-    )
-    if not idle and not backpressure:
-        model = stream_timing([(MODULE, {})], len(x), 1)[0]
-        t0 = log.in_cycles[0]
-        assert [c - t0 for c in log.in_cycles] == model['in'], 's_axis handshake cycles differ from rtl/timing.py'
-        assert [c - t0 for c in log.out_cycles] == model['out'], 'm_axis handshake cycles differ from rtl/timing.py'
+    await check_elementwise(dut, MODULE, layer, x, idle, backpressure, seed)
 
 
 # ---------------------------------------------------------------------------------------------
