@@ -1,4 +1,4 @@
-"""param_relu_stream: every element bit-exact to the leaky_relu / thresholded_relu kinds' golden functions
+"""param_relu_stream: every element bit-exact to the leaky_relu, thresholded_relu and linear kinds' golden functions
 under random idle cycles and backpressure, inputs around the threshold included; one beat per clock and
 latency 1 under a continuous stream, as rtl/timing.py models it.
 
@@ -24,15 +24,15 @@ N_BEATS = 300
 F = FixedType
 
 
-def _layer(kind: str, n: int, value: int, types: dict[str, FixedType]) -> Layer:
-    return Layer(kind, kind, (n,), (n,), types, {KINDS[kind].param: value})
+def _layer(kind: str, n: int, value: int | None, types: dict[str, FixedType]) -> Layer:
+    return Layer(kind, kind, (n,), (n,), types, {} if value is None else {KINDS[kind].param: value})
 
 
-# kind, raw parameter, elements per beat, types
+# kind, raw parameter (None: linear has none), elements per beat, types
 CASES = {
     # LeakyReLU(0.1) as hls4ml types it: param ufixed<8,-3> (0.1 -> raw 204), a wide input
     'leaky-0.1': ('leaky_relu', 204, 4, dict(input=F(16, 6), param=F(8, -3, False), output=F(10, 4))),
-    # a negative slope > 1 (raw -3 at frac -1: -6.0), unsigned output with rounding and saturation
+    # a negative slope of magnitude > 1 (raw -3 at frac 0: -3.0), unsigned output with rounding and saturation
     'leaky-neg-sat': (
         'leaky_relu',
         -3,
@@ -53,8 +53,10 @@ CASES = {
         5,
         dict(input=F(6, 8, False), param=F(6, 8, False), output=F(5, 7, True, 'RND_INF', 'SAT_ZERO')),
     ),
+    # linear (a Dropout kept as a cast): slope 1, narrowing with rounding and saturation
+    'linear-cast': ('linear', None, 3, dict(input=F(10, 5), output=F(6, 2, True, 'RND', 'SAT'))),
 }
-VERILATOR_CASES = ('leaky-0.1', 'leaky-neg-sat', 'thresholded-neg')
+VERILATOR_CASES = ('leaky-0.1', 'leaky-neg-sat', 'thresholded-neg', 'linear-cast')
 
 
 def _inputs(rng: np.random.Generator, layer: Layer) -> np.ndarray:
@@ -70,11 +72,13 @@ def _inputs(rng: np.random.Generator, layer: Layer) -> np.ndarray:
 
 
 def _layer_from_dut(dut) -> Layer:
-    theta, alpha = param(dut, 'THETA'), param(dut, 'ALPHA')
+    theta, alpha, t_p = param(dut, 'THETA'), param(dut, 'ALPHA'), dut_type(dut, 'P')
     assert theta == 0 or alpha == 0, 'a case sets both THETA and ALPHA'
+    types = {'input': dut_type(dut, 'IN'), 'output': dut_type(dut, 'OUT', True)}
+    if KINDS['linear'].piecewise(None) == (t_p, theta, alpha):
+        return _layer('linear', param(dut, 'N'), None, types)
     kind, value = ('leaky_relu', alpha) if alpha else ('thresholded_relu', theta)
-    types = {'input': dut_type(dut, 'IN'), 'param': dut_type(dut, 'P'), 'output': dut_type(dut, 'OUT', True)}
-    return _layer(kind, param(dut, 'N'), value, types)
+    return _layer(kind, param(dut, 'N'), value, types | {'param': t_p})
 
 
 @cocotb.test(timeout_time=2, timeout_unit='ms')
