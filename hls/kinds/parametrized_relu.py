@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from lenet5_hls.core.fixed_point import FixedType, cast, from_float
-from lenet5_hls.core.kind import LayerKind, register
+from lenet5_hls.core.kind import register
 from lenet5_hls.core.spec import Layer, SpecError
 from lenet5_hls.frontend.extract import UnsupportedLayer, describe, fixed_type
-from lenet5_hls.rtl.folding import stream_plan
+from lenet5_hls.kinds.elementwise import Elementwise
 from lenet5_hls.rtl.generator import RtlGenerationError
 from lenet5_hls.rtl.params import param_relu_params
 
@@ -30,18 +30,12 @@ MAX_PARAM_W = 31  # the RTL takes THETA and ALPHA as Verilog integers
 ONE = FixedType(2, 2)  # linear's slope 1 (raw 1)
 
 
-class PiecewiseLinear(LayerKind):
+class PiecewiseLinear(Elementwise):
     """x > theta ? x : alpha * x, each branch assigned to the output type; subclasses give theta and alpha."""
 
     def piecewise(self, layer: Layer) -> tuple[FixedType, int, int]:
         """(parameter type, theta, alpha): theta and alpha raw at the parameter type."""
         raise NotImplementedError
-
-    def check(self, layer, where):
-        if layer.input_shape != layer.output_shape:
-            raise SpecError(
-                f'{where}: {self.name} must keep its shape, got {layer.input_shape} -> {layer.output_shape}'
-            )
 
     def golden(self, x, layer):
         t_in, t_out = layer.types['input'], layer.types['output']
@@ -50,9 +44,6 @@ class PiecewiseLinear(LayerKind):
         frac = max(t_in.frac, t_p.frac)  # compare at the finer scale, exactly
         above = (x << (frac - t_in.frac)) > (theta << (frac - t_p.frac))
         return np.where(above, cast(x, t_in.frac, t_out), cast(x * alpha, t_in.frac + t_p.frac, t_out))
-
-    def plan(self, layer, target_ii, override):
-        return stream_plan(layer)
 
     def check_rtl(self, spec, index, where):
         t_p = self.piecewise(spec.layers[index])[0]

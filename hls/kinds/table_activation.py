@@ -23,10 +23,10 @@ from functools import cache
 import numpy as np
 
 from lenet5_hls.core.fixed_point import FixedType, cast, from_float
-from lenet5_hls.core.kind import LayerKind, register
+from lenet5_hls.core.kind import register
 from lenet5_hls.core.spec import Layer, SpecError
 from lenet5_hls.frontend.extract import describe, fixed_type
-from lenet5_hls.rtl.folding import stream_plan
+from lenet5_hls.kinds.elementwise import Elementwise
 from lenet5_hls.rtl.generator import MEM_DIR, RtlGenerationError
 from lenet5_hls.rtl.params import TABLE_FILE_PARAMS, table_act_params, write_table_file
 
@@ -48,7 +48,7 @@ def _trunc_div(a: np.ndarray, d: int) -> np.ndarray:
     return np.where(a < 0, -q, q)
 
 
-class TableActivation(LayerKind):
+class TableActivation(Elementwise):
     """One function sampled on [-R, R) by hls4ml's table; subclasses set R and the function."""
 
     attrs = ('table_size',)
@@ -94,10 +94,7 @@ class TableActivation(LayerKind):
             raise SpecError(f'{where}.attrs.table_size: expected an integer >= 1, got {size!r}')
         if layer.arrays['table'].shape != (size,):
             raise SpecError(f'{where}.arrays.table: shape {layer.arrays["table"].shape}, expected ({size},)')
-        if layer.input_shape != layer.output_shape:
-            raise SpecError(
-                f'{where}: {self.name} must keep its shape, got {layer.input_shape} -> {layer.output_shape}'
-            )
+        super().check(layer, where)
         t_in = layer.types['input']
         if max(-t_in.raw_min, t_in.raw_max) * size >= 2**62:
             raise SpecError(f'{where}.types.input: {t_in.cpp()} times table_size {size} exceeds 62 bits')
@@ -109,9 +106,6 @@ class TableActivation(LayerKind):
         size = layer.attrs['table_size']
         index = np.clip(self.index(x, layer.types['input'], size), 0, size - 1)
         return cast(layer.arrays['table'][index], layer.types['table'].frac, layer.types['output'])
-
-    def plan(self, layer, target_ii, override):
-        return stream_plan(layer)
 
     def check_rtl(self, spec, index, where):
         size = spec.layers[index].attrs['table_size']
