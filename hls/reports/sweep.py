@@ -147,14 +147,14 @@ def _train_pairs(out: Path, data, bits, epochs: int, images: int, seed: int, pro
         )
         for w, a in bits
     ]
-    models = {}
+    models: list[dict] = [{}] * len(bits)  # in the order of bits, whatever order the tasks finish in
 
     def done(k: int, files: dict[str, bytes]) -> None:
         w, a = bits[k]
         result = json.loads(files.pop('result.json'))
         unpack_files(files, out / f'w{w}a{a}')
         metrics, acc = result['metrics'], result['accuracy']
-        models[f'w{w}a{a}'] = {
+        models[k] = {
             'weight_bits': w,
             'activation_bits': a,
             'keras_test_accuracy': metrics['test_accuracy'],
@@ -170,7 +170,7 @@ def _train_pairs(out: Path, data, bits, epochs: int, images: int, seed: int, pro
 
     progress(f'[sweep] training {len(bits)} LeNet-5 ({epochs} epochs, seed {seed}), one task per bit-width pair')
     run_tasks(_pair_task, [(job,) for job in jobs], 'training', 'model', done=done, shared=(arrays,))
-    return {name: models[name] for name in (f'w{w}a{a}' for w, a in bits)}
+    return {f'w{w}a{a}': model for (w, a), model in zip(bits, models)}
 
 
 def run_sweep(
