@@ -76,6 +76,11 @@ class FixedType:
         return cls(width, integer, not unsigned, rounding, overflow)
 
 
+def wide(t: FixedType) -> FixedType:
+    """t's LSB and rounding with 62 bits: a cast to it rounds like a cast to t but never overflows."""
+    return FixedType(MAX_WIDTH, MAX_WIDTH - t.frac, True, t.rounding, 'WRAP')
+
+
 def _round_shift(raw: np.ndarray, shift: int, mode: str) -> np.ndarray:
     """Drop `shift` low bits of raw (shift > 0) with ap_fixed rounding `mode`."""
     q = raw >> shift  # floor division by 2**shift

@@ -36,6 +36,9 @@ class LayerKind(ABC):
     attrs: tuple[str, ...] = ()
     types: tuple[str, ...] = ('input', 'output')
     arrays: tuple[str, ...] = ()
+    # False for functions Keras computes in float and the hardware with a table (sigmoid, tanh, softmax):
+    # then even HGQ2 models differ from Keras (reports.keras_parity).
+    keras_exact: bool = True
 
     def extract(self, hls_layer, common: dict, types: dict[str, FixedType], input_type: FixedType) -> Layer | None:
         """The spec layer for an hls4ml layer (common: name, shapes, beats, stream; types: input and output),

@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from lenet5_hls.core.errors import UserError
-from lenet5_hls.core.fixed_point import MAX_WIDTH, FixedType, to_float
+from lenet5_hls.core.fixed_point import FixedType, to_float, wide
 from lenet5_hls.core.kind import kind
 from lenet5_hls.model.mnist import first_test_images
+from lenet5_hls.reports.keras_parity import keras_parity as parity_report
+from lenet5_hls.reports.keras_parity import markdown as parity_markdown
 from lenet5_hls.rtl.description import RtlDescription
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ FLOAT_KERAS_METHOD = (
     'construction), so a freshly loaded copy of the model gets the call of every HGQ2 Quantizer layer (inputs, '
     'weights, biases) replaced by the identity: the trained float weights flow through unquantized.'
 )
+PARITY_NOT_RUN = 'Not computed: the flow directory predates the per-layer comparison; rerun `lenet5-hls flow`.'
 NOT_RUN = 'not run (pass --flow DIR with the output of `lenet5-hls flow`)'
 SOURCE_NAMES = {
     'float_keras': 'float Keras (HGQ2 quantizers bypassed)',
@@ -53,11 +56,6 @@ class ReportError(UserError):
 
 
 # ---- precision profile ----
-
-
-def _wide(t: FixedType) -> FixedType:
-    """t's LSB and rounding with 62 bits: a cast to it rounds like a cast to t but never overflows."""
-    return FixedType(MAX_WIDTH, MAX_WIDTH - t.frac, True, t.rounding, 'WRAP')
 
 
 def _range(t: FixedType) -> dict:
@@ -92,7 +90,7 @@ def _outside(raw: np.ndarray, t: FixedType) -> int:
 def layer_profile(layer, x: np.ndarray, y: np.ndarray) -> dict:
     """Profile of one layer from its golden input x and output y (raw integers)."""
     fn, t_out = kind(layer.kind).golden, layer.types['output']
-    pre = fn(x, dataclasses.replace(layer, types={**layer.types, 'output': _wide(t_out)}))
+    pre = fn(x, dataclasses.replace(layer, types={**layer.types, 'output': wide(t_out)}))
     entry = {
         'layer': layer.name,
         'kind': layer.kind,
@@ -106,8 +104,8 @@ def layer_profile(layer, x: np.ndarray, y: np.ndarray) -> dict:
     }
     t_acc = layer.types.get('accum')
     if t_acc is not None:
-        wide = _wide(t_acc)
-        acc = fn(x, dataclasses.replace(layer, types={**layer.types, 'accum': wide, 'output': wide}))
+        t_wide = wide(t_acc)
+        acc = fn(x, dataclasses.replace(layer, types={**layer.types, 'accum': t_wide, 'output': t_wide}))
         entry['accum'] = {
             **_range(t_acc),
             'observed_min': float(to_float(acc.min(), t_acc.frac)),
@@ -348,6 +346,8 @@ def markdown(r: dict) -> str:
                 '## Accuracy per source',
                 _accuracy_md(r['accuracy']),
                 f'Float Keras: {r["float_keras_method"]}',
+                '## Quantized Keras vs hardware',
+                parity_markdown(r['keras_parity']) if r['keras_parity'] else PARITY_NOT_RUN,
                 '## Precision profile',
                 '![precision profile](precision_profile.png)',
                 _profile_md(r['precision_profile']),
@@ -417,13 +417,15 @@ def write_report(
     image_source: str,
     flow: Path | None = None,
     rtl_vs_golden_mismatches: int | None = None,
+    keras_parity: dict | None = None,
     synth: bool = False,
     pnr: bool = False,
     jobs: int | None = None,
     progress=log.info,
 ) -> dict:
     """Write OUT/report.md, OUT/report.json and the PNGs for real inputs x (N, 28, 28, 1) with labels.
-    `accuracy` holds keras/csim/golden/rtl entries; float Keras is computed here. OUT must exist."""
+    `accuracy` holds keras/csim/golden/rtl entries; float Keras is computed here; keras_parity: the
+    reports.keras_parity report of the same images (None: not computed). OUT must exist."""
     from lenet5_hls.golden import GoldenModel
 
     golden = GoldenModel(spec)
@@ -454,6 +456,7 @@ def write_report(
         'rtl_vs_golden_mismatches': rtl_vs_golden_mismatches,
         'accuracy': {'float_keras': {'accuracy': float_acc, 'images': len(x), 'from': 'computed here'}, **accuracy},
         'float_keras_method': FLOAT_KERAS_METHOD,
+        'keras_parity': keras_parity,
         'precision_profile': profile,
         'profile_counts': PROFILE_COUNTS,
         'confusion_matrix': {
@@ -530,6 +533,7 @@ def report_from_flow(
         source,
         flow=flow,
         rtl_vs_golden_mismatches=summary['rtl_vs_golden_mismatches'],
+        keras_parity=summary.get('keras_parity'),
         synth=synth,
         pnr=pnr,
         jobs=jobs,
@@ -560,7 +564,8 @@ def report_standalone(
     graph, spec = build_project(keras_model, out / 'hls', progress=progress)
     generate(spec, out / 'rtl')
     progress(f'[report] quantized Keras, C simulation and golden model on {len(x)} images')
-    outputs, _ = reference_outputs(keras_model, graph, GoldenModel(spec), x)
+    golden = GoldenModel(spec)
+    outputs, _ = reference_outputs(keras_model, graph, golden, x)
     src = compare(outputs, labels)['sources']
     accuracy = {k: {'accuracy': src[k]['accuracy'], 'images': len(x), 'from': 'computed here'} for k in src}
     accuracy['rtl'] = {'accuracy': None, 'note': NOT_RUN}
@@ -574,6 +579,7 @@ def report_standalone(
         accuracy,
         model_path,
         source,
+        keras_parity=parity_report(keras_model, spec, golden, x, outputs['keras']),
         synth=synth,
         pnr=pnr,
         jobs=jobs,
