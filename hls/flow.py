@@ -1,5 +1,5 @@
 """`lenet5-hls flow`: the whole flow in one command — model, hls4ml project + C simulation, pipeline
-spec, golden model, RTL, cocotb simulation of N MNIST test images — and one summary of every figure.
+spec, golden model, RTL, cocotb simulation of N test images (MNIST or Fashion-MNIST) — and one summary of every figure.
 
 Writes OUT/hls (HLS project, spec), OUT/rtl (Verilog), OUT/sim (simulation files), OUT/summary.json and
 OUT/report (`lenet5-hls report` without synthesis).
@@ -27,6 +27,7 @@ def run_flow(
     sim: str = 'verilator',
     driver: str | None = None,
     data_dir: str | None = None,
+    dataset: str = 'mnist',
     force: bool = False,
     waves: bool = False,
     jobs: int | None = None,
@@ -42,7 +43,7 @@ def run_flow(
 
     out = Path(out)
     start = time.perf_counter()
-    x, labels, source = first_test_images(images, data_dir)
+    x, labels, source = first_test_images(images, data_dir, dataset)
     progress(f'[flow] {images} test images of {source}')
     keras_model = load_model(model_path)
     graph, spec = build_project(keras_model, out / 'hls', force=force, progress=progress)

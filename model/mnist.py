@@ -171,15 +171,36 @@ def head_of_test_split(data: Dataset, n: int) -> tuple[np.ndarray, np.ndarray]:
     return to_model_input(data.x_test[:n]), data.y_test[:n]
 
 
-def first_test_images(n: int, data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray, str]:
-    """head_of_test_split of the MNIST load_mnist finds, and its source."""
-    data = load_mnist(data_dir)
+def first_test_images(
+    n: int, data_dir: str | os.PathLike | None = None, dataset: str = 'mnist'
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """head_of_test_split of the dataset load_dataset finds, and its source."""
+    data = load_dataset(dataset, data_dir)
     return *head_of_test_split(data, n), data.source
 
 
 def load_fashion_mnist(data_dir: str | os.PathLike | None = None) -> Dataset:
-    """Fashion-MNIST from its IDX files (Debian package dataset-fashion-mnist by default)."""
-    return load_idx_dir(data_dir or FASHION_MNIST_DIR, name='Fashion-MNIST')
+    """Fashion-MNIST from its IDX files: --data-dir, else Debian's dataset-fashion-mnist. $LENET5_DATA_DIR is
+    MNIST's and is not looked at."""
+    directory = Path(data_dir or FASHION_MNIST_DIR)
+    if not directory.is_dir():
+        raise DataError(
+            f'Fashion-MNIST directory {directory} does not exist: install the Debian package dataset-fashion-mnist '
+            '(scripts/setup.sh does) or pass --data-dir DIR with its four IDX files'
+        )
+    return load_idx_dir(directory, name='Fashion-MNIST')
+
+
+DATASETS = {'mnist': load_mnist, 'fashion-mnist': load_fashion_mnist}  # --dataset name -> loader(data_dir)
+
+
+def load_dataset(name: str = 'mnist', data_dir: str | os.PathLike | None = None) -> Dataset:
+    """The dataset a command's --dataset names, from --data-dir or its default place."""
+    try:
+        loader = DATASETS[name]
+    except KeyError:
+        raise DataError(f'unknown dataset {name!r}; choose one of {", ".join(DATASETS)}') from None
+    return loader(data_dir)
 
 
 def to_model_input(images: np.ndarray) -> np.ndarray:

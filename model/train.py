@@ -1,4 +1,4 @@
-"""Seeded quantization-aware training of LeNet-5; writes the .keras model and a metrics JSON."""
+"""Seeded quantization-aware training of a LeNet-5 variant; writes the .keras model and a metrics JSON."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ def _epoch_logger(epochs: int):
 def train(
     out: str | Path,
     data: Dataset | None = None,
+    arch: str = 'lenet5',
     epochs: int = 15,
     batch_size: int = 128,
     learning_rate: float = 2e-3,
@@ -51,12 +52,13 @@ def train(
     activation_bits: int = 8,
     describe=None,
 ) -> dict:
-    """Train, evaluate on the full test split, save `out` (.keras) and `out` with .json metrics.
+    """Train `arch` (model.lenet5.ARCHITECTURES), evaluate on the full test split, save `out` (.keras) and `out`
+    with .json metrics.
 
     describe(model) -> dict adds entries to the metrics (the CLI adds the types hls4ml gives each tensor)."""
     import keras
 
-    from lenet5_hls.model.lenet5 import build_lenet5, quantizer_bits
+    from lenet5_hls.model.lenet5 import PROBABILITY_OUTPUTS, build, quantizer_bits
 
     out = Path(out)
     if out.suffix != '.keras':
@@ -70,12 +72,12 @@ def train(
     x_val, y_val = x_train[-validation:], y_train[-validation:]
     x_fit, y_fit = x_train[:-validation], y_train[:-validation]
 
-    model = build_lenet5(weight_bits, activation_bits)
+    model = build(arch, weight_bits, activation_bits)
     steps = epochs * int(np.ceil(len(x_fit) / batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.02)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=arch not in PROBABILITY_OUTPUTS),
         metrics=['accuracy'],
     )
     start = time.time()
@@ -95,6 +97,7 @@ def train(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     metrics = {
+        'arch': arch,
         'test_accuracy': accuracy,
         'test_images': int(len(data.y_test)),
         'data_source': data.source,

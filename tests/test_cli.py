@@ -90,19 +90,41 @@ def test_train_rejects_bad_data_dir(tmp_path, capsys):
     assert not (tmp_path / 'm.keras').exists()
 
 
-@pytest.mark.parametrize('epochs', [1])
-def test_train_small_run_writes_model_and_metrics(tmp_path, epochs, monkeypatch):
-    """End to end on a tiny IDX set: seeded, saves .keras and .json."""
+def test_train_fashion_mnist_missing_dir_names_the_fix(tmp_path, capsys):
+    out = tmp_path / 'm.keras'
+    argv = ['train', '--dataset', 'fashion-mnist', '--data-dir', str(tmp_path / 'none'), '--out', str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert 'Fashion-MNIST directory' in err and 'dataset-fashion-mnist' in err and '--data-dir' in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    'arch, dataset, probabilities',
+    [('lenet5', 'mnist', False), ('lenet5-classic', 'mnist', True), ('d2l', 'fashion-mnist', False)],
+)
+def test_train_small_run_writes_model_and_metrics(tmp_path, arch, dataset, probabilities):
+    """End to end on a tiny IDX set: seeded, saves .keras and .json, the architecture asked for."""
     import json
 
+    import keras
     import numpy as np
 
+    from lenet5_hls.frontend.convert import load_model
     from test_mnist import _write_dir
 
     _write_dir(tmp_path, n_train=300, n_test=16)
     out = tmp_path / 'm.keras'
-    assert main(['train', '--data-dir', str(tmp_path), '--out', str(out), '--epochs', str(epochs)]) == 0
+    argv = ['train', '--arch', arch, '--dataset', dataset, '--data-dir', str(tmp_path), '--out', str(out)]
+    assert main([*argv, '--epochs', '1']) == 0
     metrics = json.loads(out.with_suffix('.json').read_text())
-    assert metrics['epochs'] == epochs and 0 <= metrics['test_accuracy'] <= 1
+    assert metrics['arch'] == arch and metrics['epochs'] == 1 and 0 <= metrics['test_accuracy'] <= 1
+    assert metrics['data_source'].startswith('Fashion-MNIST' if dataset == 'fashion-mnist' else 'MNIST')
     assert max(metrics['quantizer_bits'].values()) <= 8
     assert np.isfinite(metrics['history']['loss'][0])
+    model = load_model(out)
+    y = keras.ops.convert_to_numpy(model(np.zeros((2, 28, 28, 1), np.float32)))
+    assert y.shape == (2, 10)
+    assert (type(model.layers[-1]).__name__ == 'QSoftmax') == probabilities
+    if probabilities:  # HGQ2's table softmax: quantized probabilities
+        assert np.all((y >= 0) & (y <= 1)) and np.all(np.abs(y.sum(1) - 1) < 0.1)

@@ -340,7 +340,7 @@ def markdown(r: dict) -> str:
         '\n\n'.join(
             [
                 f'# LeNet-5 report: {r["project_name"]}',
-                f'{r["images"]} MNIST test images ({r["image_source"]}); model `{r["model"]}`'
+                f'{r["images"]} test images ({r["image_source"]}); model `{r["model"]}`'
                 + (f'; flow `{r["flow"]}`' if r['flow'] else '')
                 + '.',
                 '## Accuracy per source',
@@ -475,7 +475,7 @@ def write_report(
     plot_confusion(
         cm,
         out / 'confusion_matrix.png',
-        f'golden model, {len(x)} MNIST test images, {100 * np.trace(cm) / len(x):.2f} % correct',
+        f'golden model, {len(x)} test images, {100 * np.trace(cm) / len(x):.2f} % correct',
     )
     (out / 'report.json').write_text(json.dumps(r, indent=1) + '\n')
     (out / 'report.md').write_text(markdown(r))
@@ -507,6 +507,7 @@ def report_from_flow(
     model_path,
     images: int | None = None,
     data_dir=None,
+    dataset: str = 'mnist',
     synth: bool = False,
     pnr: bool = False,
     jobs: int | None = None,
@@ -519,7 +520,7 @@ def report_from_flow(
     check_tools(synth, pnr)
     flow = Path(flow)
     summary = load_flow(flow)
-    x, labels, source = first_test_images(summary['images'] if images is None else images, data_dir)
+    x, labels, source = first_test_images(summary['images'] if images is None else images, data_dir, dataset)
     hls_dir, rtl_dir = flow / 'hls', flow / 'rtl'
     return write_report(
         out,
@@ -546,6 +547,7 @@ def report_standalone(
     model_path,
     images: int,
     data_dir=None,
+    dataset: str = 'mnist',
     synth: bool = False,
     pnr: bool = False,
     jobs: int | None = None,
@@ -559,7 +561,7 @@ def report_standalone(
     from lenet5_hls.rtl.generator import generate
 
     check_tools(synth, pnr)
-    x, labels, source = first_test_images(images, data_dir)
+    x, labels, source = first_test_images(images, data_dir, dataset)
     keras_model = load_model(model_path)
     graph, spec = build_project(keras_model, out / 'hls', progress=progress)
     generate(spec, out / 'rtl')

@@ -185,20 +185,21 @@ def run_sweep(
     data_dir=None,
     seed: int = 1,
     progress=log.info,
+    dataset: str = 'mnist',
 ) -> dict:
     """Train, convert, fold, generate and (synth) synthesize every design point, each step as tasks on the
     session's cluster; write OUT/sweep.json, OUT/sweep.md and OUT/sweep.png. OUT must exist and be empty.
     jobs: Yosys runs at a time (default: as many as the cluster runs)."""
     from lenet5_hls.core import spec as spec_mod
     from lenet5_hls.core.execution import run_tasks, unpack_files, worker_slots
-    from lenet5_hls.model.mnist import head_of_test_split, load_mnist
+    from lenet5_hls.model.mnist import head_of_test_split, load_dataset
     from lenet5_hls.reports.resources import ResourceError, resource_reports, yosys_exe
     from lenet5_hls.rtl.description import RtlDescription
 
     start = time.monotonic()
     if synth:
         yosys_exe()  # before any training
-    data = load_mnist(data_dir)
+    data = load_dataset(dataset, data_dir)
     head_of_test_split(data, images)  # checks --images
     data = _training_set(data, train_images)
     models = _train_pairs(out, data, bits, epochs, images, seed, progress)
