@@ -42,7 +42,7 @@ def _window_fifo_depth(layer: Layer, cycles_per_window: int, ii: int) -> int:
 @register
 class Conv2d(MacKind):
     name = 'conv2d'
-    hls4ml_classes = ('Conv2D',)
+    hls4ml_classes = ('Conv2D', 'PointwiseConv2D')  # hls4ml turns 1x1 convs into PointwiseConv2D
     attrs = ('kernel', 'stride', 'padding')
 
     def extract(self, hls_layer, common, types, input_type):
