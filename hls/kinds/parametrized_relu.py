@@ -45,14 +45,26 @@ class PiecewiseLinear(Elementwise):
         above = (x << (frac - t_in.frac)) > (theta << (frac - t_p.frac))
         return np.where(above, cast(x, t_in.frac, t_out), cast(x * alpha, t_in.frac + t_p.frac, t_out))
 
+    def narrowest(self, layer: Layer) -> tuple[FixedType, int, int]:
+        """piecewise() with theta and alpha on the narrowest type that holds both exactly: the same values,
+        so the same comparisons and products, in fewer bits (hls4ml may give param_t 32 bits or more)."""
+        t_p, theta, alpha = self.piecewise(layer)
+        shift = 0
+        while shift < t_p.frac and theta % (2 << shift) == 0 and alpha % (2 << shift) == 0:
+            shift += 1
+        theta, alpha = theta >> shift, alpha >> shift
+        width = max(abs(theta).bit_length(), abs(alpha).bit_length(), 1) + int(t_p.signed)
+        frac = t_p.frac - shift
+        return FixedType(width, width - frac, t_p.signed), theta, alpha
+
     def check_rtl(self, spec, index, where):
-        t_p = self.piecewise(spec.layers[index])[0]
+        t_p = self.narrowest(spec.layers[index])[0]
         if t_p.width > MAX_PARAM_W:
-            raise RtlGenerationError(f'{where}: param_t {t_p.cpp()} is wider than {MAX_PARAM_W} bits')
+            raise RtlGenerationError(f'{where}: its parameters need {t_p.width} bits, more than {MAX_PARAM_W}')
 
     def emit(self, design, layer, index):
         beat = design.elements_per_beat(layer.types['input'])
-        params = param_relu_params(layer, beat, *self.piecewise(layer))
+        params = param_relu_params(layer, beat, *self.narrowest(layer))
         design.add(layer.name, 'param_relu_stream', layer.name, params, beat * layer.types['output'].width)
 
 
