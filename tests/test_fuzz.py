@@ -1,0 +1,37 @@
+"""Random small CNNs (verify/fuzz.py) through the flow: golden model vs hls4ml C simulation on every output
+element of 200 inputs spread over the input type's range (rtl_tests/test_fuzz_rtl.py takes a few through the
+RTL). A drawn model is either refused during extraction, naming the layer, or bit-exact;
+`scripts/bench_fuzz.py` runs the long campaign."""
+
+import pytest
+
+from lenet5_hls.verify.fuzz import draw, run_case, unsupported
+
+CSIM_SEEDS = range(22)  # 20 or more models that extract (the two drawn to be refused aside)
+IMAGES = 200
+
+
+def explain(record: dict) -> str:
+    """The record of a case that went wrong, for the assertion message."""
+    return f'seed {record["seed"]}: {record.get("stage")}: {record.get("reason", record)}'
+
+
+@pytest.mark.parametrize('seed', CSIM_SEEDS)
+def test_random_model_is_refused_by_name_or_golden_equals_csim(seed, tmp_path):
+    case = draw(seed)
+    r = run_case(case, images=IMAGES, work=tmp_path)
+    if unsupported(case):
+        assert r['status'] == 'refused' and r['stage'] == 'extraction', explain(r)
+        assert any(f"'{name}" in r['reason'] for name in unsupported(case)), r['reason']
+        return
+    assert r['status'] == 'ok', explain(r)
+    assert r['csim_mismatches'] == 0 and r['elements'] >= IMAGES * 2
+
+
+def test_suite_seeds_cover_the_kinds_and_refusals():
+    """The suite's cases are worth running: every layer kind the generator draws, and at least one refusal."""
+    drawn = [draw(seed) for seed in CSIM_SEEDS]
+    kinds = {spec['kind'] for case in drawn for spec in case.layers}
+    assert kinds >= {'Conv2D', 'Dense', 'MaxPooling2D', 'AveragePooling2D', 'ReLU', 'LeakyReLU', 'Activation'}
+    assert any(spec.get('kernel') == 1 for case in drawn for spec in case.layers)  # hls4ml's PointwiseConv2D
+    assert 1 <= sum(bool(unsupported(case)) for case in drawn) <= len(drawn) - 20
