@@ -326,3 +326,84 @@ def test_malformed_piecewise_linear_names_the_field(path, value, message):
     _set(doc, path, value)
     with pytest.raises(S.SpecError, match=message):
         S.from_json(doc)
+
+
+SM_IN = FixedType(8, 3)
+SM_OUT = FixedType(8, 0, False, 'RND', 'SAT')
+SM_TYPES = {
+    'exp_table': FixedType(8, 1, False, 'RND', 'SAT'),
+    'inv_table': FixedType(8, 3, False, 'RND', 'SAT'),
+    'inv_inp': FixedType(6, 3, False),
+    'accum': FixedType(12, 4),
+    'inp_norm': FixedType(7, 2, False),
+}
+HOT = FixedType(1, 1, False)
+
+
+def softmax_spec() -> S.Spec:
+    """2 vectors of 4 elements -> stable softmax (tables of 32 and 16 arbitrary raw entries) -> argmax."""
+    stable = S.Layer(
+        'sm',
+        'softmax',
+        (2, 4),
+        (2, 4),
+        {'input': SM_IN, 'output': SM_OUT, **SM_TYPES},
+        {'implementation': 'stable', 'exp_table_size': 32, 'inv_table_size': 16},
+        4,
+        4,
+        'l1',
+        {'exp_table': np.arange(32) * 7 % 256, 'inv_table': (255 - np.arange(16) * 13) % 256},
+    )
+    argmax = S.Layer(
+        'am', 'softmax', (2, 4), (2, 4), {'input': SM_OUT, 'output': HOT}, {'implementation': 'argmax'}, 4, 4
+    )
+    return S.Spec('softmaxes', S.Port('x', (2, 4), SM_IN, 4), S.Port('l2', (2, 4), HOT, 4), [stable, argmax])
+
+
+def test_hand_written_softmax_spec(tmp_path):
+    spec = softmax_spec()
+    spec.save(tmp_path / 'spec.json')
+    loaded = S.load(tmp_path / 'spec.json')
+    assert loaded.to_json() == spec.to_json()
+    rng = np.random.default_rng(3)
+    x = rng.integers(-128, 128, (200, 2, 4))
+    got, trace = GoldenModel(loaded).run(x, trace=True)
+    exp_t, inv_t = spec.layers[0].arrays['exp_table'], spec.layers[0].arrays['inv_table']
+    for v, y, hot in zip(x.reshape(-1, 4), trace['sm'].reshape(-1, 4), got.reshape(-1, 4)):
+        d = (v.max() - v) % 128  # max - x at 5 fractional bits, wrapped into ap_ufixed<7,2>
+        e = exp_t[d >> 2] * 2  # top 5 of 7 bits; exp_table_t (7 fractional bits) -> accum_t (8)
+        s = ((e[0] + e[1] + (e[2] + e[3])) >> 5) % 64  # accum_t -> ap_ufixed<6,3>: truncated, wrapped
+        y_ref = np.minimum((e * inv_t[s >> 2] + 16) >> 5, 255)  # 13 -> 8 fractional bits, RND, SAT
+        assert list(y) == list(y_ref)
+        assert list(hot) == [int(i == int(np.argmax(y_ref))) for i in range(4)]
+
+
+SOFTMAX_MALFORMED = [
+    ('impl', ['layers', 0, 'attrs', 'implementation'], 'legacy', r"\(sm\).attrs.implementation: 'legacy'"),
+    ('size-missing', ['layers', 0, 'attrs', 'inv_table_size'], KeyError, r'\(sm\): attrs.inv_table_size None'),
+    ('size', ['layers', 0, 'attrs', 'exp_table_size'], 24, r'\(sm\): attrs.exp_table_size 24 is not a power of two'),
+    ('size-bits', ['layers', 0, 'attrs', 'exp_table_size'], 256, r'\(sm\): .* 8 index bits, more than the ap_ufixed<7'),
+    ('norm-type', ['layers', 0, 'types', 'inp_norm'], KeyError, r"\(sm\).types: missing 'inp_norm'"),
+    ('beats', ['layers', 1, 'out_elements_per_beat'], 2, r'\(am\): in_elements_per_beat 4 != out_elements_per_beat 2'),
+]
+
+
+@pytest.mark.parametrize(
+    'path, value, message', [m[1:] for m in SOFTMAX_MALFORMED], ids=[m[0] for m in SOFTMAX_MALFORMED]
+)
+def test_malformed_softmax_names_the_field(path, value, message):
+    spec = softmax_spec()
+    doc = copy.deepcopy(spec.to_json())
+    _set(doc, path, value)
+    if path[1] == 1:  # the output port follows the last layer
+        _set(doc, ['output', 'elements_per_beat'], value)
+    with pytest.raises(S.SpecError, match=message):
+        S.from_json(doc, {f'{la.name}/{k}': v for la in spec.layers for k, v in la.arrays.items()})
+
+
+def test_softmax_table_values_outside_table_type():
+    spec = softmax_spec()
+    arrays = {f'{la.name}/{k}': v for la in spec.layers for k, v in la.arrays.items()}
+    arrays['sm/inv_table'] = arrays['sm/inv_table'] + 256
+    with pytest.raises(S.SpecError, match=r'\(sm\).arrays.inv_table: values .* outside ap_ufixed<8,3'):
+        S.from_json(spec.to_json(), arrays)

@@ -8,6 +8,7 @@ from lenet5_hls.kinds import (  # noqa: F401
     parametrized_relu,
     pooling,
     relu,
+    softmax,
     table_activation,
     zeropad2d,
 )

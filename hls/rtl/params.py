@@ -150,3 +150,35 @@ def param_relu_params(layer: Layer, n: int, t_param: FixedType, theta: int, alph
         'ROUNDING': ROUNDING_CODES[t['output'].rounding],
         'OVERFLOW': OVERFLOW_CODES[t['output'].overflow],
     }
+
+
+SOFTMAX_FILE_PARAMS = ('EXP_FILE', 'INV_FILE')  # softmax_stream's parameters that name $readmemh files
+SOFTMAX_IMPL_CODES = {'latency': 0, 'stable': 2, 'argmax': 3}  # hls4ml's softmax_implementation enum
+
+
+def write_softmax_files(layer: Layer, exp_path: str | PathLike, inv_path: str | PathLike) -> tuple[Path, Path]:
+    """Write softmax_stream's EXP_FILE and INV_FILE ($readmemh, one raw table entry per line)."""
+    paths = Path(exp_path), Path(inv_path)
+    for table, path in zip(('exp_table', 'inv_table'), paths):
+        path.write_text(_hex_words([[v] for v in layer.arrays[table].tolist()], layer.types[table].width))
+    return paths
+
+
+def softmax_params(layer: Layer, exp_file: str | PathLike = '', inv_file: str | PathLike = '') -> dict:
+    """Parameters of softmax_stream for a softmax layer (one vector per beat of in_elements_per_beat); the
+    table files (written by write_softmax_files) and table types only for stable and latency."""
+    t, impl = layer.types, layer.attrs['implementation']
+    params = {'N': layer.in_elements_per_beat, 'IMPL': SOFTMAX_IMPL_CODES[impl], **type_params('IN', t['input'])}
+    if impl != 'argmax':
+        params |= {'EXP_SIZE': layer.attrs['exp_table_size'], 'INV_SIZE': layer.attrs['inv_table_size']}
+        if impl == 'stable':
+            params |= type_params('NORM', t['inp_norm'], modes=True)
+        params |= {
+            **type_params('EXP', t['exp_table']),
+            **type_params('ACC', t['accum'], modes=True),
+            **type_params('INVIN', t['inv_inp'], modes=True),
+            **type_params('INV', t['inv_table']),
+            'EXP_FILE': f'"{Path(exp_file).as_posix()}"',
+            'INV_FILE': f'"{Path(inv_file).as_posix()}"',
+        }
+    return params | type_params('OUT', t['output'], modes=True)

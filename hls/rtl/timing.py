@@ -196,6 +196,33 @@ class _Flatten(_Element):
         self.out.append(self.accepted((n + 1) * self.beats - 1) + 1)
 
 
+class _Softmax(_Element):
+    """softmax_stream: a vector is accepted in IDLE, busy BUSY cycles, then waits in DONE until the output
+    register is free (empty, or its beat taken in that cycle); offered the cycle after, and IDLE again."""
+
+    def __init__(self, busy: int):
+        super().__init__()
+        self.busy = busy
+        self.done: list[int] = []  # the cycle each vector leaves DONE
+
+    def _accept_next(self):
+        i = len(self.acc)
+        a = max(self.up.offered(i), self.done[i - 1] + 1) if i else self.up.offered(0)
+        self.acc.append(a)
+        self.done.append(max(a + 1 + self.busy, self.down.accepted(i - 1) if i else 0))
+
+    def _offer_next(self):
+        j = len(self.out)
+        self.accepted(j)
+        self.out.append(self.done[j] + 1)
+
+
+def softmax_busy_cycles(p: dict) -> int:
+    """softmax_stream's busy cycles per vector (MAX, EXP, SUM, MUL phases) for its parameters."""
+    n = p['N']
+    return {0: 2 * n + 3, 2: 3 * n + 3, 3: n}[p['IMPL']]
+
+
 def _elements(module: str, p: dict, beats_in: int) -> tuple[list[_Element], int]:
     """The elements of one library module and its output beats per image."""
     if module in ('window_gen', 'pool2d'):
@@ -210,6 +237,8 @@ def _elements(module: str, p: dict, beats_in: int) -> tuple[list[_Element], int]
         return [_Dense(p)], beats_in
     if module == 'stream_flatten':
         return [_Flatten(p['BEATS'])], beats_in // p['BEATS']
+    if module == 'softmax_stream':
+        return [_Softmax(softmax_busy_cycles(p))], beats_in
     if module == 'axis_fifo':
         return [_Buffer(p['DEPTH'])], beats_in
     if module in ('relu_stream', 'table_act_stream', 'param_relu_stream', 'axis_skid_buffer'):
