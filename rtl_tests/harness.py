@@ -140,10 +140,13 @@ def dut_type(dut, prefix: str, modes: bool = False):
     return FixedType(w, w - param(dut, f'{prefix}_FRAC'), bool(param(dut, f'{prefix}_SIGNED')), **kw)
 
 
-async def check_elementwise(dut, module: str, layer, x, idle: bool, backpressure: bool, seed: int) -> None:
-    """Stream raw inputs x (beats, N) through an element-wise stage and check every output element against the
-    layer kind's golden function, the AXI-stream rules and one handshake per beat on each side; with neither
-    idle cycles nor backpressure, the handshake cycles of rtl/timing.py."""
+async def check_elementwise(
+    dut, module: str, layer, x, idle: bool, backpressure: bool, seed: int, timing_params=None, timeout_cycles=50
+) -> None:
+    """Stream raw inputs x (beats, N) through a stage with one output beat per input beat and check every
+    output element against the layer kind's golden function, the AXI-stream rules and one handshake per beat
+    on each side; with neither idle cycles nor backpressure, the handshake cycles of rtl/timing.py (for the
+    module's parameters timing_params). timeout_cycles bounds the wait for each output beat."""
     import numpy as np
 
     from lenet5_hls.core.kind import KINDS
@@ -157,7 +160,7 @@ async def check_elementwise(dut, module: str, layer, x, idle: bool, backpressure
 
     expected = KINDS[layer.kind].golden(x, layer)
     await tb.send([pack(row, t_in.width) for row in x])
-    words, _ = await tb.recv(len(x), timeout_cycles=50)
+    words, _ = await tb.recv(len(x), timeout_cycles=timeout_cycles)
     await tb.expect_quiet(20)
     log.check()
 
@@ -171,7 +174,7 @@ async def check_elementwise(dut, module: str, layer, x, idle: bool, backpressure
         f'{len(log.in_cycles)} s_axis / {len(log.out_cycles)} m_axis handshakes for {len(x)} beats'
     )
     if not idle and not backpressure:
-        model = stream_timing([(module, {})], len(x), 1)[0]
+        model = stream_timing([(module, timing_params or {})], len(x), 1)[0]
         t0 = log.in_cycles[0]
         assert [c - t0 for c in log.in_cycles] == model['in'], 's_axis handshake cycles differ from rtl/timing.py'
         assert [c - t0 for c in log.out_cycles] == model['out'], 'm_axis handshake cycles differ from rtl/timing.py'

@@ -57,6 +57,17 @@ def _table_case(tmp_dir, kind: str, n: int, size: int, t_in: FixedType, t_table:
     return rtl_params.table_act_params(layer, n, act.div_log2, path)
 
 
+def _softmax_case(tmp_dir, impl: str, n: int, t_in: FixedType, t_out: FixedType, **types) -> dict:
+    """softmax_stream parameters with real table files (make_layer's tables, written by rtl_params)."""
+    from lenet5_hls.kinds.softmax import make_layer
+
+    layer = make_layer('sm', impl, n, t_in, t_out, **types)
+    if impl == 'argmax':
+        return rtl_params.softmax_params(layer)
+    files = rtl_params.write_softmax_files(layer, tmp_dir / f'exp_{impl}_{n}.mem', tmp_dir / f'inv_{impl}_{n}.mem')
+    return rtl_params.softmax_params(layer, *files)
+
+
 # module -> {case id: (extra source modules, parameters or a function(tmp_dir) -> parameters)}
 LINT_CASES = {
     'fxp_requant': {
@@ -103,6 +114,29 @@ LINT_CASES = {
                 d, 'tanh', 1, 64, FixedType(4, 2), FixedType(10, 2), FixedType(6, 1, True, 'RND_CONV', 'SAT_SYM')
             ),
         ),
+    },
+    'softmax_stream': {
+        # hls4ml's default table types at ap_fixed<16,6>; 5 elements and tables of 128 (Yosys time)
+        'stable-5': (
+            ('fxp_requant',),
+            lambda d: _softmax_case(d, 'stable', 5, FixedType(16, 6), FixedType(16, 6), exp_size=128, inv_size=128),
+        ),
+        # 7 elements (tree blocks 4 + 2 + 1), small tables, an unsigned sum saturating in accum_t
+        'latency-7-narrow': (
+            ('fxp_requant',),
+            lambda d: _softmax_case(
+                d,
+                'latency',
+                7,
+                FixedType(8, 3),
+                FixedType(9, 1),
+                exp_size=128,
+                inv_size=64,
+                inv_inp_t=FixedType(8, 5, False),
+                accum_t=FixedType(12, 5, False, 'TRN', 'SAT'),
+            ),
+        ),
+        'argmax-10': (('fxp_requant',), lambda d: _softmax_case(d, 'argmax', 10, FixedType(4, 2), FixedType(4, 1))),
     },
     'param_relu_stream': {
         # leaky_relu 0.1 as hls4ml types it: ufixed<8,-3> (raw 204), signed input and output

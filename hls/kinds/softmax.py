@@ -279,6 +279,35 @@ class Softmax(LayerKind):
         design.add(layer.name, 'softmax_stream', layer.name, params, n * layer.types['output'].width, files)
 
 
+def coverage_keys(layer: Layer, x: np.ndarray) -> list[np.ndarray]:
+    """Per vector of raw x (..., N): its exp and inverse table indices, or (argmax) the maximum's position."""
+    kind = Softmax()
+    if layer.attrs['implementation'] == 'argmax':
+        return [x.argmax(axis=-1)]
+    return [kind.exp_index(x, layer), kind.inv_index(x, layer)[1]]
+
+
+def cover_vectors(layer: Layer, rng: np.random.Generator, count: int, pool: int = 60_000) -> np.ndarray:
+    """Raw input vectors for tests: from a random pool (uniform, and clustered at random centres and spreads),
+    first every vector reaching a table index (argmax: a maximum position) no earlier one reached, then random
+    ones up to `count`."""
+    t, n = layer.types['input'], layer.in_elements_per_beat
+    lo, hi = t.raw_min, t.raw_max + 1
+    centre, spread = rng.integers(lo, hi, (pool, 1)), rng.integers(1, hi - lo + 1, (pool, 1))
+    clustered = np.clip(centre + rng.integers(0, spread, (pool, n)) - spread // 2, lo, hi - 1)
+    x = np.concatenate([rng.integers(lo, hi, (pool // 2, n)), clustered])
+    chosen, seen = [], [set() for _ in range(2)]
+    for i, keys in enumerate(zip(*(k.reshape(len(x), -1).tolist() for k in coverage_keys(layer, x)))):
+        new = [set(k) - s for k, s in zip(keys, seen)]
+        if any(new):
+            chosen.append(i)
+            for s, k in zip(seen, new):
+                s |= k
+    rest = np.setdiff1d(np.arange(len(x)), chosen)
+    chosen += rng.choice(rest, max(0, count - len(chosen)), replace=False).tolist()
+    return x[np.array(chosen)]
+
+
 HLS4ML_DEFAULT_TABLE_T = FixedType(18, 8, True, 'RND', 'SAT')  # exp_table_t, inv_table_t, inv_inp_t, accum_t
 
 
