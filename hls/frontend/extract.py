@@ -7,8 +7,10 @@ packing); the kind registered for the layer's hls4ml class reads the rest (lenet
 
 from __future__ import annotations
 
+import numpy as np
+
 from lenet5_hls.core.errors import UserError
-from lenet5_hls.core.fixed_point import FixedType
+from lenet5_hls.core.fixed_point import FixedType, from_float
 from lenet5_hls.core.kind import HLS4ML_READERS, KINDS, readable, reader
 from lenet5_hls.core.spec import Layer, Port, Spec
 
@@ -22,6 +24,14 @@ def fixed_type(precision, where: str) -> FixedType:
         return FixedType.parse(str(precision))
     except ValueError as e:
         raise UnsupportedLayer(f'{where}: type {precision} is not a supported ap_fixed/ap_int type ({e})') from None
+
+
+def loaded_weights(hls_layer, key: str, t: FixedType) -> np.ndarray:
+    """Raw values of one of the layer's weight variables (weights, biases, tables) as the C++ loads them:
+    hls4ml's own text formatting of the values written to the project, assigned to t."""
+    var = hls_layer.weights[key]
+    values = np.array([float(s) for s in var], dtype=np.float64).reshape(var.data.shape)
+    return from_float(values, t)
 
 
 def _stream_beat(var) -> int:

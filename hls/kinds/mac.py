@@ -9,20 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from lenet5_hls.core.fixed_point import FixedType, from_float
+from lenet5_hls.core.fixed_point import FixedType
 from lenet5_hls.core.kind import LayerKind
 from lenet5_hls.core.spec import Layer, SpecError
-from lenet5_hls.frontend.extract import fixed_type
+from lenet5_hls.frontend.extract import fixed_type, loaded_weights
 from lenet5_hls.rtl.folding import FoldingError, LayerPlan, choose_multipliers, divisors, input_beats
 from lenet5_hls.rtl.generator import MEM_DIR, Design
 from lenet5_hls.rtl.params import DENSE_FILE_PARAMS, dense_params, write_mem_files
-
-
-def _weights(hls_layer, key: str, t: FixedType) -> np.ndarray:
-    var = hls_layer.weights[key]
-    text = list(var)  # hls4ml's own formatting of the values written to the project
-    values = np.array([float(s) for s in text], dtype=np.float64).reshape(var.data.shape)
-    return from_float(values, t)
 
 
 class MacKind(LayerKind):
@@ -36,7 +29,7 @@ class MacKind(LayerKind):
         """Adds the weight, bias and accum types to `types`; returns the weight and bias arrays."""
         for t in ('weight', 'bias', 'accum'):
             types[t] = fixed_type(hls_layer.get_attr(f'{t}_t').precision, f'{where} {t}_t')
-        return {k: _weights(hls_layer, k, types[k]) for k in ('weight', 'bias')}
+        return {k: loaded_weights(hls_layer, k, types[k]) for k in ('weight', 'bias')}
 
     @staticmethod
     def check_bias(layer: Layer, where: str) -> None:
