@@ -1,11 +1,17 @@
 """What the element-wise kinds share (relu, the table and piecewise-linear activations): one output element
-per input element, so the shape stays, and a stream stage without multipliers."""
+per input element, so the shape stays, and a stream stage without multipliers. The table kinds (sigmoid,
+tanh, unary_lut) also share the table in the spec, the lookup and cast, and their RTL stage (table_act_stream)."""
 
 from __future__ import annotations
 
+import numpy as np
+
+from lenet5_hls.core.fixed_point import FixedType, cast
 from lenet5_hls.core.kind import LayerKind
 from lenet5_hls.core.spec import SpecError
 from lenet5_hls.rtl.folding import stream_plan
+from lenet5_hls.rtl.generator import MEM_DIR
+from lenet5_hls.rtl.params import TABLE_FILE_PARAMS, table_act_params, write_table_file
 
 
 class Elementwise(LayerKind):
@@ -17,3 +23,39 @@ class Elementwise(LayerKind):
 
     def plan(self, layer, target_ii, override):
         return stream_plan(layer)
+
+
+class TableLookup(Elementwise):
+    """y = table[index(x)] assigned to the output type; the table (table_size raw table_t integers) is in the
+    spec, so the golden model and the RTL ROM read the same array. Subclasses give the index."""
+
+    attrs = ('table_size',)
+    types = ('input', 'table', 'output')
+    arrays = ('table',)
+    # table_act_stream's index: log2 of the divisor of the scaled index (sigmoid, tanh), None for the raw bits
+    div_log2: int | None = None
+
+    def index(self, raw: np.ndarray, t_in: FixedType, table_size: int) -> np.ndarray:
+        """The table index of raw inputs of type t_in, before clamping to the table (int64)."""
+        raise NotImplementedError
+
+    def check(self, layer, where):
+        size = layer.attrs['table_size']
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise SpecError(f'{where}.attrs.table_size: expected an integer >= 1, got {size!r}')
+        if layer.arrays['table'].shape != (size,):
+            raise SpecError(f'{where}.arrays.table: shape {layer.arrays["table"].shape}, expected ({size},)')
+        super().check(layer, where)
+
+    def golden(self, x, layer):
+        size = layer.attrs['table_size']
+        index = np.clip(self.index(x, layer.types['input'], size), 0, size - 1)
+        return cast(layer.arrays['table'][index], layer.types['table'].frac, layer.types['output'])
+
+    def emit(self, design, layer, index):
+        beat = design.elements_per_beat(layer.types['input'])
+        rel = f'{MEM_DIR}/{layer.name}_table.mem'
+        write_table_file(layer, design.out / rel)
+        params = table_act_params(layer, beat, self.div_log2, rel)
+        width = beat * layer.types['output'].width
+        design.add(layer.name, 'table_act_stream', layer.name, params, width, TABLE_FILE_PARAMS)

@@ -22,13 +22,12 @@ from functools import cache
 
 import numpy as np
 
-from lenet5_hls.core.fixed_point import FixedType, cast, from_float
+from lenet5_hls.core.fixed_point import FixedType, from_float
 from lenet5_hls.core.kind import register
 from lenet5_hls.core.spec import Layer, SpecError
 from lenet5_hls.frontend.extract import describe, fixed_type
-from lenet5_hls.kinds.elementwise import Elementwise
-from lenet5_hls.rtl.generator import MEM_DIR, RtlGenerationError
-from lenet5_hls.rtl.params import TABLE_FILE_PARAMS, table_act_params, write_table_file
+from lenet5_hls.kinds.elementwise import TableLookup
+from lenet5_hls.rtl.generator import RtlGenerationError
 
 INT_MAX = 2**31 - 1  # data_round and index are C ints
 
@@ -48,13 +47,10 @@ def _trunc_div(a: np.ndarray, d: int) -> np.ndarray:
     return np.where(a < 0, -q, q)
 
 
-class TableActivation(Elementwise):
+class TableActivation(TableLookup):
     """One function sampled on [-R, R) by hls4ml's table; subclasses set R and the function."""
 
-    attrs = ('table_size',)
-    types = ('input', 'table', 'output')
-    arrays = ('table',)
-    keras_exact = False
+    keras_exact = False  # Keras computes the function in float
     half_range: int  # R: the table covers [-R, R)
 
     @property
@@ -73,8 +69,7 @@ class TableActivation(Elementwise):
         values = np.array([self.function(x) for x in points], dtype=np.float64)
         return from_float(values, table_t)
 
-    def index(self, raw: np.ndarray, t_in: FixedType, table_size: int) -> np.ndarray:
-        """The table index of raw inputs of type t_in, before clamping (int64)."""
+    def index(self, raw, t_in, table_size):
         d = 2 * self.half_range
         q = _trunc_div(np.asarray(raw, dtype=np.int64) * table_size, d)  # quotient at t_in.frac fractional bits
         data_round = _trunc_div(q, 1 << t_in.frac) if t_in.frac >= 0 else q << -t_in.frac
@@ -90,12 +85,8 @@ class TableActivation(Elementwise):
         )
 
     def check(self, layer, where):
-        size = layer.attrs['table_size']
-        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-            raise SpecError(f'{where}.attrs.table_size: expected an integer >= 1, got {size!r}')
-        if layer.arrays['table'].shape != (size,):
-            raise SpecError(f'{where}.arrays.table: shape {layer.arrays["table"].shape}, expected ({size},)')
         super().check(layer, where)
+        size = layer.attrs['table_size']
         t_in = layer.types['input']
         if max(-t_in.raw_min, t_in.raw_max) * size >= 2**62:
             raise SpecError(f'{where}.types.input: {t_in.cpp()} times table_size {size} exceeds 62 bits')
@@ -103,25 +94,12 @@ class TableActivation(Elementwise):
         if np.abs(ends).max() > INT_MAX:
             raise SpecError(f'{where}.types.input: {t_in.cpp()} makes the table index overflow a C int')
 
-    def golden(self, x, layer):
-        size = layer.attrs['table_size']
-        index = np.clip(self.index(x, layer.types['input'], size), 0, size - 1)
-        return cast(layer.arrays['table'][index], layer.types['table'].frac, layer.types['output'])
-
     def check_rtl(self, spec, index, where):
         size = spec.layers[index].attrs['table_size']
         if size < 2 or size & (size - 1):
             raise RtlGenerationError(
                 f'{where}: table_size {size} is not a power of two >= 2; the RTL computes the index with shifts only'
             )
-
-    def emit(self, design, layer, index):
-        beat = design.elements_per_beat(layer.types['input'])
-        rel = f'{MEM_DIR}/{layer.name}_table.mem'
-        write_table_file(layer, design.out / rel)
-        params = table_act_params(layer, beat, self.div_log2, rel)
-        width = beat * layer.types['output'].width
-        design.add(layer.name, 'table_act_stream', layer.name, params, width, TABLE_FILE_PARAMS)
 
 
 @register
