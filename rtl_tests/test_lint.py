@@ -47,12 +47,14 @@ def _dense_case(tmp_dir, n_in: int, n_out: int, mults: int, accum: FixedType, ou
 
 
 def _table_case(tmp_dir, kind: str, n: int, size: int, t_in: FixedType, t_table: FixedType, t_out: FixedType) -> dict:
-    """table_act_stream parameters with a real table file (the kind's table, written by rtl_params)."""
+    """table_act_stream parameters with a real table file (the kind's table, unary_lut's any values, written by
+    rtl_params)."""
     from lenet5_hls.core.kind import KINDS
 
     act = KINDS[kind]
+    table = np.arange(size) % (t_table.raw_max + 1) if kind == 'unary_lut' else act.table(size, t_table)
     types = {'input': t_in, 'table': t_table, 'output': t_out}
-    layer = Layer('t', kind, (n,), (n,), types, {'table_size': size}, arrays={'table': act.table(size, t_table)})
+    layer = Layer('t', kind, (n,), (n,), types, {'table_size': size}, arrays={'table': table})
     path = rtl_params.write_table_file(layer, tmp_dir / f'{kind}_{size}.mem')
     return rtl_params.table_act_params(layer, n, act.div_log2, path)
 
@@ -112,6 +114,25 @@ LINT_CASES = {
             ('fxp_requant', 'axis_skid_buffer'),
             lambda d: _table_case(
                 d, 'tanh', 1, 64, FixedType(4, 2), FixedType(10, 2), FixedType(6, 1, True, 'RND_CONV', 'SAT_SYM')
+            ),
+        ),
+        'lut-256-rnd': (
+            ('fxp_requant', 'axis_skid_buffer'),
+            lambda d: _table_case(
+                d, 'unary_lut', 4, 256, FixedType(8, 4), FixedType(8, 2), FixedType(7, 3, True, 'RND')
+            ),
+        ),
+        # an input narrower than the table, one bit wide
+        'lut-4-narrow-1bit': (
+            ('fxp_requant', 'axis_skid_buffer'),
+            lambda d: _table_case(
+                d,
+                'unary_lut',
+                2,
+                4,
+                FixedType(1, 1, False),
+                FixedType(6, 0, False),
+                FixedType(4, 1, True, 'RND', 'SAT'),
             ),
         ),
     },

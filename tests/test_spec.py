@@ -227,13 +227,18 @@ def table_spec() -> S.Spec:
     return S.Spec('acts', S.Port('x', (4,), T_IN, 4), S.Port('l2', (4,), SIG_OUT, 4), layers)
 
 
-def test_hand_written_table_activation_spec(tmp_path):
-    spec = table_spec()
+def _saved_loaded_run(spec: S.Spec, x: np.ndarray, tmp_path) -> np.ndarray:
+    """The golden outputs of a hand-written spec after a save/load round trip that keeps it unchanged."""
     spec.save(tmp_path / 'spec.json')
     loaded = S.load(tmp_path / 'spec.json')
     assert loaded.to_json() == spec.to_json()
+    return GoldenModel(loaded).run(x)
+
+
+def test_hand_written_table_activation_spec(tmp_path):
+    spec = table_spec()
     x = np.arange(-128, 128).reshape(-1, 4)
-    got = GoldenModel(loaded).run(x)
+    got = _saved_loaded_run(spec, x, tmp_path)
     # tanh: index trunc(x * 64 / 8) + 32 at 4 fractional bits = trunc(x / 2) + 32, clamped
     th = cast(spec.layers[0].arrays['table'][np.clip(np.trunc(x / 2).astype(int) + 32, 0, 63)], TANH_T.frac, TANH_T)
     # sigmoid: index trunc(y * 32 / 16) + 16 at 8 fractional bits = trunc(y / 128) + 16 (the table is raw i*8)
@@ -269,6 +274,53 @@ def test_table_values_outside_table_type():
         S.from_json(spec.to_json(), arrays)
 
 
+L_IN = FixedType(5, 2)
+L_T = FixedType(8, 1, False)
+L_OUT = FixedType(6, 3, True, 'RND', 'SAT')
+
+
+def lut_spec() -> S.Spec:
+    """4 elements -> unary_lut (32 entries, one per raw 5-bit input) -> unary_lut (a 64-entry table read at the
+    6-bit output's raw bits), written by hand with arbitrary tables."""
+    rng = np.random.default_rng(5)
+    layers = [
+        S.Layer('u1', 'unary_lut', (4,), (4,), {'input': L_IN, 'table': L_T, 'output': L_OUT}, {'table_size': 32}, 4,
+                4, 'l1', {'table': rng.integers(0, 256, 32)}),
+        S.Layer('u2', 'unary_lut', (4,), (4,), {'input': L_OUT, 'table': L_T, 'output': L_T}, {'table_size': 64}, 4,
+                4, 'l2', {'table': rng.integers(0, 256, 64)}),
+    ]  # fmt: skip
+    return S.Spec('luts', S.Port('x', (4,), L_IN, 4), S.Port('l2', (4,), L_T, 4), layers)
+
+
+def test_hand_written_unary_lut_spec(tmp_path):
+    spec = lut_spec()
+    x = np.arange(-16, 16).reshape(-1, 4)
+    got = _saved_loaded_run(spec, x, tmp_path)
+    t1, t2 = (layer.arrays['table'] for layer in spec.layers)
+    # the index is the raw two's complement bits read unsigned: -16..-1 -> 16..31
+    y1 = cast(t1[np.where(x < 0, x + 32, x)], L_T.frac, L_OUT)
+    expected = cast(t2[np.where(y1 < 0, y1 + 64, y1)], L_T.frac, L_T)
+    assert np.array_equal(got, expected)
+
+
+LUT_MALFORMED = [
+    ('length', ['layers', 0, 'attrs', 'table_size'], 64, r'\(u1\).arrays.table: shape \(32,\), expected \(64,\)'),
+    ('narrow', ['layers', 1, 'attrs', 'table_size'], 32, r'\(u2\).types.input: .*6 raw bits index 64 .* table has 32'),
+]
+
+
+@pytest.mark.parametrize('path, value, message', [m[1:] for m in LUT_MALFORMED], ids=[m[0] for m in LUT_MALFORMED])
+def test_malformed_unary_lut_names_the_field(path, value, message):
+    spec = lut_spec()
+    doc = copy.deepcopy(spec.to_json())
+    _set(doc, path, value)
+    arrays = {f'{la.name}/{k}': v for la in spec.layers for k, v in la.arrays.items()}
+    if path[1] == 1:  # a table of the new size, so that only the input width is wrong
+        arrays['u2/table'] = arrays['u2/table'][:value]
+    with pytest.raises(S.SpecError, match=message):
+        S.from_json(doc, arrays)
+
+
 P_IN = FixedType(8, 4)
 P_T = FixedType(6, 0, False, 'RND', 'SAT')  # alpha 0.25 = raw 16
 P_OUT = FixedType(7, 3, True, 'RND', 'SAT')
@@ -292,11 +344,8 @@ def piecewise_spec() -> S.Spec:
 
 def test_hand_written_piecewise_linear_spec(tmp_path):
     spec = piecewise_spec()
-    spec.save(tmp_path / 'spec.json')
-    loaded = S.load(tmp_path / 'spec.json')
-    assert loaded.to_json() == spec.to_json()
     x = np.arange(-128, 128).reshape(-1, 4)
-    got = GoldenModel(loaded).run(x)
+    got = _saved_loaded_run(spec, x, tmp_path)
     lk = np.where(x > 0, cast(x, 4, P_OUT), cast(x * 16, 10, P_OUT))  # alpha * x at 4 + 6 fractional bits
     th = np.where(lk > 4, lk, 0)
     assert np.array_equal(got, cast(th, P_OUT.frac, P_CAST))

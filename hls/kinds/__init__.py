@@ -10,5 +10,6 @@ from lenet5_hls.kinds import (  # noqa: F401
     relu,
     softmax,
     table_activation,
+    unary_lut,
     zeropad2d,
 )

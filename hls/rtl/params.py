@@ -113,20 +113,23 @@ def dense_params(layer: Layer, mults: int, weight_file: str | PathLike, bias_fil
 
 
 def write_table_file(layer: Layer, path: str | PathLike) -> Path:
-    """Write table_act_stream's TABLE_FILE ($readmemh, one table_t entry per line) for a sigmoid or tanh layer."""
+    """Write table_act_stream's TABLE_FILE ($readmemh, one table_t entry per line) for a sigmoid, tanh or
+    unary_lut layer."""
     path = Path(path)
     path.write_text(_hex_words([[v] for v in layer.arrays['table'].tolist()], layer.types['table'].width))
     return path
 
 
-def table_act_params(layer: Layer, n: int, div_log2: int, table_file: str | PathLike) -> dict:
-    """Parameters of table_act_stream for a sigmoid or tanh layer: n elements per beat, div_log2 = log2 of
-    the divisor in hls4ml's index (16 for sigmoid, 8 for tanh), the table file written by write_table_file."""
+def table_act_params(layer: Layer, n: int, div_log2: int | None, table_file: str | PathLike) -> dict:
+    """Parameters of table_act_stream for a sigmoid, tanh or unary_lut layer: n elements per beat, div_log2 =
+    log2 of the divisor in hls4ml's sigmoid / tanh index (16 for sigmoid, 8 for tanh; None: the raw input
+    bits index the table, as in unary_lut), the table file written by write_table_file."""
     t = layer.types
     return {
         'N': n,
+        'INDEX_MODE': 1 if div_log2 is None else 0,
         'TABLE_SIZE': layer.attrs['table_size'],
-        'DIV_LOG2': div_log2,
+        'DIV_LOG2': div_log2 or 0,
         **type_params('IN', t['input']),
         **type_params('TABLE', t['table']),
         **type_params('OUT', t['output']),

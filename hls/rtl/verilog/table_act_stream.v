@@ -1,14 +1,17 @@
 /*
- * table_act_stream: element-wise lookup-table activation (hls4ml's sigmoid / tanh) on a valid/ready
- * stream, N elements per beat.
+ * table_act_stream: element-wise lookup-table activation (hls4ml's sigmoid / tanh, and the unary_lut of
+ * HGQ2's QUnaryFunctionLUT) on a valid/ready stream, N elements per beat.
  *
- * For every element x (raw r, IN_FRAC fractional bits) of an input beat, as nnet_activation_stream.h
- * computes it (and the golden function in lenet5_hls.kinds.table_activation):
- *   data_round = int(x * TABLE_SIZE / 2^DIV_LOG2)   -- ap_fixed division, then int: both toward zero
- *   index      = clamp(data_round + TABLE_SIZE/2, 0, TABLE_SIZE-1)
- *   y          = cast_out(table[index])             -- table_t -> output type (fxp_requant)
- * TABLE_SIZE is a power of two, so the scaling is two shifts that round toward zero (no divider):
- * first by log2(TABLE_SIZE) - DIV_LOG2 (the quotient keeps IN_FRAC fractional bits), then by IN_FRAC.
+ * For every element x (raw r, IN_FRAC fractional bits) of an input beat, the table index is, by INDEX_MODE:
+ *   0 (scaled, sigmoid / tanh in nnet_activation_stream.h and lenet5_hls.kinds.table_activation):
+ *     data_round = int(x * TABLE_SIZE / 2^DIV_LOG2)   -- ap_fixed division, then int: both toward zero
+ *     index      = clamp(data_round + TABLE_SIZE/2, 0, TABLE_SIZE-1)
+ *     TABLE_SIZE is a power of two, so the scaling is two shifts that round toward zero (no divider):
+ *     first by log2(TABLE_SIZE) - DIV_LOG2 (the quotient keeps IN_FRAC fractional bits), then by IN_FRAC.
+ *   1 (raw, get_index_unary_lut in nnet_activation.h and lenet5_hls.kinds.unary_lut):
+ *     index      = the IN_W bits of r read as an unsigned number (TABLE_SIZE >= 2^IN_W)
+ * and then
+ *   y = cast_out(table[index])                        -- table_t -> output type (fxp_requant)
  * The table (TABLE_SIZE words of TABLE_W bits, raw table_t values) is read from TABLE_FILE with
  * $readmemh, one word per line, entry i on line i.
  *
@@ -24,9 +27,11 @@ module table_act_stream #
 (
     // Elements per stream beat
     parameter integer N = 4,
-    // Table entries: a power of two >= 2 (hls4ml's table_size)
+    // How the input indexes the table: 0 scaled (sigmoid / tanh), 1 the raw input bits (unary_lut)
+    parameter integer INDEX_MODE = 0,
+    // Table entries (hls4ml's table_size): INDEX_MODE 0 a power of two >= 2, INDEX_MODE 1 >= 2^IN_W
     parameter integer TABLE_SIZE = 1024,
-    // log2 of the divisor of hls4ml's index: 4 for sigmoid (x * table_size / 16), 3 for tanh (/ 8)
+    // INDEX_MODE 0: log2 of the divisor of hls4ml's index, 4 for sigmoid (x * table_size / 16), 3 for tanh (/ 8)
     parameter integer DIV_LOG2 = 4,
     // Input element width in bits
     parameter integer IN_W = 16,
@@ -72,7 +77,7 @@ module table_act_stream #
     input  wire                   m_axis_tready
 );
 
-// index bits
+// index bits (INDEX_MODE 0: exactly log2(TABLE_SIZE); INDEX_MODE 1: >= IN_W)
 localparam integer SIZE_LOG2 = $clog2(TABLE_SIZE);
 // first shift: x * TABLE_SIZE / 2^DIV_LOG2 (> 0: left, < 0: right toward zero)
 localparam integer SCALE_SHIFT = SIZE_LOG2 - DIV_LOG2;
@@ -89,8 +94,17 @@ initial begin
         $error("Error: table_act_stream N must be >= 1, got %0d (instance %m)", N);
         $finish;
     end
-    if (TABLE_SIZE < 2 || (1 << SIZE_LOG2) != TABLE_SIZE) begin
+    if (INDEX_MODE != 0 && INDEX_MODE != 1) begin
+        $error("Error: table_act_stream INDEX_MODE must be 0 or 1, got %0d (instance %m)", INDEX_MODE);
+        $finish;
+    end
+    if (INDEX_MODE == 0 && (TABLE_SIZE < 2 || (1 << SIZE_LOG2) != TABLE_SIZE)) begin
         $error("Error: table_act_stream TABLE_SIZE must be a power of two >= 2, got %0d (instance %m)", TABLE_SIZE);
+        $finish;
+    end
+    if (INDEX_MODE == 1 && (IN_W > 30 || TABLE_SIZE < (1 << IN_W))) begin
+        $error("Error: table_act_stream with INDEX_MODE 1 needs IN_W <= 30 and TABLE_SIZE >= 2^IN_W, got %0d and %0d (instance %m)",
+               IN_W, TABLE_SIZE);
         $finish;
     end
     if (DIV_LOG2 < 0) begin
@@ -126,13 +140,21 @@ genvar i;
 generate
 for (i = 0; i < N; i = i + 1) begin : g_elem
     wire [IN_W-1:0] x = s_axis_tdata[i*IN_W +: IN_W];
-    wire signed [VW-1:0] x_v = $signed({{(VW-IN_W){IN_SIGNED != 0 && x[IN_W-1]}}, x});
-    wire signed [VW-1:0] data_round = shift_trunc(shift_trunc(x_v, -SCALE_SHIFT), IN_FRAC);
-    wire signed [VW-1:0] offset = data_round + HALF_V;
-    /* verilator lint_off UNUSEDSIGNAL */ // the clamp keeps only the low SIZE_LOG2 bits of an in-range offset
-    wire signed [VW-1:0] index_v = offset < 0 ? {VW{1'b0}} : offset > LAST_V ? LAST_V : offset;
-    /* verilator lint_on UNUSEDSIGNAL */
-    wire [SIZE_LOG2-1:0] index = index_v[SIZE_LOG2-1:0];
+    wire [SIZE_LOG2-1:0] index;
+
+    if (INDEX_MODE == 1 && SIZE_LOG2 > IN_W) begin : g_raw_narrow
+        assign index = {{(SIZE_LOG2-IN_W){1'b0}}, x};  // an input narrower than the table reads its start
+    end else if (INDEX_MODE == 1) begin : g_raw
+        assign index = x;
+    end else begin : g_scaled
+        wire signed [VW-1:0] x_v = $signed({{(VW-IN_W){IN_SIGNED != 0 && x[IN_W-1]}}, x});
+        wire signed [VW-1:0] data_round = shift_trunc(shift_trunc(x_v, -SCALE_SHIFT), IN_FRAC);
+        wire signed [VW-1:0] offset = data_round + HALF_V;
+        /* verilator lint_off UNUSEDSIGNAL */ // the clamp keeps only the low SIZE_LOG2 bits of an in-range offset
+        wire signed [VW-1:0] index_v = offset < 0 ? {VW{1'b0}} : offset > LAST_V ? LAST_V : offset;
+        /* verilator lint_on UNUSEDSIGNAL */
+        assign index = index_v[SIZE_LOG2-1:0];
+    end
 
     fxp_requant #(
         .IN_W(TABLE_W),
