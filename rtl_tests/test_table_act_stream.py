@@ -1,11 +1,13 @@
-"""table_act_stream: every element bit-exact to the sigmoid / tanh kinds' golden functions under random idle
-cycles and backpressure, every table index the input type can reach hit and inputs beyond both table ends;
-one beat per clock and latency 1 under a continuous stream, as rtl/timing.py models it.
+"""table_act_stream: every element bit-exact to the sigmoid / tanh (INDEX_MODE 0) and unary_lut (INDEX_MODE 1)
+kinds' golden functions under random idle cycles and backpressure, every table index the input type can reach
+hit and, for sigmoid / tanh, inputs beyond both table ends; one beat per clock and latency 1 under a continuous
+stream, as rtl/timing.py models it.
 
 The pytest side writes the table file with lenet5_hls.rtl.params (the generator's code path) from the
-kind's own table; the cocotb side reads the parameters back from the DUT, rebuilds the layer (the table
-from the kind again, with the table type's rounding and overflow modes from the case, which the
-parameters do not carry) and computes the expected outputs with the kind's golden function.
+kind's own table (unary_lut: random raw table_t values, the type's extremes included, seeded by the case);
+the cocotb side reads the parameters back from the DUT, rebuilds the layer (the table again, with the table
+type's rounding and overflow modes from the case, which the parameters do not carry) and computes the
+expected outputs with the kind's golden function.
 """
 
 from __future__ import annotations
@@ -55,19 +57,54 @@ CASES = {
     'tanh-16-s6i8': dict(
         kind='tanh', n=1, size=16, full=False, types=dict(input=F(6, 8), table=F(9, 3), output=F(9, 3))
     ),
+    # unary_lut as in an HGQ2 model: signed 8-bit input, one table entry per raw value, a rounding cast
+    'lut-256-s8i4': dict(
+        kind='unary_lut',
+        n=4,
+        size=256,
+        full=True,
+        types=dict(input=F(8, 4), table=F(8, 2), output=F(7, 3, True, 'RND')),
+    ),
+    # an unsigned input narrower than the table (the bit-exact pass narrows it after a sigmoid), saturating casts
+    'lut-128-u6i2-satsym': dict(
+        kind='unary_lut',
+        n=3,
+        size=128,
+        full=False,
+        types=dict(input=F(6, 2, False), table=F(10, 3), output=F(6, 1, True, 'RND_CONV', 'SAT_SYM')),
+    ),
+    # negative fractional bits (raw steps of 4), one element per beat, an unsigned table and output
+    'lut-32-s5i7-unsigned': dict(
+        kind='unary_lut',
+        n=1,
+        size=32,
+        full=True,
+        types=dict(input=F(5, 7), table=F(7, 1, False), output=F(5, 2, False, 'RND', 'SAT')),
+    ),
 }
-VERILATOR_CASES = ('sigmoid-1024-s16i6', 'tanh-64-s8i4-rnd', 'tanh-16-s6i8')
+# Verilator builds are slow: both index modes, and both raw-bit index widths (exact, narrower than the table)
+VERILATOR_CASES = ('sigmoid-1024-s16i6', 'tanh-64-s8i4-rnd', 'tanh-16-s6i8', 'lut-256-s8i4', 'lut-128-u6i2-satsym')
+
+
+def _table(kind: str, size: int, table_t: FixedType) -> np.ndarray:
+    """The kind's table; unary_lut's is any function: random raw values with both extremes, seeded by the size."""
+    if kind != 'unary_lut':
+        return KINDS[kind].table(size, table_t)
+    table = np.random.default_rng(size).integers(table_t.raw_min, table_t.raw_max + 1, size)
+    table[:2] = table_t.raw_min, table_t.raw_max
+    return table
 
 
 def _layer(kind: str, n: int, size: int, types: dict[str, FixedType]) -> Layer:
-    table = KINDS[kind].table(size, types['table'])
+    table = _table(kind, size, types['table'])
     return Layer(kind, kind, (n,), (n,), types, {'table_size': size}, arrays={'table': table})
 
 
 def _covering_inputs(layer: Layer) -> np.ndarray:
     """Raw inputs at least one per table index the input type reaches (and beyond the ends), then random ones."""
     act, t, size = KINDS[layer.kind], layer.types['input'], layer.attrs['table_size']
-    per_index = max(1, (2 * act.half_range << max(t.frac, 0)) // size)  # raw steps per index
+    # raw steps per index (unary_lut: every raw value is an index)
+    per_index = 1 if layer.kind == 'unary_lut' else max(1, (2 * act.half_range << max(t.frac, 0)) // size)
     cover = np.append(np.arange(t.raw_min, t.raw_max + 1, per_index), t.raw_max)
     rng = np.random.default_rng(len(cover))
     return np.concatenate([cover, rng.integers(t.raw_min, t.raw_max + 1, N_RANDOM)])
@@ -81,7 +118,8 @@ def _check_coverage(layer: Layer, x: np.ndarray, full: bool) -> None:
     assert np.array_equal(hit, reachable), f'{len(reachable) - len(hit)} reachable table indices never hit'
     if full:
         assert len(hit) == size, f'only {len(hit)} of {size} table indices reachable'
-        assert index.min() < 0 and index.max() > size - 1, 'the inputs do not go beyond both table ends'
+        if layer.kind != 'unary_lut':  # its index is never outside the table
+            assert index.min() < 0 and index.max() > size - 1, 'the inputs do not go beyond both table ends'
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,7 +128,10 @@ def _check_coverage(layer: Layer, x: np.ndarray, full: bool) -> None:
 
 
 def _layer_from_dut(dut) -> Layer:
-    kind = next(k for k in ('sigmoid', 'tanh') if KINDS[k].div_log2 == param(dut, 'DIV_LOG2'))
+    if param(dut, 'INDEX_MODE') == 1:
+        kind = 'unary_lut'
+    else:
+        kind = next(k for k in ('sigmoid', 'tanh') if KINDS[k].div_log2 == param(dut, 'DIV_LOG2'))
     table_t = CASES[os.environ['TABLE_CASE']]['types']['table']
     assert dataclasses.replace(table_t, rounding='TRN', overflow='WRAP') == dut_type(dut, 'TABLE'), 'TABLE_* parameters'
     types = {'input': dut_type(dut, 'IN'), 'table': table_t, 'output': dut_type(dut, 'OUT', True)}
