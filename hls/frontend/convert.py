@@ -45,6 +45,28 @@ def is_quantized(model) -> bool:
     return any(type(layer).__module__.startswith('hgq') for layer in model.layers)
 
 
+def _unary_lut_problem(layer) -> str:
+    """Why hls4ml 1.3's QUnaryFunctionLUT handler (converters/keras_v3/hgq2/unary_lut.py) fails on this
+    layer, which it reports as a bare assertion or AttributeError; '' when it converts."""
+    from hgq.quantizer.internal import FixedPointQuantizerBase
+
+    if layer._allow_heterogeneous_table:
+        return 'hls4ml converts it only with one table for every element: pass allow_heterogeneous_table=False'
+    if not (layer.enable_iq and layer.enable_oq):
+        return 'hls4ml converts it only with both quantizers enabled (enable_iq=True, enable_oq=True)'
+    iq, oq = layer.iq.quantizer, layer.oq.quantizer
+    if not (isinstance(iq, FixedPointQuantizerBase) and isinstance(oq, FixedPointQuantizerBase)):
+        return 'hls4ml converts it only with fixed-point input and output quantizers (no float quantizers)'
+    rank = len(oq.kif[0].shape)
+    if rank > 2:
+        return (
+            f'its output quantizer was built for a rank-{rank} input (a feature map), and hls4ml builds the table by '
+            'applying it to a (1, table_size) array, which fails; build the layer on a flat shape before calling '
+            'it, e.g. `lut.build((None, 1))`: its per-tensor quantizers then apply to a feature map as well'
+        )
+    return ''
+
+
 def _refuse_unconvertible(model) -> None:
     """Layers hls4ml's Keras 3 parser stops on with a bare assertion: name them and say why."""
     for layer in model.layers:
@@ -54,6 +76,8 @@ def _refuse_unconvertible(model) -> None:
                 f'layer {layer.name!r} (ReLU): max_value={float(max_value):g} is not supported (hls4ml converts '
                 'ReLU only without max_value and has no io_stream relu6/relu_max)'
             )
+        if type(layer).__name__ == 'QUnaryFunctionLUT' and (why := _unary_lut_problem(layer)):
+            raise ConversionError(f'layer {layer.name!r} (QUnaryFunctionLUT): {why}')
 
 
 def hls_config(
