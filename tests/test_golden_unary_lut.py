@@ -10,7 +10,8 @@ separate sigmoid Activation, a LUT, dense, on 1,000 real MNIST test images and 1
 runs under Verilator. Every output element compared, Keras vs golden too: hls4ml promises it only for
 HGQ2 models without table functions, but it holds here (the tables are sampled at every input value and
 their types are finer than the outputs'); the counts are printed (-s). What hls4ml 1.3 cannot convert is
-refused naming the layer. The default suite runs 'luts' on Vitis; the rest is marked slow.
+refused naming the layer. A hand-written network of two LUTs alone (no multipliers) goes through the RTL
+under Icarus. The default suite runs 'luts' on Vitis and that network; the rest is marked slow.
 """
 
 import numpy as np
@@ -235,3 +236,30 @@ def test_hgq2_table_functions_rtl_bit_exact(project, mnist_data, tmp_path):
     assert result['images'] == RTL_IMAGES and result['extra_beats'] == 0, result
     assert result['mismatches'] == 0, f'{result["mismatches"]} of {result["elements"]} output elements differ'
     assert result['ii_cycles'] == desc.ii_cycles and result['latency_cycles'] == desc.timing.latency_cycles, result
+
+
+def test_table_lookup_network_simulates(tmp_path):
+    """A network of two unary_lut stages only (no multipliers; the second reads a 64-entry table at 6 raw bits):
+    generated, and simulated (Icarus, file-driven bench) over every raw input value, bit-exact against the
+    golden model, II and latency as the description states."""
+    from lenet5_hls.rtl.generator import generate
+    from lenet5_hls.verify.simulate import simulate
+    from test_spec import lut_spec
+
+    spec = lut_spec()
+    desc = generate(spec, tmp_path / 'rtl')
+    assert desc.folding.multipliers == 0 and desc.folding.multipliers_over_lower_bound == 1.0
+    t = spec.input.type
+    raw = np.arange(t.raw_min, t.raw_max + 1).reshape(-1, *spec.input.shape)  # every table entry of the first
+    result = simulate(
+        tmp_path / 'rtl' / f'{desc.top}.json',
+        raw,
+        GoldenModel(spec).run(raw),
+        tmp_path / 'sim',
+        sim='icarus',
+        jobs=1,
+        cache_dir=tmp_path / 'cache',
+        progress=lambda *_: None,
+    )
+    assert result['images'] == len(raw) and result['mismatches'] == 0 and result['extra_beats'] == 0, result
+    assert (result['ii_cycles'], result['latency_cycles']) == (desc.ii_cycles, desc.timing.latency_cycles), result

@@ -70,7 +70,10 @@ class Plan:
             'multipliers': self.multipliers,
             'macs_per_image': self.macs_per_image,
             'multiplier_lower_bound': round(self.multiplier_lower_bound, 2),
-            'multipliers_over_lower_bound': round(self.multipliers / self.multiplier_lower_bound, 3),
+            # a network without multiply-accumulates (e.g. only table lookups) meets its bound of 0
+            'multipliers_over_lower_bound': round(self.multipliers / self.multiplier_lower_bound, 3)
+            if self.macs_per_image
+            else 1.0,
             'layers': [layer.to_json() for layer in self.layers],
         }
 
