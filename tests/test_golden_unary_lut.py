@@ -209,57 +209,42 @@ def test_unconvertible_unary_lut_refused(case, tmp_path):
 RTL_IMAGES = 20
 
 
+def _rtl_matches_golden(spec, raw: np.ndarray, tmp_path, sim: str):
+    """Generate the spec's RTL and simulate raw inputs through it: every output element equals the golden
+    model's, II and latency the generator's analytical figures. Returns the RTL description."""
+    from lenet5_hls.rtl.generator import generate
+    from lenet5_hls.verify.simulate import simulate
+
+    desc = generate(spec, tmp_path / 'rtl')
+    expected = GoldenModel(spec).run(raw)
+    options = dict(sim=sim, jobs=1, cache_dir=tmp_path / 'cache', progress=lambda *_: None)
+    result = simulate(tmp_path / 'rtl' / f'{desc.top}.json', raw, expected, tmp_path / 'sim', **options)
+    assert result['images'] == len(raw) and result['extra_beats'] == 0, result
+    assert result['mismatches'] == 0, f'{result["mismatches"]} of {result["elements"]} output elements differ'
+    assert (result['ii_cycles'], result['latency_cycles']) == (desc.ii_cycles, desc.timing.latency_cycles), result
+    return desc
+
+
 @pytest.mark.slow  # the Verilator build takes about 1.5 min
 @pytest.mark.parametrize('project', [('lenet-like', 'Vitis')], indirect=True, ids=['lenet-like-Vitis'])
 def test_hgq2_table_functions_rtl_bit_exact(project, mnist_data, tmp_path):
     """The generated RTL of the LeNet-like model (two unary_lut and the tanh / sigmoid table_act_stream stages)
-    under Verilator, real MNIST images: every output element equals the golden model's, II and latency the
-    generator's analytical figures."""
+    under Verilator, on real MNIST images."""
     from lenet5_hls.model.mnist import to_model_input
-    from lenet5_hls.rtl.generator import generate
-    from lenet5_hls.verify.simulate import simulate
 
     _, _, _, spec = project
-    golden = GoldenModel(spec)
-    raw = golden.quantize_input(to_model_input(mnist_data.x_test[:RTL_IMAGES]))
-    desc = generate(spec, tmp_path / 'rtl')
-    result = simulate(
-        tmp_path / 'rtl' / f'{desc.top}.json',
-        raw,
-        golden.run(raw),
-        tmp_path / 'sim',
-        sim='verilator',
-        jobs=1,
-        cache_dir=tmp_path / 'cache',
-        progress=lambda *_: None,
-    )
-    assert result['images'] == RTL_IMAGES and result['extra_beats'] == 0, result
-    assert result['mismatches'] == 0, f'{result["mismatches"]} of {result["elements"]} output elements differ'
-    assert result['ii_cycles'] == desc.ii_cycles and result['latency_cycles'] == desc.timing.latency_cycles, result
+    raw = GoldenModel(spec).quantize_input(to_model_input(mnist_data.x_test[:RTL_IMAGES]))
+    _rtl_matches_golden(spec, raw, tmp_path, 'verilator')
 
 
 def test_table_lookup_network_simulates(tmp_path):
-    """A network of two unary_lut stages only (no multipliers; the second reads a 64-entry table at 6 raw bits):
-    generated, and simulated (Icarus, file-driven bench) over every raw input value, bit-exact against the
-    golden model, II and latency as the description states."""
-    from lenet5_hls.rtl.generator import generate
-    from lenet5_hls.verify.simulate import simulate
+    """A network of two unary_lut stages alone (no multipliers; the second reads a 64-entry table at 6 raw
+    bits) under Icarus, over every raw input value."""
     from test_spec import lut_spec
 
     spec = lut_spec()
-    desc = generate(spec, tmp_path / 'rtl')
-    assert desc.folding.multipliers == 0 and desc.folding.multipliers_over_lower_bound == 1.0
     t = spec.input.type
     raw = np.arange(t.raw_min, t.raw_max + 1).reshape(-1, *spec.input.shape)  # every table entry of the first
-    result = simulate(
-        tmp_path / 'rtl' / f'{desc.top}.json',
-        raw,
-        GoldenModel(spec).run(raw),
-        tmp_path / 'sim',
-        sim='icarus',
-        jobs=1,
-        cache_dir=tmp_path / 'cache',
-        progress=lambda *_: None,
-    )
-    assert result['images'] == len(raw) and result['mismatches'] == 0 and result['extra_beats'] == 0, result
-    assert (result['ii_cycles'], result['latency_cycles']) == (desc.ii_cycles, desc.timing.latency_cycles), result
+    desc = _rtl_matches_golden(spec, raw, tmp_path, 'icarus')
+    assert desc.folding.multipliers == 0 and desc.folding.multipliers_over_lower_bound == 1.0
+    assert [la.rom_bits for la in desc.folding.layers] == [32 * 8, 64 * 8], 'the tables, 8 bits an entry'

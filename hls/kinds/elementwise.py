@@ -47,6 +47,9 @@ class TableLookup(Elementwise):
             raise SpecError(f'{where}.arrays.table: shape {layer.arrays["table"].shape}, expected ({size},)')
         super().check(layer, where)
 
+    def plan(self, layer, target_ii, override):
+        return stream_plan(layer, rom_bits=layer.attrs['table_size'] * layer.types['table'].width)
+
     def golden(self, x, layer):
         size = layer.attrs['table_size']
         index = np.clip(self.index(x, layer.types['input'], size), 0, size - 1)

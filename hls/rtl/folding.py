@@ -33,7 +33,7 @@ class LayerPlan:
     cycles_per_vector: int
     cycles_per_image: int  # busy cycles of the layer's slowest engine per image
     buffer_bits: int  # line buffers, vector registers, FIFOs
-    rom_bits: int  # weights + biases
+    rom_bits: int  # weights + biases, lookup tables
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -95,9 +95,9 @@ def input_beats(layer: Layer) -> int:
     return int(np.prod(layer.input_shape)) // layer.in_elements_per_beat
 
 
-def stream_plan(layer: Layer, buffer_bits: int = 0) -> LayerPlan:
+def stream_plan(layer: Layer, buffer_bits: int = 0, rom_bits: int = 0) -> LayerPlan:
     """A layer without multipliers: busy one cycle per input beat."""
-    return LayerPlan(layer.name, layer.kind, 0, 0, 0, 0, input_beats(layer), buffer_bits, 0)
+    return LayerPlan(layer.name, layer.kind, 0, 0, 0, 0, input_beats(layer), buffer_bits, rom_bits)
 
 
 def plan(spec: Spec, target_ii: int | None = None, overrides: dict[str, int] | None = None) -> Plan:
