@@ -146,6 +146,7 @@ class Softmax(LayerKind):
     name = 'softmax'
     hls4ml_classes = ('Softmax',)
     attrs = ('implementation',)
+    keras_exact = False  # exp and inverse tables in hardware, a float softmax in Keras
 
     def extract(self, hls_layer, common, types, input_type):
         where = describe(hls_layer)
