@@ -6,8 +6,6 @@ parameters and options are unchanged (the whole LeNet-5 takes minutes to verilat
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -18,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lenet5_hls.core.cache import cache_dir, keyed_build
 from lenet5_hls.core.errors import UserError
 from lenet5_hls.core.execution import run_child
 
@@ -31,7 +30,6 @@ VERILATOR_QUICK = ['-CFLAGS', '-O0', '-Wno-fatal', *VERILATOR_VISIBILITY]
 # Long whole-network runs: the model's per-cycle code optimized (OPT_FAST below), its one-time
 # initialization code (OPT_SLOW) not.
 VERILATOR_FAST = ['-Wno-fatal', *VERILATOR_VISIBILITY]
-BUILD_KEY_FILE = 'build_key.sha256'
 
 
 class SimulationError(UserError):
@@ -127,17 +125,8 @@ def build_key(
 
 
 def default_cache_dir() -> Path:
-    """Shared simulator builds: $LENET5_SIM_CACHE, else ~/.cache/lenet5-hls/sim."""
-    return Path(os.environ.get('LENET5_SIM_CACHE', Path.home() / '.cache' / 'lenet5-hls' / 'sim'))
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    """An exclusive lock on PATH: two tasks (threads or processes of a machine) that build the same key take
-    turns, and the second reuses the first's build; the kernel releases it if its holder dies."""
-    with open(path, 'w') as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
+    """Shared simulator builds: $LENET5_SIM_CACHE, else cache_dir('sim') (~/.cache/lenet5-hls/sim)."""
+    return Path(os.environ.get('LENET5_SIM_CACHE', cache_dir('sim')))
 
 
 @dataclass
@@ -171,13 +160,9 @@ def build(
     build_dir = Path(build_dir).resolve()
     if cache:
         build_dir = build_dir / f'{toplevel}-{sim}-{key[:16]}'
-    build_dir.mkdir(parents=True, exist_ok=True)
-    key_file = build_dir / BUILD_KEY_FILE
-    with _locked(build_dir / 'build.lock'):
-        if key_file.exists() and key_file.read_text() == key:
-            return build_dir, False, 0.0
-        start = time.perf_counter()
-        key_file.unlink(missing_ok=True)
+    start = time.perf_counter()
+
+    def make(build_dir: Path) -> None:
         status = _cocotb_job(
             sim,
             'build',
@@ -194,7 +179,9 @@ def build(
         )
         if status != 0:
             raise SimulationError(f'{sim} build of {toplevel} failed (exit {status}); log: {build_dir / "build.log"}')
-        key_file.write_text(key)
+
+    if not keyed_build(build_dir, key, make):
+        return build_dir, False, 0.0
     return build_dir, True, time.perf_counter() - start
 
 
