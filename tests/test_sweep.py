@@ -148,8 +148,13 @@ def test_sweep_without_yosys_names_the_package_before_training(tmp_path, monkeyp
 
 
 @needs_yosys
-def test_designs_share_identical_yosys_runs(tmp_path):
-    """Two foldings of one spec: stages that do not change are synthesized once and counted in both."""
+def test_designs_share_identical_yosys_runs(tmp_path, monkeypatch):
+    """Two foldings of one spec: stages that do not change are synthesized once and counted in both; a
+    later report of one of them takes every run from the (local workers') cache, with the same counts."""
+    monkeypatch.setenv('LENET5_CACHE', str(tmp_path / 'cache'))
+    runs = []
+    synth_run = R.synth_run
+    monkeypatch.setattr(R, 'synth_run', lambda *args: runs.append(args[1:3]) or synth_run(*args))
     for ii in (36, 72):
         generate(tiny_spec(), tmp_path / f'ii{ii}', target_ii=ii)
     lines = []
@@ -168,5 +173,11 @@ def test_designs_share_identical_yosys_runs(tmp_path):
     assert mults[0] != mults[1]
     for lay, m in zip(layers, mults):
         assert lay['fc']['dsp'] == m['fc'] and lay['conv']['dsp'] == m['conv']
-    alone = R.resource_report(tmp_path / 'ii72', None, jobs=2, progress=lambda *_: None)
-    assert [la['lut'] for la in alone['layers']] == [la['lut'] for la in b['layers']]
+    assert len(runs) == len(keys) and a['tool']['cached_runs'] == 0
+    lines.clear()
+    alone = R.resource_report(tmp_path / 'ii72', None, jobs=2, progress=lines.append)
+    assert len(runs) == len(keys), 'a cached run was synthesized again'
+    assert alone['tool']['cached_runs'] == len(lines) == 2 * len(descs[1].instances())
+    assert all(line.endswith('(cached)') for line in lines)
+    assert f'{len(lines)} runs from the cache' in R.markdown(alone) and 'from the cache' not in R.markdown(b)
+    assert alone['layers'] == b['layers'] and alone['total'] == b['total']

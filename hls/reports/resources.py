@@ -3,10 +3,12 @@ budget hls4ml declares for the same model.
 
 Yosys `synth_xilinx` (7-series cells: LUT, FD*, DSP48E1, RAMB18/36, LUTRAM, SRL, CARRY4) runs on every
 instance of the top separately, its library module with the parameters the RTL description `<top>.json`
-lists for that instance (ROM files by absolute path; the instances are independent, so a pool of Yosys
-processes synthesizes them in parallel); `synth -noabc` of the same module, in another process, gives a
-technology-independent cell count. The top module adds only wires. Summing stages ignores optimization
-across stage boundaries (e.g. unused output bits), which flat synthesis could remove.
+lists for that instance (ROM files by absolute path; the instances are independent, so Yosys runs on them
+in parallel, as tasks of the execution layer); `synth -noabc` of the same module, in another process,
+gives a technology-independent cell count. Each worker caches the runs' results by content (inputs, Yosys
+version, script): a later report or sweep with the same stages does not run Yosys again. The top module
+adds only wires. Summing stages ignores optimization across stage boundaries (e.g. unused output bits),
+which flat synthesis could remove.
 
 The hls4ml side comes from the project `lenet5-hls hls` writes: `firmware/parameters.h` holds, per
 layer, the `nnet::dense_config` its multiply kernel is compiled with (`reuse_factor`, `strategy` and
@@ -23,13 +25,14 @@ import logging
 import re
 import resource
 import shutil
-import subprocess
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
 
+from lenet5_hls.core.cache import cache_dir, keyed_file, tool_version
 from lenet5_hls.core.errors import ToolMissing, UserError
 from lenet5_hls.core.execution import pack_files, run_child, run_tasks, unpack_files
 from lenet5_hls.rtl.description import Instance, RtlDescription
@@ -79,7 +82,7 @@ def yosys_exe() -> str:
 
 
 def yosys_version(exe: str) -> str:
-    return subprocess.run([exe, '-V'], capture_output=True, text=True, check=True).stdout.strip()
+    return tool_version(exe, '-V')
 
 
 def load_rtl(rtl_dir: Path) -> RtlDescription:
@@ -175,19 +178,41 @@ def unpacked_run(packed: dict[str, bytes], inst: Instance, files: list[Path], tm
     return inst.relocated(base_dir=root), [root / f for f in files]
 
 
-def _synth_task(packed: dict[str, bytes], inst: Instance, sources: list[Path], flow: str) -> tuple[dict, float]:
-    """synth_run as a task: its inputs packed (packed_run), its figures returned."""
-    with tempfile.TemporaryDirectory(prefix='lenet5_yosys_') as tmp:
-        inst, sources = unpacked_run(packed, inst, sources, Path(tmp))
-        (Path(tmp) / 'work').mkdir()
-        return synth_run(yosys_exe(), inst, flow, sources, Path(tmp) / 'work')
+def cache_key(key: str, inst: Instance, flow: str, sources: list[Path], version: str) -> str:
+    """Identity of a run's result across batches: its run_key, the Yosys version and the script (file paths
+    left out: run_key holds the files' contents)."""
+    inst = replace(inst, params={k: '"FILE"' if k in inst.file_params else v for k, v in inst.params.items()})
+    script = stage_script(inst, flow, [Path(s.name) for s in sources], Path('stat.json'))
+    return hashlib.sha256(f'{key}\n{version}\n{script}'.encode()).hexdigest()
+
+
+def _synth_task(
+    packed: dict[str, bytes], inst: Instance, sources: list[Path], flow: str, key: str
+) -> tuple[dict, float, bool]:
+    """synth_run as a task: its inputs packed (packed_run), (figures, Yosys seconds, taken from the cache)
+    returned. Results are cached on the worker (cache_dir('yosys')) by cache_key: a later report or sweep
+    on that machine reuses them."""
+    exe = yosys_exe()
+    entry = cache_dir('yosys') / f'{cache_key(key, inst, flow, sources, yosys_version(exe))}.json'
+
+    def make() -> bytes:
+        with tempfile.TemporaryDirectory(prefix='lenet5_yosys_') as tmp:
+            tool_inst, tool_sources = unpacked_run(packed, inst, sources, Path(tmp))
+            (Path(tmp) / 'work').mkdir()
+            design, seconds = synth_run(exe, tool_inst, flow, tool_sources, Path(tmp) / 'work')
+        return json.dumps({'design': design, 'seconds': seconds}).encode()
+
+    data, made = keyed_file(entry, make)
+    result = json.loads(data)
+    return result['design'], result['seconds'], not made
 
 
 def synthesize(
     descs: list[RtlDescription], jobs: int = 2, progress=log.info
-) -> tuple[str, list[list[tuple[Instance, dict]]]]:
+) -> tuple[str, list[list[tuple[Instance, dict]]], int]:
     """Every instance of every design's top synthesized, `jobs` Yosys runs at a time (tasks), runs with
-    equal run_key once; (Yosys version, per design [(instance, stage_counts)])."""
+    equal run_key once, results the workers' caches hold taken from there; (Yosys version, per design
+    [(instance, stage_counts)], runs taken from a cache)."""
     exe = yosys_exe()
     designs = [(desc.instances(), desc.source_files(top=False)) for desc in descs]
     keys = [
@@ -200,27 +225,31 @@ def synthesize(
                 unique.setdefault(key, (inst, flow, sources))
     tasks = sorted(unique.items(), key=lambda item: _cost(item[1][0]), reverse=True)
 
-    def report(k: int, result: tuple[dict, float]) -> None:
+    def report(k: int, result: tuple[dict, float, bool]) -> None:
         inst, flow = tasks[k][1][:2]
-        design, seconds = result
-        progress(f'[synth] {inst.instance} ({inst.module}) {flow}: {design["num_cells"]:,} cells, {seconds:.1f} s')
+        design, seconds, cached = result
+        progress(
+            f'[synth] {inst.instance} ({inst.module}) {flow}: {design["num_cells"]:,} cells, {seconds:.1f} s'
+            + (' (cached)' if cached else '')
+        )
 
     results = run_tasks(
         _synth_task,
-        [packed_run(inst, sources, flow) for _, (inst, flow, sources) in tasks],
+        [packed_run(inst, sources, flow, key) for key, (inst, flow, sources) in tasks],
         'yosys',
         'run',
         at_once=jobs,
         done=report,
     )
-    runs = {key: result for (key, _), result in zip(tasks, results)}
-    return yosys_version(exe), [
+    runs = {key: result[:2] for (key, _), result in zip(tasks, results)}
+    per_design = [
         [
             (inst, stage_counts(inst, {f: runs[k] for f, k in by_flow.items()}))
             for inst, by_flow in zip(instances, design_keys)
         ]
         for (instances, _), design_keys in zip(designs, keys)
     ]
+    return yosys_version(exe), per_design, sum(cached for *_, cached in results)
 
 
 # ---- what hls4ml declares ----
@@ -325,7 +354,7 @@ def resource_reports(designs: list[tuple], jobs: int = 2, progress=log.info) -> 
     start, cpu_start = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
     yosys_exe()  # a missing tool first, before the designs are read
     descs = [load_rtl(rtl_dir) for rtl_dir, _ in designs]
-    version, per_design = synthesize(descs, jobs, progress)
+    version, per_design, cached = synthesize(descs, jobs, progress)
     tool = {
         'yosys': version,
         'target': 'synth_xilinx -family xc7 (7-series cells)',
@@ -333,6 +362,7 @@ def resource_reports(designs: list[tuple], jobs: int = 2, progress=log.info) -> 
         'flows': FLOWS,
         'per': "one process per flow and top-level instance: its module with that instance's parameters",
         'jobs': jobs,
+        'cached_runs': cached,  # results of earlier runs in the workers' caches; stage seconds are those runs'
         'wall_seconds': round(time.monotonic() - start, 1),
         'yosys_cpu_seconds': round(_cpu_since(cpu_start), 1),
     }
@@ -407,5 +437,7 @@ def markdown(report: dict) -> str:
     return (
         '\n'.join(lines) + f'\n\n{report["tool"]["yosys"]}, {report["tool"]["target"]}, per stage; '
         f'{report["tool"]["wall_seconds"]} s with {report["tool"]["jobs"]} jobs '
-        f'({report["tool"]["yosys_cpu_seconds"]} s Yosys CPU).\n'
+        f'({report["tool"]["yosys_cpu_seconds"]} s Yosys CPU'
+        + (f', {report["tool"]["cached_runs"]} runs from the cache' if report['tool'].get('cached_runs') else '')
+        + ').\n'
     )

@@ -299,7 +299,9 @@ def markdown(result: dict) -> str:
     synth = result['synthesis']
     how = (
         f'LUT/FF/DSP48E1/BRAM36: {synth["yosys"]}, `synth_xilinx -family xc7` of every stage, summed '
-        f'({synth["wall_seconds"]} s with {synth["jobs"]} processes).'
+        f'({synth["wall_seconds"]} s with {synth["jobs"]} processes'
+        + (f', {synth["cached_runs"]} runs from the cache' if synth.get('cached_runs') else '')
+        + ').'
         if synth
         else 'Synthesis skipped (--no-synth).'
     )
