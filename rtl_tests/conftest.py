@@ -18,11 +18,16 @@ def lenet5_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope='session')
-def lenet5_spec(lenet5_dir):
+def lenet5_project(lenet5_dir):
+    """(hls4ml graph with its C simulation compiled, pipeline spec) of the committed LeNet-5."""
     from lenet5_hls.frontend.convert import build_project, load_model
 
-    _, spec = build_project(load_model(REPO / 'model' / 'lenet5.keras'), lenet5_dir / 'hls', progress=lambda *_: None)
-    return spec
+    return build_project(load_model(REPO / 'model' / 'lenet5.keras'), lenet5_dir / 'hls', progress=lambda *_: None)
+
+
+@pytest.fixture(scope='session')
+def lenet5_spec(lenet5_project):
+    return lenet5_project[1]
 
 
 @pytest.fixture(scope='session')

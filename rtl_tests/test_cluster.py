@@ -30,7 +30,8 @@ def dask_cluster(tmp_path):
     from distributed import Client
 
     address = f'tcp://127.0.0.1:{free_port()}'
-    env = dict(os.environ, LENET5_SIM_CACHE=str(tmp_path / 'worker-cache'))  # both workers share one cache
+    # both workers share one cache directory (simulator builds, C-simulation libraries, Yosys runs)
+    env = dict(os.environ, LENET5_SIM_CACHE=str(tmp_path / 'worker-cache'), LENET5_CACHE=str(tmp_path / 'worker-cache'))
     logs = open(tmp_path / 'dask.log', 'w')
     start = dict(env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
     scheduler = ['--host', '127.0.0.1', '--port', address.rsplit(':', 1)[1], '--dashboard-address', ':0']
@@ -74,7 +75,7 @@ def simulate_on(scheduler, case, out, jobs: int) -> tuple[dict, np.ndarray]:
     return result, np.load(out / 'rtl_outputs.npy')
 
 
-def test_sim_on_cluster_matches_local(lenet5_rtl, lenet5_dir, dask_cluster, tmp_path, capsys):
+def test_sim_on_cluster_matches_local(lenet5_project, lenet5_rtl, lenet5_dir, dask_cluster, tmp_path, capsys):
     address, _ = dask_cluster
     case = tiny_case(tmp_path, 20)
     (local, local_out), (remote, remote_out) = (
@@ -89,6 +90,25 @@ def test_sim_on_cluster_matches_local(lenet5_rtl, lenet5_dir, dask_cluster, tmp_
     assert '[sim] 2 images: 0 of 20 output elements differ' in capsys.readouterr().out
     expected = np.load(lenet5_rtl[1])['expected'][:2]
     assert np.array_equal(np.load(tmp_path / 'cli' / 'rtl_outputs.npy').reshape(expected.shape), expected)
+    references_on_cluster(address, *lenet5_project)
+
+
+def references_on_cluster(address: str, graph, spec) -> None:
+    """The C simulation and the golden model as tasks on the workers (the project's sources sent along,
+    compiled once into the workers' shared cache, then reused): the client's outputs exactly."""
+    from lenet5_hls.core.execution import session
+    from lenet5_hls.golden import GoldenModel
+    from lenet5_hls.model.mnist import first_test_images
+    from lenet5_hls.verify.reference_runs import csim_outputs, golden_outputs
+
+    x = first_test_images(300)[0]
+    client = np.asarray(graph.predict(np.ascontiguousarray(x, dtype=np.float64))).reshape(len(x), -1)
+    with session(address):
+        (first, how), (again, how_again) = (csim_outputs(graph, x, tasks=True) for _ in range(2))
+        golden = golden_outputs(GoldenModel(spec), x, tasks=True)
+    assert how['tasks'] == how_again['tasks'] == 2 and how['builds'] == 1 and how_again['builds'] == 0
+    assert np.array_equal(first, client) and np.array_equal(again, client)
+    assert np.array_equal(golden, GoldenModel(spec).predict(x)) and np.array_equal(golden, client)
 
 
 SWEEP = ['sweep', '--no-synth', '--bits', '3:3', '--target-ii', '784,3136', '--epochs', '1', '--train-images', '1200']

@@ -82,6 +82,11 @@ def current_client() -> Iterator:
             yield client
 
 
+def in_session() -> bool:
+    """Whether a session's client is open (else current_client would start a local cluster)."""
+    return _client.get() is not None
+
+
 def worker_slots() -> int:
     """Tasks the cluster runs at once (its worker threads)."""
     with current_client() as client:

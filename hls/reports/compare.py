@@ -14,20 +14,29 @@ import numpy as np
 SOURCES = ('keras', 'csim', 'golden', 'rtl')
 
 
-def reference_outputs(keras_model, graph, golden, x: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Outputs of quantized Keras, C simulation and golden model for real inputs x, and images/s of each."""
-    from lenet5_hls.core.fixed_point import to_float
+def reference_outputs(
+    keras_model, graph, golden, x: np.ndarray, tasks: bool | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Outputs of quantized Keras, C simulation and golden model for real inputs x, and images/s of each
+    (the C simulation's without the time its library took to compile on workers). Keras runs here; the C
+    simulation and the golden model run as tasks over image ranges when tasks is True, or when None and
+    the batch is large enough to gain from it (verify/reference_runs.py), else here."""
+    from lenet5_hls.verify.reference_runs import csim_outputs, golden_outputs
+
+    def csim(v):
+        y, how = csim_outputs(graph, v, tasks)
+        return y, how['build_seconds']
 
     runs = {
-        'keras': lambda v: keras_model.predict(v, batch_size=500, verbose=0),
-        'csim': lambda v: graph.predict(np.ascontiguousarray(v, dtype=np.float64)),
-        'golden': lambda v: to_float(golden.run(golden.quantize_input(v)), golden.spec.output.type),
+        'keras': lambda v: (keras_model.predict(v, batch_size=500, verbose=0), 0.0),
+        'csim': csim,
+        'golden': lambda v: (golden_outputs(golden, v, tasks), 0.0),
     }
     outputs, speed = {}, {}
     for name, fn in runs.items():
         start = time.perf_counter()
-        y = fn(x)
-        speed[name] = len(x) / (time.perf_counter() - start)
+        y, build_seconds = fn(x)
+        speed[name] = len(x) / (time.perf_counter() - start - build_seconds)
         outputs[name] = np.asarray(y, dtype=np.float64).reshape(len(x), -1)
     return outputs, speed
 

@@ -1,0 +1,164 @@
+"""The reference models, hls4ml's C simulation and the golden model, over image ranges as tasks of the
+execution layer, the outputs concatenated in image order on the client.
+
+A C-simulation task carries the HLS project's C++ sources (csim_bundle, sent to each worker once) and its
+images; the worker compiles the sources with the project's own build_lib.sh once per content key in its
+cache (cache_dir('csim'), keyed by the sources and the g++ version, built under a file lock) and runs the
+library in a child process (csim_job) as ModelGraph.predict does. A golden task carries the spec and its
+images. Small batches stay in the client process, where the C simulation is already compiled: a task pays
+for sending the images, a child process and, the first time on a worker, a compile of the library
+(LeNet-5: 10-25 s); see MIN_TASK_IMAGES.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lenet5_hls.core.cache import cache_dir, keyed_build, tool_version
+from lenet5_hls.core.errors import ToolMissing, UserError
+from lenet5_hls.core.execution import in_session, pack_files, run_child, run_tasks, unpack_files, worker_slots
+
+# Images per task at most: ~3 MB of float32 MNIST inputs (Dask warns of task graphs over 10 MB), and a
+# lost worker costs at most that much work again.
+TASK_IMAGES = 1000
+# The fewest images run as tasks (when the cluster has two or more worker threads and a session is open).
+# Measured on the 2-core VM with LeNet-5 (docs/results.md): the C simulation runs 190 images/s in the
+# client, its tasks pay a compile per worker the first time (10-25 s), so they gain from a few thousand
+# images on; the golden model runs ~1,600 images/s in the client and gains little from threads of one
+# process, a cluster's worker processes gain from a few thousand images on.
+MIN_TASK_IMAGES = {'csim': 4000, 'golden': 4000}
+SOURCES_STAMP = 'csim'  # the library stamp the bundle's build_lib.sh is given (hls4ml's is random per project)
+
+
+class CSimError(UserError):
+    """The C simulation could not be compiled or run on a worker."""
+
+
+def use_tasks(source: str, images: int, tasks: bool | None) -> bool:
+    """Whether `source` runs as tasks: as asked, else for MIN_TASK_IMAGES images or more when a session with
+    two or more worker threads is open (outside a session no cluster is started for it). Never for no images."""
+    if tasks is not None:
+        return tasks and images > 0
+    return images >= MIN_TASK_IMAGES[source] and in_session() and worker_slots() > 1
+
+
+def image_ranges(images: int) -> list[tuple[int, int]]:
+    """[start, end) of the tasks: one per worker thread at least, TASK_IMAGES at most each."""
+    n = min(images, max(worker_slots(), -(-images // TASK_IMAGES)))
+    bounds = [k * images // n for k in range(n + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _run_batches(fn, x: np.ndarray, shared: tuple, desc: str) -> list:
+    """fn(*shared, x[start:end]) as one task per image range, the results in image order."""
+    ranges = image_ranges(len(x))
+    tasks = [(x[a:b],) for a, b in ranges]
+    return run_tasks(fn, tasks, desc, 'image', weights=[b - a for a, b in ranges], shared=shared)
+
+
+# ---- golden model ----
+
+
+def _golden_task(spec, x: np.ndarray) -> np.ndarray:
+    from lenet5_hls.core.fixed_point import to_float
+    from lenet5_hls.golden import GoldenModel
+
+    golden = GoldenModel(spec)
+    return to_float(golden.run(golden.quantize_input(x)), spec.output.type).reshape(len(x), -1)
+
+
+def golden_outputs(golden, x: np.ndarray, tasks: bool | None = None) -> np.ndarray:
+    """Real outputs (N, outputs) of the golden model for real inputs x, as tasks if use_tasks says so."""
+    if not use_tasks('golden', len(x), tasks):
+        return _golden_task(golden.spec, x)
+    return np.concatenate(_run_batches(_golden_task, x, (golden.spec,), 'golden model'))
+
+
+# ---- hls4ml C simulation ----
+
+
+def csim_bundle(project_dir: Path, project: str) -> dict[str, bytes]:
+    """What build_lib.sh compiles (the script, the bridge, firmware/ without libraries), by path relative
+    to the project; the script's library stamp fixed to SOURCES_STAMP so that equal sources give equal keys."""
+    project_dir = Path(project_dir)
+    script = project_dir / 'build_lib.sh'
+    firmware = [p for p in sorted((project_dir / 'firmware').rglob('*')) if p.is_file() and p.suffix != '.so']
+    if not script.is_file() or not firmware:
+        raise CSimError(f'{project_dir}: no build_lib.sh or firmware/; write the project with `lenet5-hls hls`')
+    _, files = pack_files([script, project_dir / f'{project}_bridge.cpp', *firmware])
+    text = re.sub(r'^LIB_STAMP=.*$', f'LIB_STAMP={SOURCES_STAMP}', script.read_text(), flags=re.M)
+    files['build_lib.sh'] = text.encode()
+    return files
+
+
+def csim_key(bundle: dict[str, bytes], compiler: str) -> str:
+    """Identity of a build: the sources' names and contents and the compiler's version."""
+    h = hashlib.sha256(tool_version(compiler).encode())
+    for name in sorted(bundle):
+        h.update(name.encode() + b'\0' + hashlib.sha256(bundle[name]).digest())
+    return h.hexdigest()
+
+
+def build_csim(bundle: dict[str, bytes], project: str, cache: Path | None = None) -> tuple[Path, bool, float]:
+    """The compiled library of bundle in this machine's cache (built now if missing):
+    (library path, built now, seconds)."""
+    compiler = shutil.which('g++')
+    if compiler is None:
+        raise ToolMissing('g++ not found on PATH: install the Debian package `g++` (apt-get install g++)')
+    key = csim_key(bundle, compiler)
+    build_dir = (cache or cache_dir('csim')) / f'{project}-{key[:16]}'
+    library = build_dir / 'firmware' / f'{project}-{SOURCES_STAMP}.so'
+    start = time.perf_counter()
+
+    def make(build_dir: Path) -> None:
+        unpack_files(bundle, build_dir)
+        proc = run_child(['bash', 'build_lib.sh'], capture_output=True, text=True, cwd=build_dir)
+        if proc.returncode != 0 or not library.is_file():
+            tail = '\n'.join((proc.stdout + proc.stderr).splitlines()[-15:])
+            raise CSimError(f'compiling the C simulation of {project} in {build_dir} failed:\n{tail}')
+
+    built = keyed_build(build_dir, key, make)
+    return library, built, time.perf_counter() - start if built else 0.0
+
+
+def _csim_task(bundle: dict[str, bytes], project: str, n_out: int, x: np.ndarray) -> dict:
+    """One image range through the C simulation on a worker: outputs, whether the library was built now
+    and the seconds that took."""
+    library, built, seconds = build_csim(bundle, project)
+    with tempfile.TemporaryDirectory(prefix='lenet5_csim_') as tmp:
+        inputs, outputs = Path(tmp) / 'inputs.npy', Path(tmp) / 'outputs.npy'
+        np.save(inputs, x)
+        cmd = [sys.executable, '-m', 'lenet5_hls.verify.csim_job', str(library), project, str(n_out)]
+        proc = run_child([*cmd, str(inputs), str(outputs)], capture_output=True, text=True)
+        if proc.returncode != 0 or not outputs.exists():
+            tail = '\n'.join(proc.stderr.splitlines()[-15:])
+            raise CSimError(f'the C simulation of {project} ({library}) failed (exit {proc.returncode}):\n{tail}')
+        return {'outputs': np.load(outputs), 'built': built, 'build_seconds': seconds}
+
+
+def csim_outputs(graph, x: np.ndarray, tasks: bool | None = None) -> tuple[np.ndarray, dict]:
+    """Real outputs (N, outputs) of the compiled hls4ml graph for real inputs x, and how they were made
+    ({'tasks', 'builds': libraries compiled on workers, 'build_seconds': the longest}): as tasks if
+    use_tasks says so and the graph has one input and one output and compiles with build_lib.sh (Vivado,
+    Vitis), else graph.predict here (0 tasks)."""
+    single = len(graph.get_input_variables()) == len(graph.get_output_variables()) == 1
+    if not (single and not hasattr(graph.config.backend, 'predict') and use_tasks('csim', len(x), tasks)):
+        y = np.asarray(graph.predict(np.ascontiguousarray(x, dtype=np.float64))).reshape(len(x), -1)
+        return y, {'tasks': 0, 'builds': 0, 'build_seconds': 0.0}
+    project = graph.config.get_project_name()
+    bundle = csim_bundle(Path(graph.config.get_output_dir()), project)
+    n_out = graph.get_output_variables()[0].size()
+    parts = _run_batches(_csim_task, x, (bundle, project, n_out), 'C simulation')
+    return np.concatenate([p['outputs'] for p in parts]), {
+        'tasks': len(parts),
+        'builds': sum(p['built'] for p in parts),
+        'build_seconds': max(p['build_seconds'] for p in parts),
+    }

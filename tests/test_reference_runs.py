@@ -1,0 +1,60 @@
+"""The reference models as tasks (verify/reference_runs.py): when they run as tasks, the image ranges, the
+golden model's tasks against the client, what a C-simulation task carries, and a failing compile reported.
+The C simulation as tasks on a real cluster against graph.predict: rtl_tests/test_cluster.py."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lenet5_hls.core.errors import ToolMissing
+from lenet5_hls.core.execution import session
+from lenet5_hls.golden import GoldenModel
+from lenet5_hls.verify import reference_runs as R
+from test_spec import tiny_spec
+
+
+def test_tasks_only_where_they_gain():
+    """As asked; by default only in an open session of two or more worker threads, for many images."""
+    many = R.MIN_TASK_IMAGES['csim']
+    assert R.use_tasks('csim', many, None) is False  # no session: no cluster is started for it
+    assert R.use_tasks('csim', 1, True) is True and R.use_tasks('csim', many, False) is False
+    with session(workers=1):
+        assert R.use_tasks('csim', many, None) is False
+    with session(workers=2):
+        assert R.use_tasks('csim', many - 1, None) is False
+        assert R.use_tasks('csim', many, None) is True
+        assert R.image_ranges(5) == [(0, 2), (2, 5)]
+        for images in (1, 3, 999, 2 * R.TASK_IMAGES + 1):
+            ranges = R.image_ranges(images)
+            assert ranges[0][0] == 0 and ranges[-1][1] == images
+            assert all(a < b == c for (a, b), (c, _) in zip(ranges, ranges[1:]))
+            assert len(ranges) >= min(2, images) and max(b - a for a, b in ranges) <= R.TASK_IMAGES
+
+
+def test_golden_tasks_match_the_client():
+    spec = tiny_spec()
+    golden = GoldenModel(spec)
+    x = np.random.default_rng(3).uniform(-4, 4, (301, *spec.input.shape)).astype(np.float32)
+    with session(workers=2):
+        remote = R.golden_outputs(golden, x, tasks=True)
+    assert remote.shape == (301, 3)
+    assert np.array_equal(remote, golden.predict(x)) and np.array_equal(remote, R.golden_outputs(golden, x))
+
+
+def test_csim_bundle_is_what_build_lib_compiles(lenet5):
+    project_dir = Path(lenet5.graph.config.get_output_dir())
+    bundle = R.csim_bundle(project_dir, 'myproject')
+    assert {'build_lib.sh', 'myproject_bridge.cpp', 'firmware/myproject.cpp', 'firmware/weights/w3.txt'} <= set(bundle)
+    assert not [n for n in bundle if n.endswith('.so') or n.startswith('tb_data')]
+    assert b'\nLIB_STAMP=csim\n' in bundle['build_lib.sh']  # equal sources, equal key, whatever hls4ml's stamp
+    assert bundle['firmware/parameters.h'] == (project_dir / 'firmware' / 'parameters.h').read_bytes()
+
+
+def test_failing_compile_is_reported(tmp_path, monkeypatch):
+    bundle = {'build_lib.sh': b'echo "error: no such type ap_fixed<0,0>" >&2; exit 3\n'}
+    with pytest.raises(R.CSimError, match=r'compiling the C simulation of p in .* failed:\nerror: no such type'):
+        R.build_csim(bundle, 'p', tmp_path)
+    monkeypatch.setenv('PATH', str(tmp_path))
+    with pytest.raises(ToolMissing, match='Debian package `g\\+\\+`'):
+        R.build_csim(bundle, 'p', tmp_path)
