@@ -372,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(c)
     c.add_argument('--out', required=True, help='output directory (HLS project, compare.json)')
     c.add_argument('--force', action='store_true', help='replace a non-empty output directory')
+    _add_scheduler_option(c)  # C simulation and golden model as tasks for many images
     c.set_defaults(func=cmd_compare, tensorflow=True)
 
     f = sub.add_parser(
