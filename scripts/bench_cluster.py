@@ -1,15 +1,19 @@
 """Benchmark: the execution layer with 1 and with 2 Dask workers, side by side in one run.
 
 Two workloads, each run on a local cluster of 1 worker and then of 2 (one thread each), from scratch every
-time (a fresh output directory and Yosys run; the Verilator build is made once beforehand, outside the
-timing, as a user's cache would hold it):
+time (a fresh output directory and an empty Yosys cache; the Verilator build is made once beforehand,
+outside the timing, as a user's cache would hold it):
 - a design sweep with synthesis (training per bit-width pair, RTL per point, Yosys per distinct stage);
 - an RTL simulation of 10,000 MNIST images of the committed LeNet-5 (Verilator), split into one shard per
   worker.
 The JSON gives each wall time, the speed-ups, and checks that both runs computed the same thing (every
 sweep figure; every simulated output element, all equal to the golden model's).
+A third workload (`--only references`) times the reference models of the committed LeNet-5 on
+--reference-images images: the C simulation and the golden model in the client, then as tasks on 2 workers,
+the C simulation with an empty library cache (a compile per worker) and again with it filled; all outputs
+must be equal.
 Usage: python scripts/bench_cluster.py [--out build/bench_cluster.json] [--sim-images 10000] [--data-dir DIR]
-       [--only sweep|simulation]
+       [--only sweep|simulation|references] [--reference-images 1000]
 """
 
 from __future__ import annotations
@@ -40,10 +44,12 @@ def bench_sweep(tmp: Path, bits, rates, epochs: int, train_images: int, data_dir
     for n in WORKERS:
         out = tmp / f'sweep-{n}'
         out.mkdir()
+        os.environ['LENET5_CACHE'] = str(tmp / f'cache-{n}')  # every Yosys run made again, none from the cache
         start = time.perf_counter()
         with session(workers=n):
             result = run_sweep(out, bits, rates, epochs, 200, train_images, True, None, data_dir, 1, _progress)
         runs[n] = (time.perf_counter() - start, result)
+        assert result['synthesis']['cached_runs'] == 0
     figures = [[{k: v for k, v in p.items() if k != 'rtl'} for p in r['points']] for _, r in runs.values()]
     one, two = runs[1][0], runs[2][0]
     return {
@@ -62,17 +68,14 @@ def bench_simulation(tmp: Path, images: int, data_dir) -> dict:
     from lenet5_hls.frontend.convert import convert, load_model
     from lenet5_hls.frontend.extract import extract
     from lenet5_hls.golden import GoldenModel
-    from lenet5_hls.model.mnist import load_mnist, to_model_input
     from lenet5_hls.rtl.generator import generate
     from lenet5_hls.verify.simulate import simulate
 
     model_path = Path(__file__).resolve().parents[1] / 'model' / 'lenet5.keras'
     spec = extract(convert(load_model(model_path), output_dir=None))
     desc = generate(spec, tmp / 'rtl')
-    data = load_mnist(data_dir)
-    pool = np.concatenate([data.x_test, data.x_train])  # a short test split is topped up from the training one
     golden = GoldenModel(spec)
-    raw = golden.quantize_input(to_model_input(pool[:images]))
+    raw = golden.quantize_input(_images(images, data_dir))
     expected = golden.run(raw)
     desc_file = tmp / 'rtl' / f'{desc.top}.json'
     with session(workers=1):  # the build, cached for the timed runs
@@ -96,6 +99,52 @@ def bench_simulation(tmp: Path, images: int, data_dir) -> dict:
     }
 
 
+def _images(images: int, data_dir) -> np.ndarray:
+    """The first `images` MNIST images as model inputs, a short test split topped up from the training one."""
+    from lenet5_hls.model.mnist import load_mnist, to_model_input
+
+    data = load_mnist(data_dir)
+    return to_model_input(np.concatenate([data.x_test, data.x_train])[:images])
+
+
+def bench_references(tmp: Path, images: int, data_dir) -> dict:
+    from lenet5_hls.core.execution import session
+    from lenet5_hls.frontend.convert import build_project, load_model
+    from lenet5_hls.golden import GoldenModel
+    from lenet5_hls.verify.reference_runs import csim_outputs, golden_outputs
+
+    model_path = Path(__file__).resolve().parents[1] / 'model' / 'lenet5.keras'
+    graph, spec = build_project(load_model(model_path), tmp / 'hls', progress=_progress)
+    golden = GoldenModel(spec)
+    x = _images(images, data_dir)
+    seconds, outputs, builds = {}, {}, {}
+
+    def timed(name, fn):
+        start = time.perf_counter()
+        y = fn()
+        seconds[name] = time.perf_counter() - start
+        if isinstance(y, tuple):
+            y, builds[name] = y[0], y[1]['builds']
+        outputs[name] = y
+
+    timed('csim_client', lambda: csim_outputs(graph, x, tasks=False))
+    timed('golden_client', lambda: golden_outputs(golden, x, tasks=False))
+    os.environ['LENET5_CACHE'] = str(tmp / 'reference-cache')  # empty: the first tasks compile the library
+    with session(workers=2):
+        timed('csim_tasks_empty_cache', lambda: csim_outputs(graph, x, tasks=True))
+        timed('csim_tasks_cached', lambda: csim_outputs(graph, x, tasks=True))
+        timed('golden_tasks', lambda: golden_outputs(golden, x, tasks=True))
+    return {
+        'what': f'C simulation and golden model of the committed LeNet-5 on {images} MNIST images, in the client '
+        f'and as tasks on 2 local workers',
+        'images': images,
+        'seconds': {k: round(v, 2) for k, v in seconds.items()},
+        'images_per_second': {k: round(images / v, 1) for k, v in seconds.items()},
+        'libraries_compiled': builds,
+        'same_outputs': all(np.array_equal(y, outputs['csim_client']) for y in outputs.values()),
+    }
+
+
 def main() -> int:
     from lenet5_hls.reports.sweep import parse_bits, parse_rates
 
@@ -107,7 +156,8 @@ def main() -> int:
     ap.add_argument('--train-images', type=int, default=6000)
     ap.add_argument('--sim-images', type=int, default=10000)
     ap.add_argument('--data-dir', help='directory with the MNIST IDX files (default: $LENET5_DATA_DIR, ...)')
-    ap.add_argument('--only', choices=('sweep', 'simulation'), help='run one of the two workloads')
+    ap.add_argument('--reference-images', type=int, default=1000)
+    ap.add_argument('--only', choices=('sweep', 'simulation', 'references'), help='run one of the workloads')
     args = ap.parse_args()
     result = {
         'benchmark': 'execution layer: 1 vs 2 Dask workers (local cluster, one thread each)',
@@ -123,6 +173,9 @@ def main() -> int:
         if args.only in (None, 'simulation'):
             sim = result['simulation'] = bench_simulation(tmp, args.sim_images, args.data_dir)
             ok &= sim['same_outputs'] and not any(sim['mismatches_vs_golden'].values())
+        if args.only in (None, 'references'):
+            result['references'] = bench_references(tmp, args.reference_images, args.data_dir)
+            ok &= result['references']['same_outputs']
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + '\n')
