@@ -1,6 +1,7 @@
-"""One execution layer for the flow's parallel work (simulation shards, Yosys and place-and-route runs): Dask
-distributed, an in-process local cluster by default or an existing cluster named with `--scheduler ADDRESS`.
-Tasks carry their inputs and return their artifacts, so workers need no shared filesystem."""
+"""One execution layer for the flow's parallel work (simulation shards, C-simulation and golden-model batches,
+Yosys and place-and-route runs): Dask distributed, an in-process local cluster by default or an existing
+cluster named with `--scheduler ADDRESS`. Tasks carry their inputs and return their artifacts, so workers
+need no shared filesystem; what a worker builds it caches by content on its machine (core/cache.py)."""
 
 from __future__ import annotations
 
