@@ -13,6 +13,7 @@ for sending the images, a child process and, the first time on a worker, a compi
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import shutil
 import sys
@@ -26,14 +27,15 @@ from lenet5_hls.core.cache import cache_dir, keyed_build, tool_version
 from lenet5_hls.core.errors import ToolMissing, UserError
 from lenet5_hls.core.execution import in_session, pack_files, run_child, run_tasks, unpack_files, worker_slots
 
+log = logging.getLogger(__name__)
+
 # Images per task at most: ~3 MB of float32 MNIST inputs (Dask warns of task graphs over 10 MB), and a
 # lost worker costs at most that much work again.
 TASK_IMAGES = 1000
 # The fewest images run as tasks (when the cluster has two or more worker threads and a session is open).
-# Measured on the 2-core VM with LeNet-5 (docs/results.md): the C simulation runs 190 images/s in the
-# client, its tasks pay a compile per worker the first time (10-25 s), so they gain from a few thousand
-# images on; the golden model runs ~1,600 images/s in the client and gains little from threads of one
-# process, a cluster's worker processes gain from a few thousand images on.
+# Measured with LeNet-5 on 2 local workers (docs/results.md): at 4,000 images C-simulation tasks break even
+# when they compile the library first (10-30 s) and run 1.86x faster than the process once it is cached;
+# golden tasks ran 2.1x faster, at 1,000 images slower than the process.
 MIN_TASK_IMAGES = {'csim': 4000, 'golden': 4000}
 SOURCES_STAMP = 'csim'  # the library stamp the bundle's build_lib.sh is given (hls4ml's is random per project)
 
@@ -79,7 +81,9 @@ def golden_outputs(golden, x: np.ndarray, tasks: bool | None = None) -> np.ndarr
     """Real outputs (N, outputs) of the golden model for real inputs x, as tasks if use_tasks says so."""
     if not use_tasks('golden', len(x), tasks):
         return _golden_task(golden.spec, x)
-    return np.concatenate(_run_batches(_golden_task, x, (golden.spec,), 'golden model'))
+    parts = _run_batches(_golden_task, x, (golden.spec,), 'golden model')
+    log.info(f'[golden] {len(x)} images in {len(parts)} tasks')
+    return np.concatenate(parts)
 
 
 # ---- hls4ml C simulation ----
@@ -157,8 +161,13 @@ def csim_outputs(graph, x: np.ndarray, tasks: bool | None = None) -> tuple[np.nd
     bundle = csim_bundle(Path(graph.config.get_output_dir()), project)
     n_out = graph.get_output_variables()[0].size()
     parts = _run_batches(_csim_task, x, (bundle, project, n_out), 'C simulation')
-    return np.concatenate([p['outputs'] for p in parts]), {
+    how = {
         'tasks': len(parts),
         'builds': sum(p['built'] for p in parts),
         'build_seconds': max(p['build_seconds'] for p in parts),
     }
+    log.info(
+        f'[csim] {len(x)} images in {how["tasks"]} tasks; the library compiled by {how["builds"]} of them '
+        f"({how['build_seconds']:.1f} s), the others took it from their worker's cache"
+    )
+    return np.concatenate([p['outputs'] for p in parts]), how
