@@ -166,8 +166,6 @@ def csim_outputs(graph, x: np.ndarray, tasks: bool | None = None) -> tuple[np.nd
         'builds': sum(p['built'] for p in parts),
         'build_seconds': max(p['build_seconds'] for p in parts),
     }
-    log.info(
-        f'[csim] {len(x)} images in {how["tasks"]} tasks; the library compiled by {how["builds"]} of them '
-        f"({how['build_seconds']:.1f} s), the others took it from their worker's cache"
-    )
+    built = f'compiled by {how["builds"]} of them ({how["build_seconds"]:.1f} s)' if how['builds'] else 'cached'
+    log.info(f'[csim] {len(x)} images in {how["tasks"]} tasks, the library {built} on the workers')
     return np.concatenate([p['outputs'] for p in parts]), how
