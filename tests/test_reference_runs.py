@@ -49,6 +49,16 @@ def test_csim_bundle_is_what_build_lib_compiles(lenet5):
     assert not [n for n in bundle if n.endswith('.so') or n.startswith('tb_data')]
     assert b'\nLIB_STAMP=csim\n' in bundle['build_lib.sh']  # equal sources, equal key, whatever hls4ml's stamp
     assert bundle['firmware/parameters.h'] == (project_dir / 'firmware' / 'parameters.h').read_bytes()
+    with pytest.raises(R.CSimError, match='no build_lib.sh, other_bridge.cpp or firmware/'):
+        R.csim_bundle(project_dir, 'other')
+
+
+def test_build_script_without_a_stamp_is_named(tmp_path):
+    for name in ('build_lib.sh', 'p_bridge.cpp', 'firmware/p.cpp'):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text('g++ -shared firmware/p.cpp -o firmware/p.so\n')
+    with pytest.raises(R.CSimError, match='no LIB_STAMP= line'):
+        R.csim_bundle(tmp_path, 'p')
 
 
 def test_failing_compile_is_reported(tmp_path, monkeypatch):

@@ -93,12 +93,19 @@ def csim_bundle(project_dir: Path, project: str) -> dict[str, bytes]:
     """What build_lib.sh compiles (the script, the bridge, firmware/ without libraries), by path relative
     to the project; the script's library stamp fixed to SOURCES_STAMP so that equal sources give equal keys."""
     project_dir = Path(project_dir)
-    script = project_dir / 'build_lib.sh'
+    script, bridge = project_dir / 'build_lib.sh', project_dir / f'{project}_bridge.cpp'
     firmware = [p for p in sorted((project_dir / 'firmware').rglob('*')) if p.is_file() and p.suffix != '.so']
-    if not script.is_file() or not firmware:
-        raise CSimError(f'{project_dir}: no build_lib.sh or firmware/; write the project with `lenet5-hls hls`')
-    _, files = pack_files([script, project_dir / f'{project}_bridge.cpp', *firmware])
-    text = re.sub(r'^LIB_STAMP=.*$', f'LIB_STAMP={SOURCES_STAMP}', script.read_text(), flags=re.M)
+    if not script.is_file() or not bridge.is_file() or not firmware:
+        raise CSimError(
+            f'{project_dir}: no build_lib.sh, {bridge.name} or firmware/; write the project with `lenet5-hls hls`'
+        )
+    _, files = pack_files([script, bridge, *firmware])
+    text, stamps = re.subn(r'^LIB_STAMP=.*$', f'LIB_STAMP={SOURCES_STAMP}', script.read_text(), flags=re.M)
+    if stamps != 1:
+        raise CSimError(
+            f'{script}: no LIB_STAMP= line to name the library by (hls4ml changed its build script); '
+            'run the C simulation in the process (tasks=False)'
+        )
     files['build_lib.sh'] = text.encode()
     return files
 
