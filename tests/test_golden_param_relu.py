@@ -104,6 +104,10 @@ def test_relu_forms_golden_equals_csim(project, mnist_data):
         for i, layer in enumerate(spec.layers):  # every form takes both branches: the comparison proves something
             if layer.name in FORMS:
                 t_p, theta, _ = KINDS[layer.kind].piecewise(layer)
-                below = np.mean(to_float(trace[spec.layers[i - 1].name], layer.types['input']) <= to_float(theta, t_p))
-                assert 0.01 < below < 0.99, f'{where}, layer {layer.name}: {below:.0%} of its inputs at or below theta'
+                x_in = to_float(trace[spec.layers[i - 1].name], layer.types['input'])
+                below = int(np.count_nonzero(x_in <= to_float(theta, t_p)))
+                # at least 10 elements each side, whichever MNIST the run has (the full set or the subset)
+                assert 10 <= below <= x_in.size - 10, (
+                    f'{where}, layer {layer.name}: {below} of {x_in.size} at/below theta'
+                )
                 assert np.unique(trace[layer.name]).size > 8, f'{where}, layer {layer.name}: outputs barely vary'
