@@ -23,11 +23,15 @@ from lenet5_hls.model import ARCHITECTURE_NAMES
 from lenet5_hls.model.mnist import DATASETS
 
 
-def _default_model() -> Path:
-    # Editable installs and checkouts keep the committed model beside the model package.
+def _model_path(value: str | None) -> str:
+    """--model: a .keras path, or the name of a committed model (lenet5, the default; lenet5-classic; d2l),
+    which installs keep beside the model package."""
     from lenet5_hls import model as model_pkg
 
-    return Path(model_pkg.__file__).parent / 'lenet5.keras'
+    name = value or 'lenet5'
+    if name in ARCHITECTURE_NAMES and not Path(name).exists():
+        return str(Path(model_pkg.__file__).parent / f'{name.replace("-", "_")}.keras')
+    return name
 
 
 def cmd_train(args) -> int:
@@ -274,6 +278,9 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+MODEL_HELP = '.keras model, or a committed one by name: lenet5 (the default), lenet5-classic, d2l'
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='lenet5-hls', description=__doc__)
     _add_common_options(p, argparse.SUPPRESS)
@@ -300,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train, tensorflow=True)
 
     h = sub.add_parser('hls', help='convert a Keras model with hls4ml: HLS project, C simulation, pipeline spec')
-    h.add_argument('--model', default=None, help='.keras model (default: the committed LeNet-5)')
+    h.add_argument('--model', default=None, help=MODEL_HELP)
     h.add_argument('--out', required=True, help='output directory for the HLS project')
     h.add_argument('--backend', default='Vitis', choices=['Vitis', 'Vivado'])
     h.add_argument('--reuse-factor', type=int, default=1)
@@ -366,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser(
         'compare', help='outputs of quantized Keras, C simulation, golden model (and RTL) element by element'
     )
-    c.add_argument('--model', default=None, help='.keras model (default: the committed LeNet-5)')
+    c.add_argument('--model', default=None, help=MODEL_HELP)
     c.add_argument('--images', type=int, default=1000)
     c.add_argument('--rtl-outputs', help='rtl_outputs.npy written by `lenet5-hls sim` (same images)')
     _add_data_options(c)
@@ -378,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser(
         'flow', help='everything: HLS project + C simulation, spec, golden, RTL, cocotb simulation, summary.json'
     )
-    f.add_argument('--model', default=None, help='.keras model (default: the committed LeNet-5)')
+    f.add_argument('--model', default=None, help=MODEL_HELP)
     f.add_argument('--out', default='build/flow', help='output directory (default build/flow)')
     sim_options(f, 1000)
     f.set_defaults(func=cmd_flow, tensorflow=True)
@@ -397,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument(
         '--model',
         default=None,
-        help='.keras model (default: the committed LeNet-5; with --flow, give the model the flow ran, for float Keras)',
+        help=MODEL_HELP + ' (with --flow: default the model the flow ran)',
     )
     rp.add_argument(
         '--images', type=int, default=None, help="first N MNIST test images (default: the flow's, else 1000)"
@@ -447,7 +454,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        '--dataset', default='mnist', choices=list(DATASETS), help='images and labels to use (default mnist)'
+        '--dataset',
+        default=None,
+        choices=list(DATASETS),
+        help="images and labels to use (default mnist; report --flow: the flow's)",
     )
     parser.add_argument(
         '--data-dir',
@@ -526,8 +536,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_frameworks(getattr(args, 'tensorflow', False))
     _configure_logging(-1 if args.quiet else args.verbose)
-    if getattr(args, 'model', 'unset') is None:
-        args.model = str(_default_model())
+    if hasattr(args, 'model') and not (args.command == 'report' and args.flow and args.model is None):
+        args.model = _model_path(args.model)  # report --flow without --model takes the flow's
     try:
         with contextlib.ExitStack() as stack:
             stack.enter_context(logging_redirect_tqdm(loggers=[logging.getLogger(ROOT_LOGGER)]))  # logs above bars

@@ -27,7 +27,7 @@ def run_flow(
     sim: str = 'verilator',
     driver: str | None = None,
     data_dir: str | None = None,
-    dataset: str = 'mnist',
+    dataset: str | None = 'mnist',
     force: bool = False,
     waves: bool = False,
     jobs: int | None = None,
@@ -74,6 +74,8 @@ def run_flow(
     progress('[flow] quantized Keras vs golden, per layer')
     parity = keras_parity(keras_model, spec, golden, x, outputs['keras'])
     summary = {
+        'model': str(model_path),
+        'dataset': dataset or 'mnist',
         'images': images,
         'image_source': source,
         'simulator': sim,

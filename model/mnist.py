@@ -172,7 +172,7 @@ def head_of_test_split(data: Dataset, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def first_test_images(
-    n: int, data_dir: str | os.PathLike | None = None, dataset: str = 'mnist'
+    n: int, data_dir: str | os.PathLike | None = None, dataset: str | None = 'mnist'
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """head_of_test_split of the dataset load_dataset finds, and its source."""
     data = load_dataset(dataset, data_dir)
@@ -194,10 +194,10 @@ def load_fashion_mnist(data_dir: str | os.PathLike | None = None) -> Dataset:
 DATASETS = {'mnist': load_mnist, 'fashion-mnist': load_fashion_mnist}  # --dataset name -> loader(data_dir)
 
 
-def load_dataset(name: str = 'mnist', data_dir: str | os.PathLike | None = None) -> Dataset:
-    """The dataset a command's --dataset names, from --data-dir or its default place."""
+def load_dataset(name: str | None = 'mnist', data_dir: str | os.PathLike | None = None) -> Dataset:
+    """The dataset a command's --dataset names (None: MNIST), from --data-dir or its default place."""
     try:
-        loader = DATASETS[name]
+        loader = DATASETS[name or 'mnist']
     except KeyError:
         raise DataError(f'unknown dataset {name!r}; choose one of {", ".join(DATASETS)}') from None
     return loader(data_dir)

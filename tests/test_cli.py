@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +129,18 @@ def test_train_small_run_writes_model_and_metrics(tmp_path, arch, dataset, proba
     assert (type(model.layers[-1]).__name__ == 'QSoftmax') == probabilities
     if probabilities:  # HGQ2's table softmax: quantized probabilities
         assert np.all((y >= 0) & (y <= 1)) and np.all(np.abs(y.sum(1) - 1) < 0.1)
+
+
+@pytest.mark.parametrize('name', ['lenet5', 'lenet5-classic', 'd2l'])
+def test_committed_models_by_name(name, tmp_path, monkeypatch):
+    """--model NAME finds the committed model in the package; a path is taken as it is."""
+    import json
+
+    from lenet5_hls.cli import _model_path
+
+    path = Path(_model_path(name))
+    assert path.is_file() and path.parent.name == 'model'
+    metrics = json.loads(path.with_suffix('.json').read_text())
+    assert metrics['arch'] == name if 'arch' in metrics else name == 'lenet5'
+    monkeypatch.chdir(tmp_path)
+    assert _model_path('my.keras') == 'my.keras' and _model_path(None) == _model_path('lenet5')

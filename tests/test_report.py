@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import COMMITTED_MODEL
 from lenet5_hls.cli import main
 from lenet5_hls.core.fixed_point import FixedType
 from lenet5_hls.golden import GoldenModel
@@ -155,7 +156,9 @@ def _fake_flow(standalone, tmp_path, **summary):
 
 def test_report_from_flow_takes_its_accuracies(standalone, tmp_path):
     acc = {'keras': 0.25, 'csim': 0.5, 'golden': 0.75, 'rtl': 1.0}  # markers: not what the model scores
-    flow = _fake_flow(standalone, tmp_path, images=IMAGES, accuracy=acc, rtl_vs_golden_mismatches=0)
+    flow = _fake_flow(
+        standalone, tmp_path, images=IMAGES, accuracy=acc, rtl_vs_golden_mismatches=0, model=str(COMMITTED_MODEL)
+    )
     assert main(['report', '--flow', str(flow), '--out', str(tmp_path / 'r'), '--images', '5']) == 0
     r = json.loads((tmp_path / 'r' / 'report.json').read_text())
     assert {k: r['accuracy'][k]['accuracy'] for k in acc} == acc and r['accuracy']['rtl']['images'] == IMAGES
@@ -172,6 +175,9 @@ ERRORS = [
         'not a flow summary: no accuracy, rtl_vs',
     ),
     ('flow-without-spec', lambda s, t: ['--flow', str(_flow_without_spec(s, t))], 'spec.json not found'),
+    # without --model the report takes the model the flow names
+    ('flow-model', lambda s, t: ['--flow', str(_flow_with_model(s, t, 'gone.keras'))], 'gone.keras'),
+    ('flow-no-model', lambda s, t: ['--flow', str(_flow_with_model(s, t, None))], 'does not name its model'),
     ('images-0', lambda s, t: ['--images', '0'], '--images must be 1..'),
     ('images-too-many', lambda s, t: ['--images', '10001'], '--images must be 1..'),
 ]
@@ -181,6 +187,11 @@ def _bad_flow(tmp_path, summary_text):
     (tmp_path / 'flow').mkdir()
     (tmp_path / 'flow' / 'summary.json').write_text(summary_text)
     return tmp_path / 'flow'
+
+
+def _flow_with_model(standalone, tmp_path, model):
+    extra = {'model': model} if model else {}
+    return _fake_flow(standalone, tmp_path, images=1, accuracy={}, rtl_vs_golden_mismatches=0, **extra)
 
 
 def _flow_without_spec(standalone, tmp_path):

@@ -504,22 +504,29 @@ def load_flow(flow: Path) -> dict:
 def report_from_flow(
     flow,
     out: Path,
-    model_path,
+    model_path=None,
     images: int | None = None,
     data_dir=None,
-    dataset: str = 'mnist',
+    dataset: str | None = None,
     synth: bool = False,
     pnr: bool = False,
     jobs: int | None = None,
     progress=log.info,
 ) -> dict:
     """Report on a flow's spec and RTL, accuracies of keras/csim/golden/rtl from its summary.json; the
-    profile and confusion matrix on `images` images (default: as many as the flow simulated)."""
+    profile and confusion matrix on `images` images (default: as many as the flow simulated). model_path and
+    dataset default to the flow's."""
     from lenet5_hls.core import spec as spec_mod
 
     check_tools(synth, pnr)
     flow = Path(flow)
     summary = load_flow(flow)
+    model_path = model_path or summary.get('model')
+    if model_path is None:
+        raise ReportError(f'{flow}/summary.json does not name its model (an older flow): pass --model')
+    if not Path(model_path).is_file():
+        raise ReportError(f'model {model_path} not found (the flow ran it, or --model named it): pass --model')
+    dataset = dataset or summary.get('dataset', 'mnist')
     x, labels, source = first_test_images(summary['images'] if images is None else images, data_dir, dataset)
     hls_dir, rtl_dir = flow / 'hls', flow / 'rtl'
     return write_report(
@@ -547,7 +554,7 @@ def report_standalone(
     model_path,
     images: int,
     data_dir=None,
-    dataset: str = 'mnist',
+    dataset: str | None = 'mnist',
     synth: bool = False,
     pnr: bool = False,
     jobs: int | None = None,
