@@ -23,7 +23,7 @@ from lenet5_hls.model import ARCHITECTURE_NAMES
 from lenet5_hls.model.mnist import DATASETS
 
 
-def _model_path(value: str | None) -> str:
+def resolve_model(value: str | None) -> str:
     """--model: a .keras path, or the name of a committed model (lenet5, the default; lenet5-classic; d2l),
     which installs keep beside the model package."""
     from lenet5_hls import model as model_pkg
@@ -537,7 +537,7 @@ def main(argv=None) -> int:
     _quiet_frameworks(getattr(args, 'tensorflow', False))
     _configure_logging(-1 if args.quiet else args.verbose)
     if hasattr(args, 'model') and not (args.command == 'report' and args.flow and args.model is None):
-        args.model = _model_path(args.model)  # report --flow without --model takes the flow's
+        args.model = resolve_model(args.model)  # report --flow without --model takes the flow's
     try:
         with contextlib.ExitStack() as stack:
             stack.enter_context(logging_redirect_tqdm(loggers=[logging.getLogger(ROOT_LOGGER)]))  # logs above bars

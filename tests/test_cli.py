@@ -136,11 +136,11 @@ def test_committed_models_by_name(name, tmp_path, monkeypatch):
     """--model NAME finds the committed model in the package; a path is taken as it is."""
     import json
 
-    from lenet5_hls.cli import _model_path
+    from lenet5_hls.cli import resolve_model
 
-    path = Path(_model_path(name))
+    path = Path(resolve_model(name))
     assert path.is_file() and path.parent.name == 'model'
     metrics = json.loads(path.with_suffix('.json').read_text())
     assert metrics['arch'] == name if 'arch' in metrics else name == 'lenet5'
     monkeypatch.chdir(tmp_path)
-    assert _model_path('my.keras') == 'my.keras' and _model_path(None) == _model_path('lenet5')
+    assert resolve_model('my.keras') == 'my.keras' and resolve_model(None) == resolve_model('lenet5')
