@@ -456,3 +456,92 @@ def test_softmax_table_values_outside_table_type():
     arrays['sm/inv_table'] = arrays['sm/inv_table'] + 256
     with pytest.raises(S.SpecError, match=r'\(sm\).arrays.inv_table: values .* outside ap_ufixed<8,3'):
         S.from_json(spec.to_json(), arrays)
+
+
+BN_IN = FixedType(8, 4)
+BN_S = FixedType(6, 2)
+BN_B = FixedType(7, 3, False)
+BN_OUT = FixedType(7, 3, True, 'RND', 'SAT')
+BN_OUT2 = FixedType(6, 3, True, 'RND_CONV', 'SAT_SYM')
+
+
+def batchnorm_spec() -> S.Spec:
+    """(2, 2, 3), one pixel per beat -> batchnorm per channel -> flatten -> batchnorm per element (3 per beat),
+    written by hand with raw scales and biases."""
+    rng = np.random.default_rng(5)
+    per_channel = {'scale': np.array([BN_S.raw_min, BN_S.raw_max, 7]), 'bias': np.array([0, BN_B.raw_max, 40])}
+    per_element = {'scale': rng.integers(-32, 32, 12), 'bias': rng.integers(0, 16, 12)}
+    per_element['scale'][:3] = [BN_S.raw_min, BN_S.raw_max, 0]
+    types = {'input': BN_IN, 'scale': BN_S, 'bias': BN_B}
+    layers = [
+        S.Layer('bn_c', 'batchnorm', (2, 2, 3), (2, 2, 3), types | {'output': BN_OUT}, {}, 3, 3, 'l1', per_channel),
+        S.Layer('flat', 'flatten', (2, 2, 3), (12,), {'input': BN_OUT, 'output': BN_OUT}, {}, 3, 3, 'l1'),
+        S.Layer(
+            'bn_e', 'batchnorm', (12,), (12,), types | {'input': BN_OUT, 'output': BN_OUT2}, {}, 3, 3, 'l2', per_element
+        ),
+    ]
+    return S.Spec('bn', S.Port('x', (2, 2, 3), BN_IN, 3), S.Port('l2', (12,), BN_OUT2, 3), layers)
+
+
+def test_hand_written_batchnorm_spec(tmp_path):
+    """The golden model against x * s + b computed in float64 (exact at these widths) and converted to the
+    output type as ap_fixed converts a double."""
+    from lenet5_hls.core.fixed_point import from_float, to_float
+
+    spec = batchnorm_spec()
+    spec.save(tmp_path / 'spec.json')
+    loaded = S.load(tmp_path / 'spec.json')
+    assert loaded.to_json() == spec.to_json()
+    x = np.random.default_rng(6).integers(BN_IN.raw_min, BN_IN.raw_max + 1, (200, 2, 2, 3))
+    x[0], x[1] = BN_IN.raw_min, BN_IN.raw_max
+    c, e = spec.layers[0].arrays, spec.layers[2].arrays
+    y1 = from_float(to_float(x, BN_IN) * to_float(c['scale'], BN_S) + to_float(c['bias'], BN_B), BN_OUT)
+    y1 = y1.reshape(len(x), 12)
+    y2 = from_float(to_float(y1, BN_OUT) * to_float(e['scale'], BN_S) + to_float(e['bias'], BN_B), BN_OUT2)
+    got, trace = GoldenModel(loaded).run(x, trace=True)
+    assert np.array_equal(trace['bn_c'], y1.reshape(x.shape)) and np.array_equal(got, y2)
+    for y, t in ((y1, BN_OUT), (y2, BN_OUT2)):
+        assert {t.raw_max, t.raw_min + (t.overflow == 'SAT_SYM')} <= set(np.unique(y)), 'both rails reached'
+
+
+BN_MALFORMED = [
+    ('scale-missing', ['layers', 0, 'arrays', 'scale'], KeyError, r"\(bn_c\).arrays: missing 'scale'"),
+    ('bias-type', ['layers', 2, 'types', 'bias'], KeyError, r"\(bn_e\).types: missing 'bias'"),
+    ('shape', ['layers', 0, 'output_shape'], [2, 6], r'\(bn_c\): batchnorm must keep its shape'),
+    (
+        'wide',
+        ['layers', 2, 'types', 'scale', 'width'],
+        60,
+        r'\(bn_e\).types: ap_fixed<7,3,AP_RND,AP_SAT,0> \* ap_fixed<60,2.* needs 70 bits, more than 62',
+    ),
+]
+
+
+def _bn_arrays(spec: S.Spec) -> dict:
+    return {f'{la.name}/{k}': v for la in spec.layers for k, v in la.arrays.items()}
+
+
+@pytest.mark.parametrize('path, value, message', [m[1:] for m in BN_MALFORMED], ids=[m[0] for m in BN_MALFORMED])
+def test_malformed_batchnorm_names_the_field(path, value, message):
+    spec = batchnorm_spec()
+    doc = copy.deepcopy(spec.to_json())
+    _set(doc, path, value)
+    with pytest.raises(S.SpecError, match=message):
+        S.from_json(doc, _bn_arrays(spec))
+
+
+def test_batchnorm_arrays_checked():
+    spec = batchnorm_spec()
+    arrays = _bn_arrays(spec)
+    for key, value, message in [
+        ('bn_e/scale', np.zeros(5, np.int64), r'\(bn_e\).arrays.scale: shape \(5,\); expected \(C,\) with C dividing'),
+        ('bn_e/bias', np.zeros(6, np.int64), r'\(bn_e\).arrays: scale \(12,\) and bias \(6,\) differ'),
+        ('bn_c/bias', np.array([0, 128, 1]), r'\(bn_c\).arrays.bias: values 0..128 outside ap_ufixed<7,3'),
+    ]:
+        doc = spec.to_json()
+        for layer in doc['layers']:  # the JSON records each array's shape too
+            for a in layer['arrays'].values():
+                if a['key'] == key:
+                    a['shape'] = list(value.shape)
+        with pytest.raises(S.SpecError, match=message):
+            S.from_json(doc, arrays | {key: value})

@@ -68,7 +68,8 @@ def _unary_lut_problem(layer) -> str:
 
 
 def _refuse_unconvertible(model) -> None:
-    """Layers hls4ml's Keras 3 parser stops on with a bare assertion: name them and say why."""
+    """Layers hls4ml's Keras 3 parser stops on with a bare assertion, or converts into something else: name them and
+    say why."""
     for layer in model.layers:
         max_value = getattr(layer, 'max_value', None)
         if type(layer).__name__ == 'ReLU' and max_value is not None and float(max_value) != float('inf'):
@@ -78,6 +79,14 @@ def _refuse_unconvertible(model) -> None:
             )
         if type(layer).__name__ == 'QUnaryFunctionLUT' and (why := _unary_lut_problem(layer)):
             raise ConversionError(f'layer {layer.name!r} (QUnaryFunctionLUT): {why}')
+        if type(layer).__name__ == 'BatchNormalization':
+            ndim = len(layer.input.shape)
+            axes = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+            if [a % ndim for a in axes] != [ndim - 1]:
+                raise ConversionError(
+                    f'layer {layer.name!r} (BatchNormalization): axis={layer.axis} is not supported (hls4ml '
+                    'normalizes the last axis, the channels, whatever the axis)'
+                )
 
 
 def hls_config(

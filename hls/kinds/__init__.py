@@ -2,6 +2,7 @@
 lenet5_hls.core.kind (lenet5_hls/__init__.py does, so every stage sees them)."""
 
 from lenet5_hls.kinds import (  # noqa: F401
+    batchnorm,
     conv2d,
     dense,
     flatten,

@@ -201,6 +201,7 @@ def library_modules(design: Design) -> list[str]:
         'table_act_stream': {'fxp_requant', 'axis_skid_buffer'},
         'param_relu_stream': {'fxp_requant', 'axis_skid_buffer'},
         'softmax_stream': {'fxp_requant'},
+        'scale_bias_stream': {'fxp_requant', 'axis_skid_buffer'},
         'pool2d': {'fxp_requant', 'window_gen'},
         'window_gen': {'axis_skid_buffer'},
     }

@@ -1,5 +1,5 @@
 """Verilog parameters and ROM files for the modules in rtl/verilog/ (fxp_requant, relu_stream, dense_unit,
-table_act_stream, param_relu_stream).
+table_act_stream, param_relu_stream, scale_bias_stream).
 
 The RTL takes fixed-point types as (W, FRAC, SIGNED) plus integer codes for the ap_fixed rounding and
 overflow modes; FRAC = width - integer bits (ap_fixed counts the sign among the integer bits).
@@ -24,6 +24,7 @@ ROUNDING_CODES: dict[str, int] = {name: code for code, name in enumerate(ROUNDIN
 OVERFLOW_CODES: dict[str, int] = {name: code for code, name in enumerate(OVERFLOW_MODES)}
 DENSE_FILE_PARAMS = ('WEIGHT_FILE', 'BIAS_FILE')  # dense_unit's parameters that name $readmemh files
 TABLE_FILE_PARAMS = ('TABLE_FILE',)  # table_act_stream's parameter that names its $readmemh file
+SCALE_BIAS_FILE_PARAMS = ('SCALE_FILE', 'BIAS_FILE')  # scale_bias_stream's $readmemh files
 
 
 def type_params(prefix: str, t: FixedType, modes: bool = False) -> dict[str, int]:
@@ -185,3 +186,38 @@ def softmax_params(layer: Layer, exp_file: str | PathLike = '', inv_file: str | 
             'INV_FILE': f'"{Path(inv_file).as_posix()}"',
         }
     return params | type_params('OUT', t['output'], modes=True)
+
+
+def scale_bias_words(entries: np.ndarray, n: int) -> np.ndarray:
+    """A batchnorm's per-entry values (element e of an image uses entry e % C) as the words scale_bias_stream
+    reads, one per beat of n elements: DEPTH = lcm(C, n) / n words, element j of word k = entry (k*n + j) % C."""
+    entries = np.asarray(entries, dtype=np.int64)
+    depth = math.lcm(entries.size, n) // n
+    return entries[np.arange(depth * n) % entries.size].reshape(depth, n)
+
+
+def write_scale_bias_files(layer: Layer, n: int, scale_path: str | PathLike, bias_path: str | PathLike) -> int:
+    """Write scale_bias_stream's SCALE_FILE and BIAS_FILE ($readmemh, one word of n entries per beat of the
+    repeating pattern) for a batchnorm layer with n elements per beat; returns DEPTH, the words per file."""
+    for key, path in (('scale', scale_path), ('bias', bias_path)):
+        words = scale_bias_words(layer.arrays[key], n)
+        Path(path).write_text(_hex_words(words.tolist(), layer.types[key].width))
+    return len(words)
+
+
+def scale_bias_params(layer: Layer, n: int, depth: int, scale_file: str | PathLike, bias_file: str | PathLike) -> dict:
+    """Parameters of scale_bias_stream for a batchnorm layer: n elements per beat, DEPTH words in the files
+    written by write_scale_bias_files."""
+    t = layer.types
+    return {
+        'N': n,
+        'DEPTH': depth,
+        **type_params('IN', t['input']),
+        **type_params('S', t['scale']),
+        **type_params('B', t['bias']),
+        **type_params('OUT', t['output']),
+        'ROUNDING': ROUNDING_CODES[t['output'].rounding],
+        'OVERFLOW': OVERFLOW_CODES[t['output'].overflow],
+        'SCALE_FILE': f'"{Path(scale_file).as_posix()}"',
+        'BIAS_FILE': f'"{Path(bias_file).as_posix()}"',
+    }

@@ -97,7 +97,8 @@ class _Sink(_Element):
 
 class _Buffer(_Element):
     """DEPTH-beat register stage, latency 1, registered ready (axis_fifo; DEPTH 2: axis_skid_buffer,
-    relu_stream, table_act_stream, param_relu_stream and the output registers of window_gen and pool2d)."""
+    relu_stream, table_act_stream, param_relu_stream, each stage of scale_bias_stream and the output registers of
+    window_gen and pool2d)."""
 
     def __init__(self, depth: int):
         super().__init__()
@@ -243,6 +244,8 @@ def _elements(module: str, p: dict, beats_in: int) -> tuple[list[_Element], int]
         return [_Buffer(p['DEPTH'])], beats_in
     if module in ('relu_stream', 'table_act_stream', 'param_relu_stream', 'axis_skid_buffer'):
         return [_Buffer(2)], beats_in
+    if module == 'scale_bias_stream':  # the sum's register, then the cast's
+        return [_Buffer(2), _Buffer(2)], beats_in
     raise ValueError(f'no timing model for module {module}')
 
 
