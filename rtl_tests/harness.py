@@ -144,7 +144,8 @@ async def check_elementwise(
     dut, module: str, layer, x, idle: bool, backpressure: bool, seed: int, timing_params=None, timeout_cycles=50
 ) -> None:
     """Stream raw inputs x (beats, N) through a stage with one output beat per input beat and check every
-    output element against the layer kind's golden function, the AXI-stream rules and one handshake per beat
+    output element against the layer kind's golden function (on whole inputs of the layer's input shape, so
+    the beats must make whole inputs), the AXI-stream rules and one handshake per beat
     on each side; with neither idle cycles nor backpressure, the handshake cycles of rtl/timing.py (for the
     module's parameters timing_params). timeout_cycles bounds the wait for each output beat."""
     import numpy as np
@@ -158,7 +159,7 @@ async def check_elementwise(
     log = HandshakeLog(dut)
     await tb.reset()
 
-    expected = KINDS[layer.kind].golden(x, layer)
+    expected = KINDS[layer.kind].golden(x.reshape(-1, *layer.input_shape), layer).reshape(x.shape)
     await tb.send([pack(row, t_in.width) for row in x])
     words, _ = await tb.recv(len(x), timeout_cycles=timeout_cycles)
     await tb.expect_quiet(20)

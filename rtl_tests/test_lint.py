@@ -70,6 +70,17 @@ def _softmax_case(tmp_dir, impl: str, n: int, t_in: FixedType, t_out: FixedType,
     return rtl_params.softmax_params(layer, *files)
 
 
+def _scale_bias_case(tmp_dir, n: int, c: int, types: dict[str, FixedType]) -> dict:
+    """scale_bias_stream parameters with real scale and bias files (written by rtl_params, as the generator does)."""
+    rng = np.random.default_rng(c)
+    arrays = {k: rng.integers(types[k].raw_min, types[k].raw_max + 1, c) for k in ('scale', 'bias')}
+    shape = (np.lcm(n, c),)
+    layer = Layer('bn', 'batchnorm', shape, shape, types, arrays=arrays)
+    files = tmp_dir / f'scale_{n}_{c}.mem', tmp_dir / f'bias_{n}_{c}.mem'
+    depth = rtl_params.write_scale_bias_files(layer, n, *files)
+    return rtl_params.scale_bias_params(layer, n, depth, *files)
+
+
 # module -> {case id: (extra source modules, parameters or a function(tmp_dir) -> parameters)}
 LINT_CASES = {
     'fxp_requant': {
@@ -173,6 +184,48 @@ LINT_CASES = {
         'leaky-unsigned-negfrac': (
             ('fxp_requant', 'axis_skid_buffer'),
             dict(N=1, IN_W=6, IN_FRAC=2, IN_SIGNED=0, P_W=2, P_FRAC=-1, P_SIGNED=1, ALPHA=1, OUT_W=5, OVERFLOW=3),
+        ),
+    },
+    'scale_bias_stream': {
+        # a conv's channels, one pixel per beat (DEPTH 1), hls4ml's default types
+        'pixel-16-bit': (
+            ('fxp_requant', 'axis_skid_buffer'),
+            lambda d: _scale_bias_case(
+                d,
+                6,
+                6,
+                dict(input=FixedType(16, 6), scale=FixedType(16, 6), bias=FixedType(16, 6), output=FixedType(33, 13)),
+            ),
+        ),
+        # a flattened input, 3 words (not a power of two); unsigned input, the bias finer than the product
+        'flat-depth3-unsigned': (
+            ('fxp_requant', 'axis_skid_buffer'),
+            lambda d: _scale_bias_case(
+                d,
+                4,
+                12,
+                dict(
+                    input=FixedType(8, 3, False),
+                    scale=FixedType(6, 1),
+                    bias=FixedType(12, 2),
+                    output=FixedType(8, 4, True, 'RND', 'SAT'),
+                ),
+            ),
+        ),
+        # one element per beat, 4 words; negative fractions, unsigned scale and output
+        'n1-depth4-negfrac': (
+            ('fxp_requant', 'axis_skid_buffer'),
+            lambda d: _scale_bias_case(
+                d,
+                1,
+                4,
+                dict(
+                    input=FixedType(6, 8),
+                    scale=FixedType(5, 7, False),
+                    bias=FixedType(4, 0, False),
+                    output=FixedType(7, 10, False, 'RND_CONV', 'SAT_SYM'),
+                ),
+            ),
         ),
     },
     'axis_skid_buffer': {'default': ((), {}), 'wide': ((), dict(DATA_W=200))},
