@@ -545,3 +545,18 @@ def test_batchnorm_arrays_checked():
                     a['shape'] = list(value.shape)
         with pytest.raises(S.SpecError, match=message):
             S.from_json(doc, arrays | {key: value})
+
+
+def test_batchnorm_folding():
+    """A batchnorm multiplies every element of a beat at once: its multipliers are the elements per beat, and a
+    folding override can only repeat that number."""
+    from lenet5_hls.rtl.folding import FoldingError, plan
+
+    spec = batchnorm_spec()
+    folded = plan(spec, overrides={'bn_c': 3})
+    assert [(p.name, p.multipliers, p.cycles_per_image) for p in folded.layers if p.multipliers] == [
+        ('bn_c', 3, 4),
+        ('bn_e', 3, 4),
+    ]
+    with pytest.raises(FoldingError, match=r'layer bn_e: a batchnorm multiplies the 3 elements of each beat at once'):
+        plan(spec, overrides={'bn_e': 1})
