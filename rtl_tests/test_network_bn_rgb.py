@@ -19,7 +19,7 @@ TARGET_II = 8192  # 8 x the 1,024 input beats per image
 CONFIG = {
     'Model': {'Precision': 'ap_fixed<12,4,AP_RND,AP_SAT>'},
     'LayerName': {
-        'input_layer': {'Precision': {'result': 'ap_ufixed<8,0>'}},
+        'image': {'Precision': {'result': 'ap_ufixed<8,0>'}},
         'bn_in': {'Precision': {'scale': 'ap_fixed<8,3>', 'bias': 'ap_fixed<8,3>', 'result': 'ap_fixed<9,3>'}},
         # result 'auto' (the config replaces a layer's whole Precision entry): bn_c1 is fused into c1
         'c1': {'Precision': {'weight': 'ap_fixed<8,2>', 'bias': 'ap_fixed<8,3>', 'result': 'auto'}},
@@ -46,7 +46,7 @@ def rgb_cnn():
 
     keras.utils.set_random_seed(11)
     layers = keras.layers
-    inputs = keras.Input((32, 32, 3))
+    inputs = keras.Input((32, 32, 3), name='image')  # named: the config refers to it
     x = layers.BatchNormalization(name='bn_in')(inputs)
     x = layers.Conv2D(4, 5, name='c1')(x)
     x = layers.BatchNormalization(name='bn_c1')(x)
