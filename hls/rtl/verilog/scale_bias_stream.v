@@ -9,8 +9,9 @@
  * is exact too (both terms shifted onto the finer scale), and fxp_requant assigns it to the output type.
  * Element i of the k-th beat after reset takes s and b from word k % DEPTH of SCALE_FILE and BIAS_FILE
  * ($readmemh, DEPTH words of N entries, entry i at [i*W +: W]): the generator writes the words so that they
- * follow the channels in stream order (an (H, W, C) tensor with C elements per beat: DEPTH 1; a flattened
- * one: one word per beat until the pattern repeats).
+ * follow the channels in stream order (an (H, W, C) tensor with C elements per beat, or a Dense output in
+ * one beat: DEPTH 1; a 1-D tensor over several beats, as a hand-written spec may have: one word per beat
+ * until the pattern repeats).
  *
  * Two pipeline stages, each an axis_skid_buffer (two registers): the exact x * s + b (the multiplier's
  * product registered), then its cast. One beat per clock in steady state under any backpressure, m_axis_*
