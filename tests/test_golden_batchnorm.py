@@ -191,10 +191,14 @@ def test_batchnorm_axis_refused():
         _extract(_small(axis=1))
 
 
-def test_batchnorm_ternary_scale_refused():
-    """A 2-bit signed integer scale makes hls4ml multiply with its ternary product (-2 acts as +1)."""
+def test_ternary_product_refused():
+    """A 2-bit signed integer scale or weight makes hls4ml multiply with its ternary product (-2 acts as +1):
+    refused for a BatchNormalization's scale and a Dense's weights alike."""
     from lenet5_hls.frontend.extract import UnsupportedLayer
 
-    config = {'LayerName': {'bn': {'Precision': {'scale': 'ap_int<2>'}}}}
-    with pytest.raises(UnsupportedLayer, match=r"layer 'bn' \(BatchNormalization\): scale type ap_fixed<2,2.*ternary"):
-        _extract(_small(), config)
+    for name, key, what in (('bn', 'scale', 'BatchNormalization'), ('fc', 'weight', 'Dense')):
+        config = {'LayerName': {name: {'Precision': {key: 'ap_int<2>'}}}}
+        with pytest.raises(
+            UnsupportedLayer, match=rf"layer '{name}' \({what}\): {key} type \S*int<2> .*weight_ternary"
+        ):
+            _extract(_small(), config)

@@ -34,6 +34,19 @@ def loaded_weights(hls_layer, key: str, t: FixedType) -> np.ndarray:
     return from_float(values, t)
 
 
+def require_multiplication(hls_layer, weight_key: str, where: str) -> None:
+    """hls4ml multiplies by the layer's `<weight_key>_t` with the product its backend picks for the two types
+    (FPGABackend.product_type): a 1-bit or 2-bit integer weight type gets a binary or ternary one (with
+    ap_int<2>, -2 acts as +1), which the kinds do not model. Refuse those."""
+    precision = hls_layer.get_attr(f'{weight_key}_t').precision
+    product = hls_layer.model.config.backend.product_type(hls_layer.get_input_variable().type.precision, precision)
+    if product != 'mult':
+        raise UnsupportedLayer(
+            f'{where}: {weight_key} type {precision} makes hls4ml use its {product} product instead of a '
+            f'multiplication; give the {weight_key} another type (e.g. ap_fixed<8,2>)'
+        )
+
+
 def _stream_beat(var) -> int:
     return int(getattr(var.type, 'n_elem', 1))
 

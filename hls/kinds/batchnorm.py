@@ -30,7 +30,7 @@ import numpy as np
 from lenet5_hls.core.fixed_point import MAX_WIDTH, cast
 from lenet5_hls.core.kind import register
 from lenet5_hls.core.spec import Layer, SpecError
-from lenet5_hls.frontend.extract import UnsupportedLayer, describe, fixed_type, loaded_weights
+from lenet5_hls.frontend.extract import UnsupportedLayer, describe, fixed_type, loaded_weights, require_multiplication
 from lenet5_hls.kinds.elementwise import Elementwise
 from lenet5_hls.rtl.folding import FoldingError, LayerPlan, input_beats
 from lenet5_hls.rtl.generator import MEM_DIR
@@ -54,15 +54,7 @@ class BatchNorm(Elementwise):
         where = describe(hls_layer)
         for t in ('scale', 'bias'):
             types[t] = fixed_type(hls_layer.get_attr(f'{t}_t').precision, f'{where} {t}_t')
-        # the product the backend's config template writes (BatchNormalizationConfigTemplate)
-        product = hls_layer.model.config.backend.product_type(
-            hls_layer.get_input_variable().type.precision, hls_layer.get_attr('scale_t').precision
-        )
-        if product != 'mult':
-            raise UnsupportedLayer(
-                f'{where}: scale type {types["scale"].cpp()} makes hls4ml use its {product} product instead of a '
-                'multiplication; give the scale another type (e.g. ap_fixed<8,2>)'
-            )
+        require_multiplication(hls_layer, 'scale', where)
         if common['out_elements_per_beat'] != common['in_elements_per_beat']:
             raise UnsupportedLayer(
                 f'{where}: hls4ml 1.3 gives it {common["in_elements_per_beat"]} elements per input beat but '

@@ -12,7 +12,7 @@ import numpy as np
 from lenet5_hls.core.fixed_point import FixedType
 from lenet5_hls.core.kind import LayerKind
 from lenet5_hls.core.spec import Layer, SpecError
-from lenet5_hls.frontend.extract import fixed_type, loaded_weights
+from lenet5_hls.frontend.extract import fixed_type, loaded_weights, require_multiplication
 from lenet5_hls.rtl.folding import FoldingError, LayerPlan, choose_multipliers, divisors, input_beats
 from lenet5_hls.rtl.generator import MEM_DIR, Design
 from lenet5_hls.rtl.params import DENSE_FILE_PARAMS, dense_params, write_mem_files
@@ -29,6 +29,7 @@ class MacKind(LayerKind):
         """Adds the weight, bias and accum types to `types`; returns the weight and bias arrays."""
         for t in ('weight', 'bias', 'accum'):
             types[t] = fixed_type(hls_layer.get_attr(f'{t}_t').precision, f'{where} {t}_t')
+        require_multiplication(hls_layer, 'weight', where)
         return {k: loaded_weights(hls_layer, k, types[k]) for k in ('weight', 'bias')}
 
     @staticmethod
