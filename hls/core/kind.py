@@ -36,8 +36,9 @@ class LayerKind(ABC):
     attrs: tuple[str, ...] = ()
     types: tuple[str, ...] = ('input', 'output')
     arrays: tuple[str, ...] = ()
-    # False for functions Keras computes in float and the hardware with a table (sigmoid, tanh, softmax):
-    # then even HGQ2 models differ from Keras (reports.keras_parity).
+    # False where Keras computes in float what the hardware computes exactly (the tables of sigmoid, tanh and
+    # softmax; batchnorm's x * scale + bias in float32): then even HGQ2 models differ from Keras
+    # (reports.keras_parity).
     keras_exact: bool = True
 
     def extract(self, hls_layer, common: dict, types: dict[str, FixedType], input_type: FixedType) -> Layer | None:

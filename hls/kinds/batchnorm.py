@@ -49,6 +49,7 @@ class BatchNorm(Elementwise):
     hls4ml_classes = ('BatchNormalization',)
     types = ('input', 'scale', 'bias', 'output')
     arrays = ('scale', 'bias')
+    keras_exact = False  # Keras computes x * scale + bias in float32 (HGQ2's QBatchNormalization too)
 
     def extract(self, hls_layer, common, types, input_type):
         where = describe(hls_layer)
