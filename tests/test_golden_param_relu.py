@@ -111,3 +111,18 @@ def test_relu_forms_golden_equals_csim(project, mnist_data):
                     f'{where}, layer {layer.name}: {below} of {x_in.size} at/below theta'
                 )
                 assert np.unique(trace[layer.name]).size > 8, f'{where}, layer {layer.name}: outputs barely vary'
+
+
+def test_wide_relu_layer_of_a_float_model():
+    """keras ReLU() after a Conv2D of a float model: hls4ml gives input and param_t ap_fixed<37,17>, whose
+    product would not fit int64; theta 0 is held in 2 bits, so the spec is valid and the golden model exact."""
+    from lenet5_hls.core.fixed_point import FixedType, cast
+    from lenet5_hls.core.spec import Layer, _check_layer
+
+    wide, out = FixedType(37, 17), FixedType(16, 6)
+    types = {'input': wide, 'param': wide, 'output': out}
+    layer = Layer('relu1', 'thresholded_relu', (4, 4, 8), (4, 4, 8), types, attrs={'theta': 0})
+    _check_layer(layer, 'relu1')
+    x = np.random.default_rng(3).integers(wide.raw_min, wide.raw_max + 1, (5, 4, 4, 8))
+    assert np.array_equal(KINDS['thresholded_relu'].golden(x, layer), np.where(x > 0, cast(x, wide.frac, out), 0))
+    assert KINDS['thresholded_relu'].narrowest(layer)[0].width == 2

@@ -39,7 +39,7 @@ class PiecewiseLinear(Elementwise):
 
     def golden(self, x, layer):
         t_in, t_out = layer.types['input'], layer.types['output']
-        t_p, theta, alpha = self.piecewise(layer)
+        t_p, theta, alpha = self.narrowest(layer)  # the same values in fewer bits: int64 holds every product
         x = np.asarray(x, dtype=np.int64)
         frac = max(t_in.frac, t_p.frac)  # compare at the finer scale, exactly
         above = (x << (frac - t_in.frac)) > (theta << (frac - t_p.frac))
@@ -115,9 +115,11 @@ class ParametrizedRelu(PiecewiseLinear):
             raise SpecError(
                 f'{where}.attrs.{self.param}: {value} outside {t_p.cpp()} (raw {t_p.raw_min}..{t_p.raw_max})'
             )
-        t_in = layer.types['input']
-        if t_in.width + t_p.width > 62 or abs(t_in.frac - t_p.frac) + max(t_in.width, t_p.width) > 62:
-            raise SpecError(f'{where}.types: {t_in.cpp()} with param {t_p.cpp()} exceeds 62 bits')
+        t_in, t_n = layer.types['input'], self.narrowest(layer)[0]
+        if t_in.width + t_n.width > 62 or abs(t_in.frac - t_n.frac) + max(t_in.width, t_n.width) > 62:
+            raise SpecError(
+                f'{where}.types: {t_in.cpp()} with param {t_p.cpp()} (value held in {t_n.width} bits) exceeds 62 bits'
+            )
 
 
 @register
