@@ -1,9 +1,10 @@
 """Benchmark: LeNet-5 as users write it, through the whole flow. Four float Keras models written here, as a
-new user would (not the committed ones): the textbook LeNet-5 (average pooling, C5 conv, tanh, softmax), d2l's
-sigmoid LeNet on Fashion-MNIST, a CNN with `keras.layers.ReLU()` layers and Conv+BatchNormalization+ReLU
-blocks; plus the committed HGQ2 lenet5-classic and d2l. Each float model is trained briefly (seeded), then
-`flow` runs on the first --images test images of its dataset; the JSON holds every flow's mismatch counts,
-the Keras parity report and the exit status the command would give.
+new user would (not the committed ones): the textbook LeNet-5 (average pooling, C5 conv, tanh, softmax),
+d2l's sigmoid LeNet on Fashion-MNIST, a CNN with `keras.layers.ReLU()` layers and Conv+BatchNormalization+
+ReLU blocks; an HGQ2 CNN with a QUnaryFunctionLUT; plus the committed HGQ2 lenet5-classic and d2l. Each
+written model is trained briefly (seeded), then `flow` runs on the first --images test images of its
+dataset; the JSON holds every flow's mismatch counts, the Keras parity report and the exit status the
+command would give.
 
 Usage: python scripts/bench_models.py [--images 200] [--epochs 1] [--out build/bench_models.json]
 """
@@ -79,12 +80,39 @@ def batchnorm(keras):
     ]
 
 
+def hgq2_unary_lut(keras):
+    """An HGQ2 CNN with a lookup table of its own (QUnaryFunctionLUT, here sin) and an HGQ2 tanh."""
+    from hgq.config import QuantizerConfig, QuantizerConfigScope
+    from hgq.layers import QConv2D, QDense, QMaxPool2D, QUnaryFunctionLUT
+
+    lut = QUnaryFunctionLUT(
+        keras.ops.sin,
+        iq_conf=QuantizerConfig('kif', 'datalane', k0=1, i0=2, f0=4, trainable=False, heterogeneous_axis=()),
+        oq_conf=QuantizerConfig('kif', 'table', k0=1, i0=1, f0=6, trainable=False, heterogeneous_axis=()),
+        allow_heterogeneous_table=False,
+        name='sin_lut',
+    )
+    lut.build((None, 1))  # hls4ml 1.3 converts a LUT built on a flat shape only
+    pixels = QuantizerConfig('kif', 'datalane', k0=0, i0=0, f0=8, trainable=False, heterogeneous_axis=())
+    with QuantizerConfigScope(place='datalane', default_q_type='kbi', q_type='kbi', b0=7, heterogeneous_axis=()):
+        return [
+            QConv2D(6, 5, activation='tanh', iq_conf=pixels, name='conv1'),
+            QMaxPool2D(2, name='pool1'),
+            lut,
+            QConv2D(12, 5, activation='relu', name='conv2'),
+            QMaxPool2D(2, name='pool2'),
+            keras.layers.Flatten(name='flat'),
+            QDense(10, name='out'),
+        ]
+
+
 # name -> (layers, dataset, whether the model ends in a softmax)
 FLOAT_MODELS = {
     'textbook-lenet5': (textbook, 'mnist', True),
     'd2l-float': (d2l, 'fashion-mnist', False),
     'relu-layers': (relu_layers, 'mnist', False),
     'conv-batchnorm-relu': (batchnorm, 'mnist', False),
+    'hgq2-unary-lut': (hgq2_unary_lut, 'mnist', False),  # not a float model: HGQ2, trained the same way
 }
 COMMITTED = {'lenet5-classic': 'mnist', 'd2l': 'fashion-mnist'}
 
