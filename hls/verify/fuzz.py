@@ -14,6 +14,7 @@ any other exception, or a refusal later, is a failure.
 from __future__ import annotations
 
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass
@@ -29,7 +30,10 @@ SATURATION = ('SAT', 'SAT_SYM', 'SAT_ZERO')
 ACTIVATIONS = ('relu', 'tanh', 'sigmoid', 'linear', None)  # inside a Conv2D/Dense
 ACTIVATION_LAYERS = ('ReLU', 'LeakyReLU', 'ThresholdedReLU', 'Activation')  # as layers of their own
 TABLE_SIZES = (256, 512, 1024, 2048)
-UNSUPPORTED_SHARE = 0.1  # of the activation layers: one hls4ml has no io_stream code for
+UNSUPPORTED_SHARE = 0.1
+# Keras model building and hls4ml conversion, one case at a time in a process: hls4ml sets up its layer
+# handlers lazily, and two threads converting at once have seen a handler without its default config.
+_CONVERT_LOCK = threading.Lock()  # of the activation layers: one hls4ml has no io_stream code for
 BACKENDS = ('Vitis', 'Vivado')
 
 
@@ -215,10 +219,11 @@ def _run(case: FuzzCase, tmp: Path, images: int, rtl: bool, rtl_images: int) -> 
     from lenet5_hls.frontend.extract import extract
     from lenet5_hls.golden import GoldenModel
 
-    model = case.model()
     try:
-        graph = convert(model, tmp / 'hls', backend=case.backend, precision_config=case.config)
-        spec = extract(graph)
+        with _CONVERT_LOCK:
+            model = case.model()
+            graph = convert(model, tmp / 'hls', backend=case.backend, precision_config=case.config)
+            spec = extract(graph)
     except UserError as e:
         return {'status': 'refused', 'stage': 'extraction', 'reason': f'{type(e).__name__}: {e}'}
     out = {'kinds': [la.kind for la in spec.layers], 'stage': 'csim'}
@@ -285,4 +290,11 @@ def summary(records: list[dict]) -> dict:
         'rtl_models': sum('rtl_elements' in r for r in records),
         'rtl_elements': sum(r.get('rtl_elements', 0) for r in records),
         'rtl_mismatches': sum(r.get('rtl_mismatches', 0) for r in records),
+        # FINN's check: simulated cycles against the analytical model (padded layers: issue 11)
+        'rtl_ii_equal_analytical': sum(_cycles_equal(r, 'ii_cycles') for r in records),
+        'rtl_latency_equal_analytical': sum(_cycles_equal(r, 'latency_cycles') for r in records),
     }
+
+
+def _cycles_equal(record: dict, key: str) -> bool:
+    return 'measured' in record and record['measured'][key] == record['analytical'][key]
