@@ -18,7 +18,7 @@ from lenet5_hls.core.fixed_point import from_float, to_float
 from lenet5_hls.golden import GoldenModel
 
 N = 1000
-BACKENDS = ('Vitis', 'Vivado')
+BACKENDS = ('Vitis', pytest.param('Vivado', marks=pytest.mark.slow))  # Vivado: in the slow set, for time
 STANDALONE = ['bn_r1', 'bn_c2', 'bn_fc1']
 FUSED = {'bn_c1': 'c1', 'bn_out': 'out'}  # BN -> the layer it is fused into
 CONFIG = {

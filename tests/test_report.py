@@ -5,11 +5,11 @@ and the errors."""
 import dataclasses
 import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import COMMITTED_MODEL
 from lenet5_hls.cli import main
 from lenet5_hls.core.fixed_point import FixedType
 from lenet5_hls.golden import GoldenModel
@@ -157,7 +157,12 @@ def _fake_flow(standalone, tmp_path, **summary):
 def test_report_from_flow_takes_its_accuracies(standalone, tmp_path):
     acc = {'keras': 0.25, 'csim': 0.5, 'golden': 0.75, 'rtl': 1.0}  # markers: not what the model scores
     flow = _fake_flow(
-        standalone, tmp_path, images=IMAGES, accuracy=acc, rtl_vs_golden_mismatches=0, model=str(COMMITTED_MODEL)
+        standalone,
+        tmp_path,
+        images=IMAGES,
+        accuracy=acc,
+        rtl_vs_golden_mismatches=0,
+        model=str(Path(__file__).resolve().parent.parent / 'model' / 'lenet5.keras'),
     )
     assert main(['report', '--flow', str(flow), '--out', str(tmp_path / 'r'), '--images', '5']) == 0
     r = json.loads((tmp_path / 'r' / 'report.json').read_text())
