@@ -31,8 +31,9 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "[setup] ERROR: Python >= 3.11 needed, $PYTHON is $("$PYTHON" --version 2>&1); set PYTHON=/path/to/python3.11" >&2
   exit 2
 fi
-if [ ! -x .venv/bin/python ]; then
+if ! .venv/bin/python -m pip --version >/dev/null 2>&1; then  # none yet, or one interrupted while created
   echo "[setup] creating .venv with $("$PYTHON" --version)"
+  rm -rf .venv
   "$PYTHON" -m venv .venv
 fi
 # Reinstall only when pyproject.toml changed since the last install (its hash is kept in .venv).
