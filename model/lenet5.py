@@ -11,6 +11,8 @@ the raw 8-bit pixel.
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 from hgq.config import LayerConfigScope, QuantizerConfig, QuantizerConfigScope
 from hgq.constraints import MinMax
@@ -31,6 +33,7 @@ def input_quantizer() -> QuantizerConfig:
     return QuantizerConfig('kif', 'datalane', k0=False, i0=0, f0=8, trainable=False, heterogeneous_axis=())
 
 
+@contextlib.contextmanager
 def _quantizer_scopes(weight_bits: int, activation_bits: int, beta0: float):
     """HGQ2 scopes bounding every weight/bias quantizer to weight_bits and every layer input after the first to
     activation_bits, one trainable width per tensor."""
@@ -50,17 +53,17 @@ def _quantizer_scopes(weight_bits: int, activation_bits: int, beta0: float):
             **init,
         )
 
-    return (
+    with (
         scope(('weight', 'bias'), weight_bits, i0=weight_bits - 1 - FIRST_LSB_BITS),
         scope('datalane', activation_bits),
         LayerConfigScope(beta0=beta0),
-    )
+    ):
+        yield
 
 
 def _build(name: str, layers, weight_bits: int, activation_bits: int, beta0: float) -> keras.Model:
     """The model of a 28x28x1 input through layers(inputs) -> outputs, built inside the quantizer scopes."""
-    a, b, c = _quantizer_scopes(weight_bits, activation_bits, beta0)
-    with a, b, c:
+    with _quantizer_scopes(weight_bits, activation_bits, beta0):
         inputs = keras.Input((28, 28, 1), name='input_image')
         return keras.Model(inputs, layers(inputs), name=name)
 

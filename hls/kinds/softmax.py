@@ -36,7 +36,7 @@ from lenet5_hls.core.kind import LayerKind, register
 from lenet5_hls.core.spec import Layer, SpecError
 from lenet5_hls.frontend.extract import UnsupportedLayer, describe, fixed_type
 from lenet5_hls.golden import _tree_reduce
-from lenet5_hls.kinds.table_activation import _libm
+from lenet5_hls.kinds.table_activation import libm
 from lenet5_hls.rtl.folding import FoldingError, LayerPlan, input_beats
 from lenet5_hls.rtl.generator import MEM_DIR, RtlGenerationError
 from lenet5_hls.rtl.params import SOFTMAX_FILE_PARAMS, SOFTMAX_IMPL_CODES, softmax_params, write_softmax_files
@@ -90,8 +90,8 @@ def exp_table(t_index: FixedType, size: int, scale: float, negative: bool, t_tab
     x = table_points(t_index, size) * np.float32(scale)  # float * constexpr float exp_scale
     if negative:
         x = -x
-    libm = _libm()
-    return from_float_any([libm.expf(float(v)) for v in x], t_table)
+    expf = libm().expf
+    return from_float_any([expf(float(v)) for v in x], t_table)
 
 
 def inv_table(t_index: FixedType, size: int, t_table: FixedType) -> np.ndarray:

@@ -33,7 +33,7 @@ INT_MAX = 2**31 - 1  # data_round and index are C ints
 
 
 @cache
-def _libm() -> ctypes.CDLL:
+def libm() -> ctypes.CDLL:
     libm = ctypes.CDLL(ctypes.util.find_library('m'))
     for name in ('expf', 'tanhf'):
         getattr(libm, name).restype = ctypes.c_float
@@ -111,7 +111,7 @@ class Sigmoid(TableActivation):
 
     def function(self, x):
         # 1.0 / (1 + std::exp(-x)): float exp, float sum, double quotient rounded to the float result
-        return float(np.float32(1.0 / float(np.float32(1.0) + np.float32(_libm().expf(float(-x))))))
+        return float(np.float32(1.0 / float(np.float32(1.0) + np.float32(libm().expf(float(-x))))))
 
 
 @register
@@ -122,4 +122,4 @@ class Tanh(TableActivation):
     half_range = 4
 
     def function(self, x):
-        return float(_libm().tanhf(float(x)))
+        return float(libm().tanhf(float(x)))
