@@ -48,6 +48,8 @@ localparam CNT_W = $clog2(DEPTH + 1) + 1;
 localparam integer LAST = DEPTH - 1;
 localparam [PTR_W-1:0] LAST_PTR = LAST[PTR_W-1:0];
 localparam [CNT_W-1:0] DEPTH_CNT = DEPTH[CNT_W-1:0];
+localparam integer ALMOST = DEPTH - 1;
+localparam [CNT_W-1:0] ALMOST_CNT = ALMOST[CNT_W-1:0];
 
 initial begin
     if (DATA_W < 1) begin
@@ -65,11 +67,16 @@ reg [DATA_W-1:0] mem [0:DEPTH-1];
 reg [PTR_W-1:0]  wr_ptr_reg, wr_ptr_next;
 reg [PTR_W-1:0]  rd_ptr_reg, rd_ptr_next;
 reg [CNT_W-1:0]  mem_count_reg, mem_count_next;   // beats in the memory
+reg [CNT_W-1:0]  held_reg, held_next;             // beats held: memory plus output register
 reg              m_axis_tvalid_reg, m_axis_tvalid_next;
 reg [DATA_W-1:0] m_axis_tdata_reg;
 reg              s_axis_tready_reg, s_axis_tready_next;
 
 reg mem_write, mem_read, bypass;
+
+// beats moving in and out this cycle
+wire beat_in = s_axis_tvalid && s_axis_tready_reg;
+wire beat_out = m_axis_tvalid_reg && m_axis_tready;
 
 assign s_axis_tready = s_axis_tready_reg;
 assign m_axis_tvalid = m_axis_tvalid_reg;
@@ -89,14 +96,14 @@ always @* begin
         if (mem_count_reg != {CNT_W{1'b0}}) begin
             mem_read = 1'b1;
             m_axis_tvalid_next = 1'b1;
-        end else if (s_axis_tvalid && s_axis_tready_reg) begin
+        end else if (beat_in) begin
             bypass = 1'b1;
             m_axis_tvalid_next = 1'b1;
         end else begin
             m_axis_tvalid_next = 1'b0;
         end
     end
-    if (s_axis_tvalid && s_axis_tready_reg && !bypass) begin
+    if (beat_in && !bypass) begin
         mem_write = 1'b1;
     end
 
@@ -112,8 +119,13 @@ always @* begin
         mem_count_next = mem_count_reg - 1'b1;
     end
 
-    // accept another beat next cycle only if fewer than DEPTH beats are held then
-    s_axis_tready_next = (mem_count_next + {{(CNT_W-1){1'b0}}, m_axis_tvalid_next}) < DEPTH_CNT;
+    // accept another beat next cycle only if fewer than DEPTH beats are held then: held_next < DEPTH,
+    // decided from held_reg and this cycle's two handshakes (no adder on the path to the register)
+    held_next = held_reg + {{(CNT_W-1){1'b0}}, beat_in} - {{(CNT_W-1){1'b0}}, beat_out};
+    // (held_reg never exceeds DEPTH: below DEPTH-1 is neither DEPTH-1 nor DEPTH)
+    s_axis_tready_next = (held_reg != ALMOST_CNT && held_reg != DEPTH_CNT)
+        || (held_reg == ALMOST_CNT && !(beat_in && !beat_out))
+        || (held_reg == DEPTH_CNT && beat_out);
 end
 
 always @(posedge clk) begin
@@ -134,12 +146,14 @@ always @(posedge clk) begin
         wr_ptr_reg        <= {PTR_W{1'b0}};
         rd_ptr_reg        <= {PTR_W{1'b0}};
         mem_count_reg     <= {CNT_W{1'b0}};
+        held_reg          <= {CNT_W{1'b0}};
         m_axis_tvalid_reg <= 1'b0;
         s_axis_tready_reg <= 1'b0;
     end else begin
         wr_ptr_reg        <= wr_ptr_next;
         rd_ptr_reg        <= rd_ptr_next;
         mem_count_reg     <= mem_count_next;
+        held_reg          <= held_next;
         m_axis_tvalid_reg <= m_axis_tvalid_next;
         s_axis_tready_reg <= s_axis_tready_next;
     end
