@@ -200,7 +200,7 @@ async def dense_random(dut, idle, backpressure):
         f'{len(log.in_cycles)} s_axis / {len(log.out_cycles)} m_axis handshakes for {N_VECTORS} vectors'
     )
     if not idle and not backpressure:
-        # analytical: one vector per STEPS cycles, latency STEPS + 2 (input handshake -> output handshake)
+        # analytical: one vector per STEPS cycles, latency STEPS + ACC_STAGE + 3 (input -> output handshake)
         latency = log.out_cycles[0] - log.in_cycles[0]
         span = log.out_cycles[-1] - log.out_cycles[0]
         dut._log.info(
@@ -224,9 +224,11 @@ async def dense_random(dut, idle, backpressure):
             + '\n'
         )
         assert_cycles(span, (N_VECTORS - 1) * steps, f'{MODULE} {N_VECTORS} back-to-back vectors, MULTS={mults}')
-        model = stream_timing([(MODULE, {'N_IN': n_in, 'N_OUT': n_out, 'MULTS': mults})], 1, N_VECTORS)[0]
-        assert latency == model['out'][0] - model['in'][0] == steps + 2, (
-            f'latency {latency} cycles, documented STEPS + 2 = {steps + 2}'
+        p = {k: param(dut, k) for k in ('N_IN', 'N_OUT', 'MULTS', 'ACC_OVERFLOW', 'ADD_LEVELS')}
+        acc_stage, _ = rtl_params.dense_pipeline(p)
+        model = stream_timing([(MODULE, p)], 1, N_VECTORS)[0]
+        assert latency == model['out'][0] - model['in'][0] == steps + acc_stage + 3, (
+            f'latency {latency} cycles, documented STEPS + ACC_STAGE + 3 = {steps + acc_stage + 3}'
         )
         t0 = log.in_cycles[0]
         assert [c - t0 for c in log.in_cycles] == model['in'], 's_axis handshake cycles differ from hls/timing.py'
@@ -270,6 +272,6 @@ def test_dense_unit(sim, case_id, case):
         sim,
         case_id,
         params,
-        rtl_sources(MODULE, 'fxp_requant'),
+        rtl_sources(MODULE, 'fxp_requant', 'axis_fifo'),
         extra_env={'DENSE_CASE': str(case_file)},
     )

@@ -98,15 +98,22 @@ LINT_CASES = {
         ),
     },
     'dense_unit': {
-        'folded-wrap': (('fxp_requant',), lambda d: _dense_case(d, 8, 4, 4, FixedType(18, 8), FixedType(10, 5))),
+        'folded-wrap': (
+            ('fxp_requant', 'axis_fifo'),
+            lambda d: _dense_case(d, 8, 4, 4, FixedType(18, 8), FixedType(10, 5)),
+        ),
         'parallel-sat': (
-            ('fxp_requant',),
+            ('fxp_requant', 'axis_fifo'),
             lambda d: _dense_case(
                 d, 4, 3, 12, FixedType(10, 4, True, 'RND_CONV', 'SAT'), FixedType(6, 3, False, 'RND', 'SAT_SYM')
             ),
         ),
+        'conv1-tree-3-levels': (
+            ('fxp_requant', 'axis_fifo'),
+            lambda d: dict(_dense_case(d, 25, 6, 150, FixedType(20, 10), FixedType(8, 4)), ADD_LEVELS=1),
+        ),
         'one-mult-one-out': (
-            ('fxp_requant',),
+            ('fxp_requant', 'axis_fifo'),
             lambda d: _dense_case(d, 5, 1, 1, FixedType(9, 3, True, 'TRN_ZERO', 'SAT_ZERO'), FixedType(12, 6)),
         ),
     },

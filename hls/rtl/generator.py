@@ -196,7 +196,7 @@ def library_modules(design: Design) -> list[str]:
     """Library files the top needs, dependencies included (fxp_requant is used by the arithmetic ones)."""
     needed = {design.controller.module} | {s.module for s in design.stages}
     deps = {
-        'dense_unit': {'fxp_requant'},
+        'dense_unit': {'fxp_requant', 'axis_fifo'},
         'relu_stream': {'fxp_requant'},
         'table_act_stream': {'fxp_requant', 'axis_skid_buffer'},
         'param_relu_stream': {'fxp_requant', 'axis_skid_buffer'},

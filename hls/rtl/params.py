@@ -56,6 +56,20 @@ def dense_folding(n_in: int, n_out: int, mults: int) -> tuple[int, int, int]:
     return po, pi, n_in * n_out // mults
 
 
+# dense_unit's adder-tree levels between pipeline registers: two ~20-bit carry chains fit 10 ns on an
+# ECP5 at speed grade 6 (the conv1 MAC stage placed and routed at >= 100 MHz, tests/test_timing_pnr.py)
+ADD_LEVELS = 2
+
+
+def dense_pipeline(p: dict) -> tuple[int, int]:
+    """(ACC_STAGE, CREDITS) of dense_unit for its parameters, as its localparams: the accumulator add's
+    pipeline stage and the output FIFO's depth."""
+    _, pi, steps = dense_folding(p['N_IN'], p['N_OUT'], p['MULTS'])
+    tree_levels = (pi - 1).bit_length() if p.get('ACC_OVERFLOW', 0) == 0 and pi > 1 else 0
+    acc_stage = 4 + -(-tree_levels // p.get('ADD_LEVELS', ADD_LEVELS))
+    return acc_stage, 1 + -(-(acc_stage + 3) // steps)
+
+
 def weight_matrix(layer: Layer) -> np.ndarray:
     """The (n_in, n_out) weight matrix: dense as is, conv2d (kh, kw, cin, cout) -> (kh*kw*cin, cout)."""
     if layer.kind not in ('dense', 'conv2d'):
@@ -108,6 +122,7 @@ def dense_params(layer: Layer, mults: int, weight_file: str | PathLike, bias_fil
         **type_params('B', t['bias']),
         **type_params('ACC', t['accum'], modes=True),
         **type_params('OUT', t['output'], modes=True),
+        'ADD_LEVELS': ADD_LEVELS,
         'WEIGHT_FILE': f'"{Path(weight_file).as_posix()}"',
         'BIAS_FILE': f'"{Path(bias_file).as_posix()}"',
     }

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lenet5_hls.rtl.params import dense_folding
+from lenet5_hls.rtl.params import dense_folding, dense_pipeline
 
 
 @dataclass
@@ -153,30 +153,33 @@ class _Scan(_Element):
 
 class _Dense(_Element):
     """dense_unit: a vector is loaded when it arrives and the previous one is done (one waits in the
-    input skid register), computed in STEPS cycles, and offered 2 cycles after its last step; a finished
-    vector still waiting for the output holds the next one at its first group end."""
+    input skid register); it starts the cycle after, or once fewer than CREDITS started vectors are left
+    in the unit (one leaves when the output FIFO hands it on; the count is registered), then issues STEPS
+    steps on consecutive cycles. The last step's result enters the output FIFO ACC_STAGE + 2 cycles later."""
 
     def __init__(self, p: dict):
         super().__init__()
-        _, pi, self.steps = dense_folding(p['N_IN'], p['N_OUT'], p['MULTS'])
-        self.blocks = p['N_IN'] // pi  # steps per output group
+        _, _, self.steps = dense_folding(p['N_IN'], p['N_OUT'], p['MULTS'])
+        self.acc_stage, self.credits = dense_pipeline(p)
         self.load: list[int] = []  # cycle the vector enters the compute register
-        self.done: list[int] = []  # cycle of its last compute step
+        self.done: list[int] = []  # cycle of its last step
 
     def _accept_next(self):
         i = len(self.acc)
         a = max(self.up.offered(i), self.load[i - 1] + 1) if i else self.up.offered(0)
         load = max(a, self.done[i - 1]) if i else a
-        stall = max(0, self.offered(i - 1) - 1 - (load + self.blocks)) if i else 0
+        start = load + 1
+        if i >= self.credits:
+            start = max(start, self.down.accepted(i - self.credits) + 1)
         self.acc.append(a)
         self.load.append(load)
-        self.done.append(load + self.steps + stall)
+        self.done.append(start + self.steps - 1)
 
     def _offer_next(self):
         j = len(self.out)
         self.accepted(j)
-        moved = max(self.done[j] + 1, self.down.accepted(j - 1) if j else 0)  # result -> output register
-        self.out.append(moved + 1)
+        pushed = self.done[j] + self.acc_stage + 2  # into the output FIFO (never full: credits)
+        self.out.append(max(pushed, self.down.accepted(j - 1) if j else 0) + 1)
 
 
 class _Flatten(_Element):

@@ -1,45 +1,56 @@
 /*
- * dense_unit: folded matrix-vector unit (hls4ml dense / the MAC core of conv2d), bit-exact to
- * lenet5_hls.model.golden._mac:
+ * dense_unit: folded, pipelined matrix-vector unit (hls4ml dense / the MAC core of conv2d), bit-exact to
+ * the dense and conv2d kinds' golden function (lenet5_hls.kinds.mac):
  *
  *   for each output j:  acc = cast_acc(b[j])
  *                       for k = 0 .. N_IN-1:  acc = cast_acc(acc + cast_acc(x[k] * w[k][j]))
  *                       y[j] = cast_out(acc)
  *
  * where cast_acc is an ap_fixed assignment to the accumulator type (ACC_ROUNDING, ACC_OVERFLOW) and
- * cast_out one to the output type (OUT_ROUNDING, OUT_OVERFLOW), all done by fxp_requant. The additions
- * run in input order k = 0..N_IN-1 for every output with a cast after each one, so saturating
- * accumulators behave exactly as in the golden model (for WRAP accumulators any order gives the same
- * result anyway).
+ * cast_out one to the output type (OUT_ROUNDING, OUT_OVERFLOW), all done by fxp_requant.
  *
  * Streams: one input beat = one vector of N_IN elements (element k at s_axis_tdata[k*IN_W +: IN_W]);
  * one output beat = N_OUT results (element j at m_axis_tdata[j*OUT_W +: OUT_W]).
  *
  * Folding: MULTS multipliers work in parallel (hls4ml's reuse factor is N_IN*N_OUT/MULTS). MULTS must
  * divide N_IN*N_OUT. They are split as PO = gcd(MULTS, N_OUT) outputs in parallel times
- * PI = MULTS/PO consecutive inputs per output and cycle (PI always divides N_IN); a cycle adds the PI
- * products of one output into its accumulator in input order (a chain of PI casts; for a WRAP
- * accumulator, where the order cannot matter, one sum of the PI cast products).
- * Cycle count: every vector takes exactly STEPS = N_IN*N_OUT/MULTS compute cycles
- * (= ceil(N_IN*N_OUT/MULTS), the divisibility being required), and back-to-back vectors are
- * processed at one vector per STEPS cycles in steady state: the next input vector is accepted into
- * a skid register while the current one is computed and starts on the cycle after the current one's
- * last step; the finished result vector waits in its own register for the output stream. Latency
- * (input handshake to output handshake, ready sink): STEPS + 2 cycles. Under backpressure the unit
- * stalls only when a finished group would overwrite a result vector still waiting for m_axis.
+ * PI = MULTS/PO consecutive inputs per output and step (PI always divides N_IN).
  * Schedule: for group g = 0..N_OUT/PO-1 (outputs g*PO .. g*PO+PO-1), for block kb = 0..N_IN/PI-1
- * (inputs kb*PI .. kb*PI+PI-1): one cycle, ROM address a = g*(N_IN/PI) + kb.
+ * (inputs kb*PI .. kb*PI+PI-1): one step, ROM address a = g*(N_IN/PI) + kb; STEPS = N_IN*N_OUT/MULTS
+ * steps per vector, issued on consecutive cycles.
  *
- * ROM files ($readmemh, hex, one word per line, written by lenet5_hls.hls.rtl_params):
+ * Pipeline (stage k = k cycles after a step is issued; every stage is a register, so no path holds more
+ * than one of: ROM read, multiplier, cast, ADD_LEVELS adder levels, accumulator add):
+ *   1  weight ROM read (block RAM read register), input block register
+ *   2  weight ROM output register, input block delayed: the multiplier's input registers
+ *   3  product register (exact x*w)
+ *   4  products cast to the accumulator type
+ *   4+s  adder tree stage s = 1..TREE_STAGES (ADD_LEVELS levels each) over the PI cast products
+ *   ACC_STAGE = 4+TREE_STAGES  accumulator add: acc = (first block ? cast_acc(b) : acc) + sum
+ *   ACC_STAGE+1  output cast of a group's last accumulator value into the result vector
+ *   ACC_STAGE+2  the complete result vector written into the output FIFO
+ * A WRAP accumulator (ACC_OVERFLOW 0) sums the PI products of a step with a balanced tree: each cast
+ * after an addition keeps the low ACC_W bits and addition modulo 2^ACC_W is associative, so the result
+ * equals the golden model's chain. A saturating accumulator is order dependent: its PI products are
+ * added one by one in input order, a cast after each, inside the accumulator stage (TREE_STAGES = 0).
+ *
+ * Flow control without a combinational path from m_axis_tready into the datapath: the pipeline never
+ * stalls. A vector starts only while fewer than CREDITS vectors are started and not yet taken from the
+ * output FIFO (CREDITS beats deep), so every started vector has a FIFO slot when it completes. CREDITS
+ * covers the pipeline's round trip, so a ready sink never holds the unit back.
+ * Input: the next vector is accepted into a skid register while the current one is computed, and
+ * starts on the cycle after the current one's last step (or when a credit frees up).
+ * Cycle counts (ready sink): one vector per STEPS cycles in steady state; latency (input handshake to
+ * output handshake) STEPS + ACC_STAGE + 3 cycles. lenet5_hls.rtl.timing models this cycle by cycle,
+ * lenet5_hls.rtl.params.dense_pipeline computes ACC_STAGE and CREDITS as the localparams below.
+ *
+ * ROM files ($readmemh, hex, one word per line, written by lenet5_hls.rtl.params):
  *   WEIGHT_FILE: STEPS words of MULTS*W_W bits; word a = g*(N_IN/PI) + kb holds, for po < PO and
  *                pi < PI, the raw weight w[kb*PI + pi][g*PO + po] (W_W-bit two's complement or
  *                unsigned) at bits [(po*PI + pi)*W_W +: W_W].
  *   BIAS_FILE:   N_OUT/PO words of PO*B_W bits; word g holds raw bias b[g*PO + po] at [po*B_W +: B_W].
- * Both ROMs are read synchronously (block-RAM friendly). Conv2d weights (kh, kw, cin, cout) are used
- * as an (kh*kw*cin) x cout matrix, input index (ky*KW + kx)*C + c.
- *
- * Timing note: the per-cycle datapath (multiply, cast, PI-input sum or chained add+cast, output cast) is one
- * combinational stage; large PI makes it long.
+ * Both ROMs are read synchronously from registered addresses. Conv2d weights (kh, kw, cin, cout) are
+ * used as an (kh*kw*cin) x cout matrix, input index (ky*KW + kx)*C + c.
  */
 
 `resetall
@@ -92,6 +103,8 @@ module dense_unit #
     parameter integer OUT_ROUNDING = 0,
     // Output overflow code: 0 WRAP, 1 SAT, 2 SAT_ZERO, 3 SAT_SYM
     parameter integer OUT_OVERFLOW = 0,
+    // Adder-tree levels between two pipeline registers (>= 1; fewer: shorter paths, more stages)
+    parameter integer ADD_LEVELS = 2,
     // $readmemh file of the weight ROM (layout above); give an absolute path
     parameter WEIGHT_FILE = "weights.mem",
     // $readmemh file of the bias ROM (layout above); give an absolute path
@@ -132,27 +145,46 @@ function integer gcd;
     end
 endfunction
 
+// partial sums at adder-tree level lv: ceil(PI / 2^lv)
+function integer tree_width;
+    input integer lv;
+    begin
+        tree_width = (PI + (1 << lv) - 1) >> lv;
+    end
+endfunction
+
 // outputs computed in parallel
 localparam integer PO = gcd(MULTS, N_OUT);
-// consecutive inputs per output and cycle
+// consecutive inputs per output and step
 localparam integer PI = PO > 0 && MULTS % PO == 0 ? MULTS / PO : 1;
-// cycles per output group
+// steps per output group
 localparam integer KB = N_IN / PI;
 // output groups
 localparam integer G = N_OUT / PO;
-// compute cycles per vector (= N_IN*N_OUT/MULTS)
+// steps per vector (= N_IN*N_OUT/MULTS)
 localparam integer STEPS = KB * G;
+// adder-tree levels over a step's PI products (WRAP accumulators only) and their register stages
+localparam integer TREE_LEVELS = ACC_OVERFLOW == 0 && PI > 1 ? $clog2(PI) : 0;
+localparam integer TREE_STAGES = ADD_LEVELS > 0 ? (TREE_LEVELS + ADD_LEVELS - 1) / ADD_LEVELS : 0;
+// pipeline stage of the accumulator add (cycles after a step's issue)
+localparam integer ACC_STAGE = 4 + TREE_STAGES;
+// vectors started and not yet taken from the output FIFO, at most (= FIFO depth): covers the round trip
+// from a vector's last step through the FIFO and back into the start condition
+localparam integer CREDITS = 1 + (ACC_STAGE + 3 + STEPS - 1) / STEPS;
 // counter widths
 localparam integer KBW = KB > 1 ? $clog2(KB) : 1;
 localparam integer GW = G > 1 ? $clog2(G) : 1;
 localparam integer AW = STEPS > 1 ? $clog2(STEPS) : 1;
+localparam integer CW = $clog2(CREDITS + 1);
 // last values of the block and group counters
 localparam integer KB_LAST_INT = KB - 1;
 localparam integer G_LAST_INT = G - 1;
 localparam [KBW-1:0] KB_LAST = KB_LAST_INT[KBW-1:0];
 localparam [GW-1:0] G_LAST = G_LAST_INT[GW-1:0];
+localparam [CW-1:0] CREDITS_CNT = CREDITS[CW-1:0];
 // packed vector widths
 localparam integer IN_VEC_W = N_IN * IN_W;
+localparam integer BLOCK_W = PI * IN_W;
 localparam integer OUT_VEC_W = N_OUT * OUT_W;
 localparam integer GROUP_W = PO * OUT_W;
 // ROM word widths
@@ -163,6 +195,8 @@ localparam integer PROD_W = IN_W + W_W + 2;
 localparam integer PROD_FRAC = IN_FRAC + W_FRAC;
 // accumulator sum before its overflow cast
 localparam integer SUM_W = ACC_W + 2;
+// step tag carried down the pipeline: {group, last step of the vector, last block, first block, valid}
+localparam integer TAG_W = GW + 4;
 
 initial begin
     if (N_IN < 1 || N_OUT < 1 || MULTS < 1) begin
@@ -185,26 +219,15 @@ initial begin
         $error("Error: dense_unit overflow codes must be 0..3 (instance %m)");
         $finish;
     end
+    if (ADD_LEVELS < 1) begin
+        $error("Error: dense_unit ADD_LEVELS=%0d must be >= 1 (instance %m)", ADD_LEVELS);
+        $finish;
+    end
 end
 
 /*
- * Weight and bias ROMs, synchronous read: *_word_reg holds the word of the current step
+ * Issue: input skid register, current vector, schedule counters, credits
  */
-reg [WWORD_W-1:0] weight_rom [0:STEPS-1];
-reg [BWORD_W-1:0] bias_rom [0:G-1];
-
-initial begin
-    $readmemh(WEIGHT_FILE, weight_rom);
-    $readmemh(BIAS_FILE, bias_rom);
-end
-
-reg [WWORD_W-1:0] weight_word_reg;
-reg [BWORD_W-1:0] bias_word_reg;
-
-/*
- * State
- */
-// input skid register (next vector, accepted while the current one is computed)
 reg                 s_axis_tready_reg;
 reg [IN_VEC_W-1:0]  skid_data_reg;
 reg                 skid_valid_reg, skid_valid_next;
@@ -213,39 +236,27 @@ reg                 skid_valid_reg, skid_valid_next;
 reg [IN_VEC_W-1:0]  x_reg;
 reg                 cur_valid_reg, cur_valid_next;
 
-// schedule counters
 reg [KBW-1:0]       kb_reg, kb_next;
 reg [GW-1:0]        g_reg, g_next;
 reg [AW-1:0]        addr_reg, addr_next;
-
-// PO accumulators
-reg [PO*ACC_W-1:0]  acc_reg;
-
-// result vector being assembled (groups shifted in from the top), full when complete
-reg [OUT_VEC_W-1:0] res_reg;
-reg                 res_full_reg, res_full_next;
-
-// output register
-reg [OUT_VEC_W-1:0] m_axis_tdata_reg;
-reg                 m_axis_tvalid_reg, m_axis_tvalid_next;
+reg [CW-1:0]        credit_cnt_reg, credit_cnt_next;
+// decoded a cycle early from the next state, so that the issue decisions (which select the wide vector
+// registers) are flip-flops: the counters are at a block's/group's first or last value, a vector's
+// start, a step is issued, the current-vector register can take a new vector
+reg                 kb_first_reg, kb_last_reg, g_last_reg, vector_start_reg;
+reg                 step_reg, cur_free_reg;
+reg                 vector_start_next, credit_free_next, step_next, cur_free_next;
 
 assign s_axis_tready = s_axis_tready_reg;
-assign m_axis_tdata = m_axis_tdata_reg;
-assign m_axis_tvalid = m_axis_tvalid_reg;
 
-/*
- * Control
- */
-wire kb_last = kb_reg == KB_LAST;
-wire g_last = g_reg == G_LAST;
-// the finished result vector moves to the output register
-wire res_xfer = res_full_reg && (!m_axis_tvalid_reg || m_axis_tready);
-// a compute step: stalls only at a group end while the result register still waits for the output
-wire step = cur_valid_reg && !(kb_last && res_full_reg && !res_xfer);
+// a vector leaves the output FIFO
+wire vector_taken = m_axis_tvalid && m_axis_tready;
+// a step is issued (a vector's first step waits for a credit: a free output FIFO slot)
+wire step = step_reg;
 // last step of the current vector
-wire cur_done = step && kb_last && g_last;
-// the current-vector register can take a new vector this cycle
-wire cur_free = !cur_valid_reg || cur_done;
+wire cur_done = step && kb_last_reg && g_last_reg;
+// the current-vector register can take a new vector this cycle (= !cur_valid_reg || cur_done)
+wire cur_free = cur_free_reg;
 // ready next cycle unless the skid register is (or becomes) full while the current vector is busy
 wire s_axis_tready_early = cur_free || (!skid_valid_reg && !s_axis_tvalid);
 
@@ -280,40 +291,71 @@ always @* begin
     g_next = g_reg;
     addr_next = addr_reg;
     if (step) begin
-        kb_next = kb_last ? {KBW{1'b0}} : kb_reg + 1'b1;
-        if (kb_last) begin
-            g_next = g_last ? {GW{1'b0}} : g_reg + 1'b1;
+        kb_next = kb_last_reg ? {KBW{1'b0}} : kb_reg + 1'b1;
+        if (kb_last_reg) begin
+            g_next = g_last_reg ? {GW{1'b0}} : g_reg + 1'b1;
         end
-        addr_next = (kb_last && g_last) ? {AW{1'b0}} : addr_reg + 1'b1;
+        addr_next = (kb_last_reg && g_last_reg) ? {AW{1'b0}} : addr_reg + 1'b1;
     end
+    credit_cnt_next = credit_cnt_reg + {{(CW-1){1'b0}}, step && vector_start_reg} - {{(CW-1){1'b0}}, vector_taken};
 
-    res_full_next = res_full_reg;
-    m_axis_tvalid_next = m_axis_tvalid_reg;
-    if (res_xfer) begin
-        res_full_next = 1'b0;
-        m_axis_tvalid_next = 1'b1;
-    end else if (m_axis_tready) begin
-        m_axis_tvalid_next = 1'b0;
-    end
-    if (cur_done) begin
-        res_full_next = 1'b1;
-    end
+    vector_start_next = kb_next == {KBW{1'b0}} && g_next == {GW{1'b0}};
+    credit_free_next = credit_cnt_next != CREDITS_CNT;
+    step_next = cur_valid_next && (!vector_start_next || credit_free_next);
+    cur_free_next = !cur_valid_next || (step_next && kb_next == KB_LAST && g_next == G_LAST);
 end
 
 /*
- * Datapath
+ * Pipeline registers; tag_pipe[(k-1)*TAG_W +: TAG_W] is the tag of the step in stage k (issued k cycles ago)
  */
-// x_reg rotated by one block of PI elements
-wire [IN_VEC_W-1:0] x_rot;
-// results of the group finishing this cycle, and res_reg with them shifted in
+reg [WWORD_W-1:0] weight_rom [0:STEPS-1];
+reg [BWORD_W-1:0] bias_rom [0:G-1];
+
+initial begin
+    $readmemh(WEIGHT_FILE, weight_rom);
+    $readmemh(BIAS_FILE, bias_rom);
+end
+
+reg [(ACC_STAGE+1)*TAG_W-1:0] tag_pipe;
+// stage 1: ROM read register, input block; stage 2: ROM output register and, in each multiplier's
+// g_in block, its own copy of its input element (x_op_reg)
+reg [WWORD_W-1:0] weight_rd_reg, weight_q_reg;
+reg [BLOCK_W-1:0] x1_reg;
+// stage 3: exact products; stage 4: products cast to the accumulator type
+reg [MULTS*PROD_W-1:0] prod_reg;
+reg [MULTS*ACC_W-1:0] cprod_reg;
+// bias word read two stages before the accumulator, cast one stage before
+reg [BWORD_W-1:0] bias_rd_reg;
+reg [PO*ACC_W-1:0] bias_acc_reg;
+// accumulator stage output, result vector (groups shifted in from the top), its completion flag
+reg [PO*ACC_W-1:0] acc_reg;
+reg [OUT_VEC_W-1:0] res_reg;
+reg res_valid_reg;
+
+wire [TAG_W-1:0] issue_tag = {g_reg, cur_done, kb_last_reg, kb_first_reg, step};
+// the step in the accumulator stage: valid, first block; in the output-cast stage: valid, last block,
+// last step of the vector
+wire acc_valid = tag_pipe[(ACC_STAGE-1)*TAG_W];
+wire acc_first = tag_pipe[(ACC_STAGE-1)*TAG_W+1];
+wire out_valid = tag_pipe[ACC_STAGE*TAG_W];
+wire out_last = tag_pipe[ACC_STAGE*TAG_W+2];
+wire out_vlast = tag_pipe[ACC_STAGE*TAG_W+3];
+// the group of the step in stage ACC_STAGE-2 addresses the bias ROM
+wire [GW-1:0] bias_g = tag_pipe[(ACC_STAGE-3)*TAG_W+4 +: GW];
+wire [BWORD_W-1:0] bias_word = bias_rom[bias_g];
+
+wire [PO*ACC_W-1:0] bias_acc;
+wire [MULTS*PROD_W-1:0] prods;
+wire [MULTS*ACC_W-1:0] cprods;
+wire [PO*ACC_W-1:0] acc_new;
 wire [GROUP_W-1:0] group_out;
 wire [OUT_VEC_W-1:0] res_shifted;
-// new accumulator values
-wire [PO*ACC_W-1:0] acc_new;
+// x_reg rotated by one block of PI elements
+wire [IN_VEC_W-1:0] x_rot;
 
 generate
 if (KB > 1) begin : g_rotate
-    assign x_rot = {x_reg[PI*IN_W-1:0], x_reg[IN_VEC_W-1:PI*IN_W]};
+    assign x_rot = {x_reg[BLOCK_W-1:0], x_reg[IN_VEC_W-1:BLOCK_W]};
 end else begin : g_no_rotate
     assign x_rot = x_reg;
 end
@@ -325,36 +367,35 @@ end else begin : g_no_shift
 end
 endgenerate
 
-genvar po, pi;
+genvar po, pi, lv, i;
 generate
 for (po = 0; po < PO; po = po + 1) begin : g_out
-    // bias of output g*PO + po, cast to the accumulator type
-    wire [ACC_W-1:0] bias_acc;
-
     fxp_requant #(
         .IN_W(B_W), .IN_FRAC(B_FRAC), .IN_SIGNED(B_SIGNED),
         .OUT_W(ACC_W), .OUT_FRAC(ACC_FRAC), .OUT_SIGNED(ACC_SIGNED),
         .ROUNDING(ACC_ROUNDING), .OVERFLOW(ACC_OVERFLOW)
     )
     bias_cast_inst (
-        .in_data(bias_word_reg[po*B_W +: B_W]),
-        .out_data(bias_acc)
+        .in_data(bias_rd_reg[po*B_W +: B_W]),
+        .out_data(bias_acc[po*ACC_W +: ACC_W])
     );
 
-    // accumulator value this cycle starts from: the bias at a group's first block
-    wire [ACC_W-1:0] acc_start = kb_reg == {KBW{1'b0}} ? bias_acc : acc_reg[po*ACC_W +: ACC_W];
-    // the PI products of this cycle, each cast to the accumulator type
-    wire [PI*ACC_W-1:0] prods;
-    // accumulator after all PI products of this cycle
-    wire [ACC_W-1:0] acc_total;
-
     for (pi = 0; pi < PI; pi = pi + 1) begin : g_in
-        wire [IN_W-1:0] x = x_reg[pi*IN_W +: IN_W];
-        wire [W_W-1:0] w = weight_word_reg[(po*PI + pi)*W_W +: W_W];
+        localparam integer M = po * PI + pi;
+        // the multiplier's input register: one per multiplier, next to it, where a shared one would fan
+        // out to PO multipliers across the device (keep: synthesis must not merge the copies)
+        reg [IN_W-1:0] x_op_reg;
+        (* keep *)
+        always @(posedge clk) begin
+            x_op_reg <= x1_reg[pi*IN_W +: IN_W];
+        end
+
+        wire [IN_W-1:0] x = x_op_reg;
+        wire [W_W-1:0] w = weight_q_reg[M*W_W +: W_W];
         wire signed [PROD_W-1:0] x_ext = {{(PROD_W-IN_W){IN_SIGNED != 0 ? x[IN_W-1] : 1'b0}}, x};
         wire signed [PROD_W-1:0] w_ext = {{(PROD_W-W_W){W_SIGNED != 0 ? w[W_W-1] : 1'b0}}, w};
         // exact product (|x*w| < 2^(IN_W+W_W)), PROD_FRAC fractional bits
-        wire signed [PROD_W-1:0] prod = x_ext * w_ext;
+        assign prods[M*PROD_W +: PROD_W] = x_ext * w_ext;
 
         fxp_requant #(
             .IN_W(PROD_W), .IN_FRAC(PROD_FRAC), .IN_SIGNED(1),
@@ -362,33 +403,54 @@ for (po = 0; po < PO; po = po + 1) begin : g_out
             .ROUNDING(ACC_ROUNDING), .OVERFLOW(ACC_OVERFLOW)
         )
         prod_cast_inst (
-            .in_data(prod),
-            .out_data(prods[pi*ACC_W +: ACC_W])
+            .in_data(prod_reg[M*PROD_W +: PROD_W]),
+            .out_data(cprods[M*ACC_W +: ACC_W])
         );
     end
 
-    if (ACC_OVERFLOW == 0) begin : g_wrap_sum
-        // WRAP: each cast after an addition keeps the low ACC_W bits, and addition modulo 2^ACC_W
-        // is associative, so the cycle's products are one sum (an adder tree for synthesis, a single
-        // evaluation per cycle for event-driven simulators) with the same result as the chain.
-        reg [ACC_W-1:0] total;
-        integer i;
-        always @* begin
-            total = acc_start;
-            for (i = 0; i < PI; i = i + 1) begin
-                total = total + prods[i*ACC_W +: ACC_W];
+    // the accumulator value a step starts from: the bias at a group's first block
+    wire [ACC_W-1:0] acc_start = acc_first ? bias_acc_reg[po*ACC_W +: ACC_W] : acc_reg[po*ACC_W +: ACC_W];
+
+    if (ACC_OVERFLOW == 0) begin : g_wrap_tree
+        // level lv holds ceil(PI / 2^lv) partial sums modulo 2^ACC_W (level 0: the cast products); a level
+        // is registered every ADD_LEVELS levels and at the root
+        for (lv = 0; lv <= TREE_LEVELS; lv = lv + 1) begin : g_level
+            localparam integer N_HERE = tree_width(lv);
+            wire [N_HERE*ACC_W-1:0] val;
+            if (lv == 0) begin : g_leaves
+                assign val = cprod_reg[po*PI*ACC_W +: PI*ACC_W];
+            end else begin : g_sums
+                localparam integer N_PREV = tree_width(lv - 1);
+                wire [N_PREV*ACC_W-1:0] prev = g_level[lv-1].val;
+                wire [N_HERE*ACC_W-1:0] sum;
+                for (i = 0; i < N_HERE; i = i + 1) begin : g_add
+                    if (2 * i + 1 < N_PREV) begin : g_pair
+                        assign sum[i*ACC_W +: ACC_W] = prev[2*i*ACC_W +: ACC_W] + prev[(2*i+1)*ACC_W +: ACC_W];
+                    end else begin : g_odd
+                        assign sum[i*ACC_W +: ACC_W] = prev[2*i*ACC_W +: ACC_W];
+                    end
+                end
+                if (lv % ADD_LEVELS == 0 || lv == TREE_LEVELS) begin : g_registered
+                    reg [N_HERE*ACC_W-1:0] sum_reg;
+                    always @(posedge clk) begin
+                        sum_reg <= sum;
+                    end
+                    assign val = sum_reg;
+                end else begin : g_comb
+                    assign val = sum;
+                end
             end
         end
-        assign acc_total = total;
+        assign acc_new[po*ACC_W +: ACC_W] = acc_start + g_level[TREE_LEVELS].val[ACC_W-1:0];
     end else begin : g_sat_chain
-        // saturating accumulators: in input order, a cast after every addition (as golden._mac);
-        // chain[i] is the accumulator after the first i products of this cycle
+        // saturating accumulators: in input order, a cast after every addition (as the golden model);
+        // chain[k] is the accumulator after the first k products of the step
         wire [(PI+1)*ACC_W-1:0] chain;
         assign chain[ACC_W-1:0] = acc_start;
-        assign acc_total = chain[PI*ACC_W +: ACC_W];
+        assign acc_new[po*ACC_W +: ACC_W] = chain[PI*ACC_W +: ACC_W];
         for (pi = 0; pi < PI; pi = pi + 1) begin : g_add
             wire [ACC_W-1:0] acc_in = chain[pi*ACC_W +: ACC_W];
-            wire [ACC_W-1:0] prod_acc = prods[pi*ACC_W +: ACC_W];
+            wire [ACC_W-1:0] prod_acc = cprod_reg[(po*PI + pi)*ACC_W +: ACC_W];
             wire acc_sign = ACC_SIGNED != 0 && acc_in[ACC_W-1];
             wire prod_sign = ACC_SIGNED != 0 && prod_acc[ACC_W-1];
             // exact sum of two accumulator values
@@ -406,28 +468,37 @@ for (po = 0; po < PO; po = po + 1) begin : g_out
         end
     end
 
-    assign acc_new[po*ACC_W +: ACC_W] = acc_total;
-
     fxp_requant #(
         .IN_W(ACC_W), .IN_FRAC(ACC_FRAC), .IN_SIGNED(ACC_SIGNED),
         .OUT_W(OUT_W), .OUT_FRAC(OUT_FRAC), .OUT_SIGNED(OUT_SIGNED),
         .ROUNDING(OUT_ROUNDING), .OVERFLOW(OUT_OVERFLOW)
     )
     out_cast_inst (
-        .in_data(acc_total),
+        .in_data(acc_reg[po*ACC_W +: ACC_W]),
         .out_data(group_out[po*OUT_W +: OUT_W])
     );
 end
 endgenerate
 
-// ROM read addresses: the next step's word (step 0 during reset)
-wire [AW-1:0] weight_addr = rst ? {AW{1'b0}} : addr_next;
-wire [GW-1:0] bias_addr = rst ? {GW{1'b0}} : g_next;
+/*
+ * Output FIFO: a started vector always finds a slot (credits), so its s_axis_tready is not needed
+ */
+wire fifo_in_ready_unused;
 
-always @(posedge clk) begin
-    weight_word_reg <= weight_rom[weight_addr];
-    bias_word_reg <= bias_rom[bias_addr];
-end
+axis_fifo #(
+    .DATA_W(OUT_VEC_W),
+    .DEPTH(CREDITS)
+)
+out_fifo_inst (
+    .clk(clk),
+    .rst(rst),
+    .s_axis_tdata(res_reg),
+    .s_axis_tvalid(res_valid_reg),
+    .s_axis_tready(fifo_in_ready_unused),
+    .m_axis_tdata(m_axis_tdata),
+    .m_axis_tvalid(m_axis_tvalid),
+    .m_axis_tready(m_axis_tready)
+);
 
 always @(posedge clk) begin
     s_axis_tready_reg <= s_axis_tready_early;
@@ -436,8 +507,13 @@ always @(posedge clk) begin
     kb_reg <= kb_next;
     g_reg <= g_next;
     addr_reg <= addr_next;
-    res_full_reg <= res_full_next;
-    m_axis_tvalid_reg <= m_axis_tvalid_next;
+    credit_cnt_reg <= credit_cnt_next;
+    kb_first_reg <= kb_next == {KBW{1'b0}};
+    kb_last_reg <= kb_next == KB_LAST;
+    g_last_reg <= g_next == G_LAST;
+    vector_start_reg <= vector_start_next;
+    step_reg <= step_next;
+    cur_free_reg <= cur_free_next;
 
     if (store_input_to_skid) begin
         skid_data_reg <= s_axis_tdata;
@@ -451,17 +527,22 @@ always @(posedge clk) begin
         x_reg <= x_rot;
     end
 
-    if (step) begin
+    tag_pipe <= {tag_pipe[ACC_STAGE*TAG_W-1:0], issue_tag};
+    weight_rd_reg <= weight_rom[addr_reg];
+    weight_q_reg <= weight_rd_reg;
+    x1_reg <= x_reg[BLOCK_W-1:0];
+    prod_reg <= prods;
+    cprod_reg <= cprods;
+    bias_rd_reg <= bias_word;
+    bias_acc_reg <= bias_acc;
+
+    if (acc_valid) begin
         acc_reg <= acc_new;
     end
-
-    if (step && kb_last) begin
+    if (out_valid && out_last) begin
         res_reg <= res_shifted;
     end
-
-    if (res_xfer) begin
-        m_axis_tdata_reg <= res_reg;
-    end
+    res_valid_reg <= out_valid && out_vlast;
 
     if (rst) begin
         s_axis_tready_reg <= 1'b0;
@@ -470,9 +551,15 @@ always @(posedge clk) begin
         kb_reg <= {KBW{1'b0}};
         g_reg <= {GW{1'b0}};
         addr_reg <= {AW{1'b0}};
-        res_full_reg <= 1'b0;
-        m_axis_tvalid_reg <= 1'b0;
-        m_axis_tdata_reg <= {OUT_VEC_W{1'b0}};
+        credit_cnt_reg <= {CW{1'b0}};
+        kb_first_reg <= 1'b1;
+        kb_last_reg <= KB == 1;
+        g_last_reg <= G == 1;
+        vector_start_reg <= 1'b1;
+        step_reg <= 1'b0;
+        cur_free_reg <= 1'b1;
+        tag_pipe <= {(ACC_STAGE+1)*TAG_W{1'b0}};
+        res_valid_reg <= 1'b0;
     end
 end
 
