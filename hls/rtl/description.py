@@ -161,8 +161,10 @@ class Folding:
     layers: list[LayerPlan]
 
     @classmethod
-    def from_plan(cls, plan: Plan) -> Folding:
-        return cls(**{**plan.to_json(), 'layers': plan.layers})
+    def from_plan(cls, plan: Plan, ii_cycles: int) -> Folding:
+        """The plan with the II of the cycle model (rtl/timing.py): the plan's own figure counts busy cycles
+        per layer, the model also the window generator's padding positions and the stalls between stages."""
+        return cls(**{**replace(plan, ii_cycles=ii_cycles).to_json(), 'layers': plan.layers})
 
     def to_json(self) -> dict:
         return asdict(self)
