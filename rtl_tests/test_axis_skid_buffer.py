@@ -14,6 +14,8 @@ CASES = {
     'w1': dict(DATA_W=1),
     'w8': dict(DATA_W=8),
     'w37': dict(DATA_W=37),
+    # three 64-bit chunks, the last partial: each chunk has its own copies of the control flip-flops
+    'w150-chunks': dict(DATA_W=150),
 }
 
 

@@ -11,7 +11,8 @@
  * Handshake: a beat moves when tvalid && tready; m_axis_tvalid never waits for
  * m_axis_tready; beats are neither lost, duplicated nor reordered under any backpressure.
  * Latency: 1 clock. Storage: 2 * DATA_W flip-flops. Data registers are reset to zero, so no
- * X reaches m_axis_tdata after reset; they load only with valid beats.
+ * X reaches m_axis_tdata after reset; they load only with valid beats. Wide beats are registered in
+ * chunks of 64 bits, each with its own copy of two control flip-flops (see CHUNK_W).
  */
 
 `timescale 1ns / 1ps
@@ -40,9 +41,13 @@ initial begin
     end
 end
 
-reg [DATA_W-1:0] m_axis_tdata_reg, m_axis_tdata_next;
+// the data registers are updated in chunks of at most CHUNK_W bits, each with its own copy of the control
+// state its enables are decoded from: one shared enable would fan out to all DATA_W flip-flops of a wide
+// beat (a window of 1,200 bits) and its routing would set the clock
+localparam integer CHUNK_W = 64;
+localparam integer CHUNKS = (DATA_W + CHUNK_W - 1) / CHUNK_W;
+
 reg              m_axis_tvalid_reg,           m_axis_tvalid_next;
-reg [DATA_W-1:0] temp_tdata_reg, temp_tdata_next;
 reg              temp_tvalid_reg,           temp_tvalid_next;
 reg              s_axis_tready_reg;
 
@@ -51,27 +56,21 @@ reg              s_axis_tready_reg;
 wire s_axis_tready_early = m_axis_tready || (!temp_tvalid_reg && (!m_axis_tvalid_reg || !s_axis_tvalid));
 
 assign s_axis_tready = s_axis_tready_reg;
-assign m_axis_tdata  = m_axis_tdata_reg;
 assign m_axis_tvalid = m_axis_tvalid_reg;
 
 always @* begin
-    m_axis_tdata_next  = m_axis_tdata_reg;
     m_axis_tvalid_next = m_axis_tvalid_reg;
-    temp_tdata_next    = temp_tdata_reg;
     temp_tvalid_next   = temp_tvalid_reg;
 
     if (s_axis_tready_reg) begin
         // input side is open: the accepted beat goes to the output register or the skid register
         if (m_axis_tready || !m_axis_tvalid_reg) begin
-            if (s_axis_tvalid) m_axis_tdata_next = s_axis_tdata;
             m_axis_tvalid_next = s_axis_tvalid;
         end else begin
-            if (s_axis_tvalid) temp_tdata_next = s_axis_tdata;
             temp_tvalid_next   = s_axis_tvalid;
         end
     end else if (m_axis_tready) begin
         // input side closed: the consumer takes the output, the skid register refills it
-        m_axis_tdata_next  = temp_tdata_reg;
         m_axis_tvalid_next = temp_tvalid_reg;
         temp_tvalid_next   = 1'b0;
     end
@@ -79,19 +78,64 @@ end
 
 always @(posedge clk) begin
     if (rst) begin
-        m_axis_tdata_reg  <= {DATA_W{1'b0}};
         m_axis_tvalid_reg <= 1'b0;
-        temp_tdata_reg    <= {DATA_W{1'b0}};
         temp_tvalid_reg   <= 1'b0;
         s_axis_tready_reg <= 1'b0;
     end else begin
-        m_axis_tdata_reg  <= m_axis_tdata_next;
         m_axis_tvalid_reg <= m_axis_tvalid_next;
-        temp_tdata_reg    <= temp_tdata_next;
         temp_tvalid_reg   <= temp_tvalid_next;
         s_axis_tready_reg <= s_axis_tready_early;
     end
 end
+
+genvar ch;
+generate
+for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
+    localparam integer LO = ch * CHUNK_W;
+    localparam integer W = DATA_W - LO < CHUNK_W ? DATA_W - LO : CHUNK_W;
+
+    // this chunk's copies of m_axis_tvalid_reg and s_axis_tready_reg (keep: synthesis must not merge them)
+    reg out_valid_reg;
+    reg in_ready_reg;
+    reg [W-1:0] out_data_reg;
+    reg [W-1:0] temp_data_reg;
+
+    // the data moves as in the always block above: input -> output or skid register, skid -> output
+    wire out_free = m_axis_tready || !out_valid_reg;
+    wire in_to_out = in_ready_reg && out_free && s_axis_tvalid;
+    wire in_to_temp = in_ready_reg && !out_free && s_axis_tvalid;
+    wire temp_to_out = !in_ready_reg && m_axis_tready;
+
+    (* keep *)
+    always @(posedge clk) begin
+        if (rst) begin
+            out_valid_reg <= 1'b0;
+            in_ready_reg <= 1'b0;
+        end else begin
+            out_valid_reg <= m_axis_tvalid_next;
+            in_ready_reg <= s_axis_tready_early;
+        end
+    end
+
+    always @(posedge clk) begin
+        if (rst) begin
+            out_data_reg <= {W{1'b0}};
+            temp_data_reg <= {W{1'b0}};
+        end else begin
+            if (in_to_out) begin
+                out_data_reg <= s_axis_tdata[LO +: W];
+            end else if (temp_to_out) begin
+                out_data_reg <= temp_data_reg;
+            end
+            if (in_to_temp) begin
+                temp_data_reg <= s_axis_tdata[LO +: W];
+            end
+        end
+    end
+
+    assign m_axis_tdata[LO +: W] = out_data_reg;
+end
+endgenerate
 
 endmodule
 
