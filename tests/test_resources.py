@@ -73,7 +73,10 @@ def test_report_of_a_tiny_generated_design(tmp_path):
         assert report['total'][key] == sum(la[key] for la in report['layers']), key
     ours = {la.name: la.multipliers for la in desc.folding.layers}
     for name in ('conv', 'fc'):
-        assert layers[name]['dsp'] == layers[name]['our_multipliers'] == ours[name]
+        # Yosys may build a product this narrow (4 x 4 bits) from LUTs instead of a DSP48E1 (mul2dsp's minimum
+        # product width); test_small_stage_counts_grow_with_parallelism checks one DSP per wider product
+        assert layers[name]['our_multipliers'] == ours[name]
+        assert layers[name]['dsp'] <= ours[name] and layers[name]['lut'] > 0, name
         assert layers[name]['hls4ml_multiplier_limit'] is None
     assert report['total']['lut'] > 0 and report['total']['ff'] > 0
     assert report['tool']['yosys'].startswith('Yosys ') and 'synth_xilinx' in report['tool']['flows']['xilinx']
