@@ -18,7 +18,8 @@
  *
  * Handshake: a beat moves when tvalid && tready; m_axis_tvalid never waits for m_axis_tready;
  * beats are neither lost, duplicated nor reordered under any backpressure.
- * Storage: DEPTH * DATA_W memory bits + DATA_W output register bits.
+ * Storage: DEPTH * DATA_W memory bits + DATA_W output register bits, in chunks of 64 bits, each with
+ * its own copy of the three control flip-flops its enables decode (see CHUNK_W).
  */
 
 `timescale 1ns / 1ps
@@ -62,14 +63,17 @@ initial begin
     end
 end
 
-reg [DATA_W-1:0] mem [0:DEPTH-1];
+// the memory and the output register are built in chunks of at most CHUNK_W bits, each with its own copy
+// of the control flip-flops its enables decode: one shared enable would fan out to every bit of a wide
+// beat (a 1,560-bit result vector, a 1,200-bit window) and its routing would set the clock
+localparam integer CHUNK_W = 64;
+localparam integer CHUNKS = (DATA_W + CHUNK_W - 1) / CHUNK_W;
 
 reg [PTR_W-1:0]  wr_ptr_reg, wr_ptr_next;
 reg [PTR_W-1:0]  rd_ptr_reg, rd_ptr_next;
 reg [CNT_W-1:0]  mem_count_reg, mem_count_next;   // beats in the memory
 reg [CNT_W-1:0]  held_reg, held_next;             // beats held: memory plus output register
 reg              m_axis_tvalid_reg, m_axis_tvalid_next;
-reg [DATA_W-1:0] m_axis_tdata_reg;
 reg              s_axis_tready_reg, s_axis_tready_next;
 
 reg mem_write, mem_read, bypass;
@@ -80,7 +84,6 @@ wire beat_out = m_axis_tvalid_reg && m_axis_tready;
 
 assign s_axis_tready = s_axis_tready_reg;
 assign m_axis_tvalid = m_axis_tvalid_reg;
-assign m_axis_tdata  = m_axis_tdata_reg;
 
 always @* begin
     wr_ptr_next        = wr_ptr_reg;
@@ -128,18 +131,56 @@ always @* begin
         || (held_reg == DEPTH_CNT && beat_out);
 end
 
-always @(posedge clk) begin
-    if (mem_write) begin
-        mem[wr_ptr_reg] <= s_axis_tdata;
+genvar ch;
+generate
+for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
+    localparam integer LO = ch * CHUNK_W;
+    localparam integer W = DATA_W - LO < CHUNK_W ? DATA_W - LO : CHUNK_W;
+
+    // this chunk's copies of m_axis_tvalid_reg, s_axis_tready_reg and mem_count_reg != 0 (keep: synthesis
+    // must not merge them)
+    reg out_valid_reg;
+    reg in_ready_reg;
+    reg nonempty_reg;
+
+    (* keep *)
+    always @(posedge clk) begin
+        if (rst) begin
+            out_valid_reg <= 1'b0;
+            in_ready_reg <= 1'b0;
+            nonempty_reg <= 1'b0;
+        end else begin
+            out_valid_reg <= m_axis_tvalid_next;
+            in_ready_reg <= s_axis_tready_next;
+            nonempty_reg <= mem_count_next != {CNT_W{1'b0}};
+        end
     end
-    if (rst) begin
-        m_axis_tdata_reg <= {DATA_W{1'b0}};
-    end else if (mem_read) begin
-        m_axis_tdata_reg <= mem[rd_ptr_reg];
-    end else if (bypass) begin
-        m_axis_tdata_reg <= s_axis_tdata;
+
+    // mem_read, bypass and mem_write of the always block above, decoded from the copies
+    wire out_free = !out_valid_reg || m_axis_tready;
+    wire chunk_read = out_free && nonempty_reg;
+    wire chunk_bypass = out_free && !nonempty_reg && s_axis_tvalid && in_ready_reg;
+    wire chunk_write = s_axis_tvalid && in_ready_reg && !chunk_bypass;
+
+    reg [W-1:0] mem [0:DEPTH-1];
+    reg [W-1:0] out_data_reg;
+
+    always @(posedge clk) begin
+        if (chunk_write) begin
+            mem[wr_ptr_reg] <= s_axis_tdata[LO +: W];
+        end
+        if (rst) begin
+            out_data_reg <= {W{1'b0}};
+        end else if (chunk_read) begin
+            out_data_reg <= mem[rd_ptr_reg];
+        end else if (chunk_bypass) begin
+            out_data_reg <= s_axis_tdata[LO +: W];
+        end
     end
+
+    assign m_axis_tdata[LO +: W] = out_data_reg;
 end
+endgenerate
 
 always @(posedge clk) begin
     if (rst) begin

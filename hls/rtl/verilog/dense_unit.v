@@ -229,12 +229,11 @@ end
  * Issue: input skid register, current vector, schedule counters, credits
  */
 reg                 s_axis_tready_reg;
-reg [IN_VEC_W-1:0]  skid_data_reg;
 reg                 skid_valid_reg, skid_valid_next;
-
-// current vector, rotated by PI elements per step so that its block kb sits at the bottom
-reg [IN_VEC_W-1:0]  x_reg;
 reg                 cur_valid_reg, cur_valid_next;
+// the current vector, rotated by PI elements per step so that its block kb sits at the bottom; it and the
+// skid register (the next vector) are built in chunks (g_vec_chunk below)
+wire [IN_VEC_W-1:0] x_vec;
 
 reg [KBW-1:0]       kb_reg, kb_next;
 reg [GW-1:0]        g_reg, g_next;
@@ -260,31 +259,22 @@ wire cur_free = cur_free_reg;
 // ready next cycle unless the skid register is (or becomes) full while the current vector is busy
 wire s_axis_tready_early = cur_free || (!skid_valid_reg && !s_axis_tvalid);
 
-reg load_x_from_input;
-reg load_x_from_skid;
-reg store_input_to_skid;
-
 always @* begin
     cur_valid_next = cur_valid_reg;
     skid_valid_next = skid_valid_reg;
-    load_x_from_input = 1'b0;
-    load_x_from_skid = 1'b0;
-    store_input_to_skid = 1'b0;
 
+    // the vectors move as g_vec_chunk moves their data
     if (s_axis_tready_reg) begin
-        // skid register is empty
+        // skid register is empty: the input goes to the current-vector register if it is free
         if (cur_free) begin
             cur_valid_next = s_axis_tvalid;
-            load_x_from_input = 1'b1;
         end else begin
             skid_valid_next = s_axis_tvalid;
-            store_input_to_skid = 1'b1;
         end
     end else if (cur_free) begin
         // skid register holds the next vector
         cur_valid_next = skid_valid_reg;
         skid_valid_next = 1'b0;
-        load_x_from_skid = 1'b1;
     end
 
     kb_next = kb_reg;
@@ -304,6 +294,58 @@ always @* begin
     step_next = cur_valid_next && (!vector_start_next || credit_free_next);
     cur_free_next = !cur_valid_next || (step_next && kb_next == KB_LAST && g_next == G_LAST);
 end
+
+/*
+ * The vector registers in chunks of at most CHUNK_W bits, each with its own copy of the three issue
+ * flip-flops its selects decode: one shared select would fan out to every bit of a wide vector (fc1's
+ * 2,048 bits) and its routing would set the clock
+ */
+localparam integer CHUNK_W = 64;
+localparam integer CHUNKS = (IN_VEC_W + CHUNK_W - 1) / CHUNK_W;
+
+genvar ch;
+generate
+for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_vec_chunk
+    localparam integer LO = ch * CHUNK_W;
+    localparam integer W = IN_VEC_W - LO < CHUNK_W ? IN_VEC_W - LO : CHUNK_W;
+
+    // copies of s_axis_tready_reg, cur_free_reg, step_reg (keep: synthesis must not merge them)
+    reg in_ready_reg;
+    reg free_reg;
+    reg step_copy_reg;
+
+    (* keep *)
+    always @(posedge clk) begin
+        if (rst) begin
+            in_ready_reg <= 1'b0;
+            free_reg <= 1'b1;
+            step_copy_reg <= 1'b0;
+        end else begin
+            in_ready_reg <= s_axis_tready_early;
+            free_reg <= cur_free_next;
+            step_copy_reg <= step_next;
+        end
+    end
+
+    reg [W-1:0] skid_reg;
+    reg [W-1:0] x_reg;
+
+    always @(posedge clk) begin
+        if (in_ready_reg && !free_reg) begin
+            skid_reg <= s_axis_tdata[LO +: W];
+        end
+        if (in_ready_reg && free_reg) begin
+            x_reg <= s_axis_tdata[LO +: W];
+        end else if (free_reg) begin
+            x_reg <= skid_reg;
+        end else if (step_copy_reg) begin
+            x_reg <= x_rot[LO +: W];
+        end
+    end
+
+    assign x_vec[LO +: W] = x_reg;
+end
+endgenerate
 
 /*
  * Pipeline registers; tag_pipe[(k-1)*TAG_W +: TAG_W] is the tag of the step in stage k (issued k cycles ago)
@@ -350,14 +392,14 @@ wire [MULTS*ACC_W-1:0] cprods;
 wire [PO*ACC_W-1:0] acc_new;
 wire [GROUP_W-1:0] group_out;
 wire [OUT_VEC_W-1:0] res_shifted;
-// x_reg rotated by one block of PI elements
+// x_vec rotated by one block of PI elements
 wire [IN_VEC_W-1:0] x_rot;
 
 generate
 if (KB > 1) begin : g_rotate
-    assign x_rot = {x_reg[BLOCK_W-1:0], x_reg[IN_VEC_W-1:BLOCK_W]};
+    assign x_rot = {x_vec[BLOCK_W-1:0], x_vec[IN_VEC_W-1:BLOCK_W]};
 end else begin : g_no_rotate
-    assign x_rot = x_reg;
+    assign x_rot = x_vec;
 end
 
 if (G > 1) begin : g_shift
@@ -515,22 +557,10 @@ always @(posedge clk) begin
     step_reg <= step_next;
     cur_free_reg <= cur_free_next;
 
-    if (store_input_to_skid) begin
-        skid_data_reg <= s_axis_tdata;
-    end
-
-    if (load_x_from_input) begin
-        x_reg <= s_axis_tdata;
-    end else if (load_x_from_skid) begin
-        x_reg <= skid_data_reg;
-    end else if (step) begin
-        x_reg <= x_rot;
-    end
-
     tag_pipe <= {tag_pipe[ACC_STAGE*TAG_W-1:0], issue_tag};
     weight_rd_reg <= weight_rom[addr_reg];
     weight_q_reg <= weight_rd_reg;
-    x1_reg <= x_reg[BLOCK_W-1:0];
+    x1_reg <= x_vec[BLOCK_W-1:0];
     prod_reg <= prods;
     cprod_reg <= cprods;
     bias_rd_reg <= bias_word;

@@ -40,6 +40,8 @@
  * Without bottom/right padding this is IN_H*IN_W: one input pixel per clock, images back to back
  * with no bubble. Latency: 1 clock from the completing pixel to m_axis_tvalid.
  * s_axis_tready depends on registers only (never combinationally on m_axis_tready).
+ * Timing: the scan position's decodes are registered a cycle early, and the window register is built in
+ * 64-bit chunks, each enabled by its own copy of the step's flip-flops (no enable fans out to all of it).
  */
 
 `timescale 1ns / 1ps
@@ -159,21 +161,27 @@ reg [ROW_CW-1:0] iy_reg, iy_next;      // scanned row, 0 = first real row (padde
 reg [COL_CW-1:0] ix_reg, ix_next;      // scanned column, 0 = first real column (padded column PAD_L)
 reg [RCD_W-1:0]  rcd_reg, rcd_next;    // rows until the next window bottom row (0: this row)
 reg [CCD_W-1:0]  ccd_reg, ccd_next;    // columns until the next window right column (0: this column)
-reg [WR_W-1:0]   win_reg, win_next;    // last KW-1 columns, pixel (ky, kx) at (ky*WR_COLS + kx)*PIX_W
+wire [WR_W-1:0]  win_reg;              // last KW-1 columns, pixel (ky, kx) at (ky*WR_COLS + kx)*PIX_W
+reg [WR_W-1:0]   win_next;             // (registered in chunks: g_win_chunk)
+wire [WR_W-1:0]  win_old_chunks;       // win_reg, or zeros at a row's first column
 
-wire real_row = iy_reg < ROW_REAL;     // an image row (else a bottom-padding row)
-wire real_col = ix_reg < COL_REAL;     // an image column (else a right-padding column)
+// the position decoded a cycle early from the next scan state (flip-flops, so that the step that enables the
+// wide window register starts from them): an image row (else a bottom-padding row), an image column (else a
+// right-padding column), a window's corner, and per window row ky < KH-1
+// whether it lies above the image (top padding, or rows of the previous image still in the line buffer)
+reg real_row_reg, real_col_reg, emit_reg;
+reg [LB_ROWS-1:0] above_reg;
+
+wire real_row = real_row_reg;
+wire real_col = real_col_reg;
 wire need_in  = real_row && real_col;  // this position consumes one s_axis beat
-wire emit     = (rcd_reg == {RCD_W{1'b0}}) && (ccd_reg == {CCD_W{1'b0}});
+wire emit     = emit_reg;
 
 wire win_tready;                        // output skid buffer can take a window
 wire out_ok   = !emit || win_tready;
 wire step     = out_ok && (!need_in || s_axis_tvalid);
 
 assign s_axis_tready = need_in && out_ok;
-
-// rows above the image (top padding, or rows of the previous image still in the line buffer)
-wire [31:0] iy32 = {{(32 - ROW_CW){1'b0}}, iy_reg};
 
 // ------------------------------------------------------------------------------- line buffer
 
@@ -217,7 +225,7 @@ always @* begin
             col[ky*PIX_W +: PIX_W] = {PIX_W{1'b0}};                   // right padding
         end else if (ky == KH - 1) begin
             col[ky*PIX_W +: PIX_W] = pixel_in;
-        end else if (iy32 + ky + 1 < KH) begin
+        end else if (above_reg[ky]) begin
             col[ky*PIX_W +: PIX_W] = {PIX_W{1'b0}};                   // above the image
         end else begin
             col[ky*PIX_W +: PIX_W] = lb_rd[ky*PIX_W +: PIX_W];
@@ -225,7 +233,7 @@ always @* begin
     end
 
     // the first scanned column of a row starts from zeros (left padding, no stale columns)
-    win_old = (ix_reg == {COL_CW{1'b0}}) ? {WR_W{1'b0}} : win_reg;
+    win_old = win_old_chunks;
 
     for (ky = 0; ky < KH; ky = ky + 1) begin
         for (kx = 0; kx < KW - 1; kx = kx + 1) begin
@@ -269,22 +277,87 @@ always @* begin
     end
 end
 
-always @(posedge clk) begin
-    if (step) begin
-        win_reg <= win_next;
+// the position decodes of the next scan state
+wire real_row_next = iy_next < ROW_REAL;
+wire real_col_next = ix_next < COL_REAL;
+wire emit_next = (rcd_next == {RCD_W{1'b0}}) && (ccd_next == {CCD_W{1'b0}});
+wire first_col_next = ix_next == {COL_CW{1'b0}};
+wire [31:0] iy_next32 = {{(32 - ROW_CW){1'b0}}, iy_next};
+reg [LB_ROWS-1:0] above_next;
+integer r;
+
+always @* begin
+    for (r = 0; r < LB_ROWS; r = r + 1) begin
+        above_next[r] = iy_next32 + r + 1 < KH;
     end
+end
+
+always @(posedge clk) begin
     if (rst) begin
         iy_reg  <= {ROW_CW{1'b0}};
         ix_reg  <= {COL_CW{1'b0}};
         rcd_reg <= RCD_START;
         ccd_reg <= CCD_START;
+        real_row_reg <= 1'b1;
+        real_col_reg <= 1'b1;
+        emit_reg <= RCD_START == {RCD_W{1'b0}} && CCD_START == {CCD_W{1'b0}};
+        above_reg <= {LB_ROWS{1'b1}};
     end else begin
         iy_reg  <= iy_next;
         ix_reg  <= ix_next;
         rcd_reg <= rcd_next;
         ccd_reg <= ccd_next;
+        real_row_reg <= real_row_next;
+        real_col_reg <= real_col_next;
+        emit_reg <= emit_next;
+        above_reg <= above_next;
     end
 end
+
+// the window register in chunks of at most CHUNK_W bits, each with its own copy of the flip-flops its
+// enable (the step) and its row-start clear decode: one shared step would fan out to every bit of a wide
+// window register (conv2's 960 bits) and its routing would set the clock
+localparam integer CHUNK_W = 64;
+localparam integer CHUNKS = (WR_W + CHUNK_W - 1) / CHUNK_W;
+
+genvar ch;
+generate
+for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_win_chunk
+    localparam integer LO = ch * CHUNK_W;
+    localparam integer W = WR_W - LO < CHUNK_W ? WR_W - LO : CHUNK_W;
+
+    // copies of need_in, emit and first_col (keep: synthesis must not merge them)
+    reg need_in_reg;
+    reg emit_copy_reg;
+    reg first_col_copy_reg;
+
+    (* keep *)
+    always @(posedge clk) begin
+        if (rst) begin
+            need_in_reg <= 1'b1;
+            emit_copy_reg <= RCD_START == {RCD_W{1'b0}} && CCD_START == {CCD_W{1'b0}};
+            first_col_copy_reg <= 1'b1;
+        end else begin
+            need_in_reg <= real_row_next && real_col_next;
+            emit_copy_reg <= emit_next;
+            first_col_copy_reg <= first_col_next;
+        end
+    end
+
+    // step, decoded from the copies
+    wire chunk_step = (!emit_copy_reg || win_tready) && (!need_in_reg || s_axis_tvalid);
+    reg [W-1:0] win_chunk_reg;
+
+    always @(posedge clk) begin
+        if (chunk_step) begin
+            win_chunk_reg <= win_next[LO +: W];
+        end
+    end
+
+    assign win_reg[LO +: W] = win_chunk_reg;
+    assign win_old_chunks[LO +: W] = first_col_copy_reg ? {W{1'b0}} : win_chunk_reg;
+end
+endgenerate
 
 // --------------------------------------------------------------------------------- output
 
