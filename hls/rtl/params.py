@@ -57,7 +57,7 @@ def dense_folding(n_in: int, n_out: int, mults: int) -> tuple[int, int, int]:
 
 
 # dense_unit's adder-tree levels between pipeline registers: two ~20-bit carry chains fit 10 ns on an
-# ECP5 at speed grade 6 (the conv1 MAC stage placed and routed at >= 100 MHz, tests/test_timing_pnr.py)
+# ECP5 at speed grade 6 (the conv1 MAC stage placed and routed at >= 100 MHz, rtl_tests/test_pnr_mac_stage.py)
 ADD_LEVELS = 2
 
 
