@@ -14,6 +14,7 @@ import random
 from pathlib import Path
 
 from lenet5_hls.rtl.generator import RTL_DIR as GENERATOR_RTL_DIR
+from lenet5_hls.rtl.generator import with_dependencies
 from lenet5_hls.verify.benches.streams import CLOCK_NS, assert_cycles, random_pauses, sim_ns
 from lenet5_hls.verify.sim_runner import SIMULATORS
 
@@ -25,7 +26,8 @@ SIM_BUILD = TESTS_DIR / 'sim_build'
 
 
 def rtl_sources(*modules: str) -> list[Path]:
-    return [RTL_DIR / f'{m}.v' for m in modules]
+    """The library files of the modules and of every module they instantiate."""
+    return [RTL_DIR / f'{m}.v' for m in with_dependencies(modules)]
 
 
 def cases(param_sets: dict[str, dict], verilator_ids: tuple[str, ...] | None = None):

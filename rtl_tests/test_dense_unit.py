@@ -28,6 +28,7 @@ from lenet5_hls.core.spec import Layer
 from lenet5_hls.rtl import params as rtl_params
 from lenet5_hls.rtl.timing import stream_timing
 from lenet5_hls.verify.benches.streams import assert_cycles, pack, unpack
+from lenet5_hls.verify.sim_runner import PRIMITIVE_MODELS, PRIMITIVE_MODELS_DEFINE, VERILATOR_QUICK
 
 MODULE = 'dense_unit'
 N_VECTORS = 40
@@ -97,8 +98,35 @@ CASES = {
             input=F(8, 3, False), weight=F(6, 1), bias=F(8, 2), accum=F(20, 8), output=F(12, 6, True, 'RND', 'SAT')
         ),
     ),
+    # the ECP5 DSP primitives (MULT18X18D with their registers, on the primitive's model): the widest
+    # operands they take (17-bit unsigned input, 18-bit weight; a 37-bit product), PO=4 x PI=2
+    'ecp5-widest-6x4-m8': dict(
+        kind='dense',
+        shape=(6, 4),
+        mults=8,
+        expect=(),
+        target='ecp5',
+        types=dict(
+            input=F(17, 5, False), weight=F(18, 9), bias=F(12, 4), accum=F(40, 14), output=F(16, 6, True, 'RND', 'SAT')
+        ),
+    ),
+    # ... and a saturating accumulator (in-order chain) behind them
+    'ecp5-sat-5x4-m10': dict(
+        kind='dense',
+        shape=(5, 4),
+        mults=10,
+        expect=('acc_overflow', 'acc_rounding'),
+        target='ecp5',
+        types=dict(
+            input=F(7, 3),
+            weight=F(6, 1),
+            bias=F(6, 2),
+            accum=F(8, 3, True, 'RND_CONV', 'SAT'),
+            output=F(5, 2, True, 'RND_INF', 'SAT_SYM'),
+        ),
+    ),
 }
-VERILATOR_CASES = ('wrap-8x6-m3', 'sat-5x4-m10', 'full-4x3-m12')
+VERILATOR_CASES = ('wrap-8x6-m3', 'sat-5x4-m10', 'full-4x3-m12', 'ecp5-widest-6x4-m8')
 
 
 def _layer(kind: str, shape: tuple, types: dict, weight: np.ndarray, bias: np.ndarray) -> Layer:
@@ -266,12 +294,18 @@ def test_dense_unit(sim, case_id, case):
         + '\n'
     )
     params = rtl_params.dense_params(layer, case['mults'], wfile, bfile)
+    sources, build_args = rtl_sources(MODULE), None
+    if 'target' in case:  # the device's primitives, simulated on their models
+        params['MULT_TARGET'] = rtl_params.MULT_TARGETS[case['target']]
+        sources += PRIMITIVE_MODELS
+        build_args = [*(VERILATOR_QUICK if sim == 'verilator' else []), f'-D{PRIMITIVE_MODELS_DEFINE}']
     run_cocotb(
         MODULE,
         'test_dense_unit',
         sim,
         case_id,
         params,
-        rtl_sources(MODULE, 'fxp_requant', 'axis_fifo'),
+        sources,
         extra_env={'DENSE_CASE': str(case_file)},
+        build_args=build_args,
     )

@@ -95,5 +95,5 @@ def test_param_relu_stream(sim, case_id, case):
     layer = _layer(kind, n, value, types)
     KINDS[kind].check(layer, case_id)
     params = param_relu_params(layer, n, *KINDS[kind].piecewise(layer))
-    sources = rtl_sources(MODULE, 'fxp_requant', 'axis_skid_buffer')
+    sources = rtl_sources(MODULE)
     run_cocotb(MODULE, 'test_param_relu_stream', sim, case_id, params, sources)

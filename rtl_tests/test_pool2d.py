@@ -198,5 +198,5 @@ def test_pool2d(sim, case_id, params):
         sim,
         case_id,
         params,
-        rtl_sources(MODULE, 'window_gen', 'axis_skid_buffer', 'fxp_requant'),
+        rtl_sources(MODULE),
     )

@@ -54,4 +54,4 @@ async def relu_random(dut, idle, backpressure):
 
 @pytest.mark.parametrize('sim, case_id, params', cases(CASES, VERILATOR_CASES))
 def test_relu_stream(sim, case_id, params):
-    run_cocotb(MODULE, 'test_relu_stream', sim, case_id, params, rtl_sources(MODULE, 'fxp_requant'))
+    run_cocotb(MODULE, 'test_relu_stream', sim, case_id, params, rtl_sources(MODULE))

@@ -131,5 +131,5 @@ def test_scale_bias_stream(sim, case_id, case):
     s_file, b_file = bdir / 'scale.mem', bdir / 'bias.mem'
     depth = rtl_params.write_scale_bias_files(layer, case['n'], s_file, b_file)
     params = rtl_params.scale_bias_params(layer, case['n'], depth, s_file, b_file)
-    sources = rtl_sources(MODULE, 'fxp_requant', 'axis_skid_buffer')
+    sources = rtl_sources(MODULE)
     run_cocotb(MODULE, 'test_scale_bias_stream', sim, case_id, params, sources, extra_env={'SCALE_BIAS_CASE': case_id})

@@ -143,7 +143,7 @@ def test_softmax_stream(sim, case_id, case):
         bdir.mkdir(parents=True, exist_ok=True)
         files = rtl_params.write_softmax_files(layer, bdir / 'exp_table.mem', bdir / 'inv_table.mem')
     params = rtl_params.softmax_params(layer, *files)
-    sources = rtl_sources(MODULE, 'fxp_requant')
+    sources = rtl_sources(MODULE)
     run_cocotb(MODULE, 'test_softmax_stream', sim, case_id, params, sources, extra_env={'SOFTMAX_CASE': case_id})
 
 

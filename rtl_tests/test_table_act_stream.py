@@ -162,5 +162,5 @@ def test_table_act_stream(sim, case_id, case):
     bdir.mkdir(parents=True, exist_ok=True)
     table_file = rtl_params.write_table_file(layer, bdir / 'table.mem')
     params = rtl_params.table_act_params(layer, case['n'], KINDS[case['kind']].div_log2, table_file)
-    sources = rtl_sources(MODULE, 'fxp_requant', 'axis_skid_buffer')
+    sources = rtl_sources(MODULE)
     run_cocotb(MODULE, 'test_table_act_stream', sim, case_id, params, sources, extra_env={'TABLE_CASE': case_id})

@@ -157,4 +157,4 @@ CASES = {
     cases(CASES, verilator_ids=('same-8x8x3-k3', 'stride2-9x7x2-k3-pad', 'rect-6x10x1-k2x3-s1x3')),
 )
 def test_window_gen(sim, case_id, params):
-    run_cocotb(MODULE, 'test_window_gen', sim, case_id, params, rtl_sources(MODULE, 'axis_skid_buffer'))
+    run_cocotb(MODULE, 'test_window_gen', sim, case_id, params, rtl_sources(MODULE))

@@ -58,7 +58,9 @@ delete {module}/c:* {module}/p:* {module}/m:*
 hierarchy -top {module}
 write_json {ports}
 """
-SYNTH_SCRIPT = """read_verilog -defer {sources}
+# the ECP5 primitives the library instantiates (mult_bank TARGET 1) are black boxes for `hierarchy -check`
+SYNTH_SCRIPT = """read_verilog -lib +/ecp5/cells_bb.v
+read_verilog -defer {sources}
 read_verilog {wrapper}
 hierarchy -check -top pnr_top
 synth_ecp5 -top pnr_top -json {netlist}

@@ -192,25 +192,35 @@ def top_verilog(design: Design, timing: Timing) -> str:
     return '\n'.join(lines)
 
 
-def library_modules(design: Design) -> list[str]:
-    """Library files the top needs, dependencies included (fxp_requant is used by the arithmetic ones)."""
-    needed = {design.controller.module} | {s.module for s in design.stages}
-    deps = {
-        'dense_unit': {'fxp_requant', 'axis_fifo'},
-        'relu_stream': {'fxp_requant'},
-        'table_act_stream': {'fxp_requant', 'axis_skid_buffer'},
-        'param_relu_stream': {'fxp_requant', 'axis_skid_buffer'},
-        'softmax_stream': {'fxp_requant'},
-        'scale_bias_stream': {'fxp_requant', 'axis_skid_buffer'},
-        'pool2d': {'fxp_requant', 'window_gen'},
-        'window_gen': {'axis_skid_buffer'},
-    }
+# the library modules each library module instantiates
+MODULE_DEPENDENCIES = {
+    'dense_unit': {'fxp_requant', 'axis_fifo', 'ctrl_copies', 'mult_bank'},
+    'relu_stream': {'fxp_requant'},
+    'table_act_stream': {'fxp_requant', 'axis_skid_buffer'},
+    'param_relu_stream': {'fxp_requant', 'axis_skid_buffer'},
+    'softmax_stream': {'fxp_requant'},
+    'scale_bias_stream': {'fxp_requant', 'axis_skid_buffer'},
+    'pool2d': {'fxp_requant', 'window_gen'},
+    'window_gen': {'axis_skid_buffer', 'ctrl_copies'},
+    'axis_fifo': {'ctrl_copies'},
+    'axis_skid_buffer': {'ctrl_copies'},
+}
+
+
+def with_dependencies(modules) -> list[str]:
+    """The library modules given and every module they instantiate, directly or not."""
+    needed = set(modules)
     changed = True
     while changed:
-        extra = set().union(*(deps.get(m, set()) for m in needed)) - needed
+        extra = set().union(*(MODULE_DEPENDENCIES.get(m, set()) for m in needed)) - needed
         needed |= extra
         changed = bool(extra)
     return sorted(needed)
+
+
+def library_modules(design: Design) -> list[str]:
+    """Library files the top needs, dependencies included."""
+    return with_dependencies({design.controller.module} | {s.module for s in design.stages})
 
 
 def description(design: Design, out: Path, files: list[Path], timing: Timing) -> RtlDescription:

@@ -59,6 +59,8 @@ def dense_folding(n_in: int, n_out: int, mults: int) -> tuple[int, int, int]:
 # dense_unit's adder-tree levels between pipeline registers: two ~20-bit carry chains fit 10 ns on an
 # ECP5 at speed grade 6 (the conv1 MAC stage placed and routed at >= 100 MHz, rtl_tests/test_pnr_mac_stage.py)
 ADD_LEVELS = 2
+# dense_unit's MULT_TARGET codes (mult_bank's TARGET): where the multipliers go
+MULT_TARGETS = {'generic': 0, 'ecp5': 1}
 
 
 def dense_pipeline(p: dict) -> tuple[int, int]:

@@ -27,6 +27,11 @@ SIMULATORS = ('icarus', 'verilator')
 VERILATOR_VISIBILITY = ['--no-public-flat-rw', '--public-depth', '3']
 # Module testbenches are tiny: compile time dominates, so no C++ optimization.
 VERILATOR_QUICK = ['-CFLAGS', '-O0', '-Wno-fatal', *VERILATOR_VISIBILITY]
+# Models of the vendor primitives the library instantiates for a device (mult_bank TARGET 1, ECP5): a
+# simulation compiled with PRIMITIVE_MODELS_DEFINE runs the primitives on them; any other simulation runs
+# the generic path, which has the same cycles and results.
+PRIMITIVE_MODELS_DEFINE = 'LENET5_PRIMITIVE_MODELS'
+PRIMITIVE_MODELS = [Path(__file__).resolve().parent / 'hdl' / 'ecp5_mult18x18d.v']
 # Long whole-network runs: the model's per-cycle code optimized (OPT_FAST below), its one-time
 # initialization code (OPT_SLOW) not.
 VERILATOR_FAST = ['-Wno-fatal', *VERILATOR_VISIBILITY]

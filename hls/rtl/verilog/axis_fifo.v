@@ -131,30 +131,29 @@ always @* begin
         || (held_reg == DEPTH_CNT && beat_out);
 end
 
+// per chunk: copies of {mem_count_reg != 0, s_axis_tready_reg, m_axis_tvalid_reg}
+wire [CHUNKS*3-1:0] ctrl;
+
+ctrl_copies #(
+    .CTRL_W(3),
+    .COPIES(CHUNKS)
+)
+ctrl_inst (
+    .clk(clk),
+    .rst(rst),
+    .d({mem_count_next != {CNT_W{1'b0}}, s_axis_tready_next, m_axis_tvalid_next}),
+    .q(ctrl)
+);
+
 genvar ch;
 generate
 for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
     localparam integer LO = ch * CHUNK_W;
     localparam integer W = DATA_W - LO < CHUNK_W ? DATA_W - LO : CHUNK_W;
 
-    // this chunk's copies of m_axis_tvalid_reg, s_axis_tready_reg and mem_count_reg != 0 (keep: synthesis
-    // must not merge them)
-    reg out_valid_reg;
-    reg in_ready_reg;
-    reg nonempty_reg;
-
-    (* keep *)
-    always @(posedge clk) begin
-        if (rst) begin
-            out_valid_reg <= 1'b0;
-            in_ready_reg <= 1'b0;
-            nonempty_reg <= 1'b0;
-        end else begin
-            out_valid_reg <= m_axis_tvalid_next;
-            in_ready_reg <= s_axis_tready_next;
-            nonempty_reg <= mem_count_next != {CNT_W{1'b0}};
-        end
-    end
+    wire out_valid_reg = ctrl[ch*3];
+    wire in_ready_reg = ctrl[ch*3+1];
+    wire nonempty_reg = ctrl[ch*3+2];
 
     // mem_read, bypass and mem_write of the always block above, decoded from the copies
     wire out_free = !out_valid_reg || m_axis_tready;

@@ -88,15 +88,28 @@ always @(posedge clk) begin
     end
 end
 
+// per chunk: copies of {s_axis_tready_reg, m_axis_tvalid_reg}
+wire [CHUNKS*2-1:0] ctrl;
+
+ctrl_copies #(
+    .CTRL_W(2),
+    .COPIES(CHUNKS)
+)
+ctrl_inst (
+    .clk(clk),
+    .rst(rst),
+    .d({s_axis_tready_early, m_axis_tvalid_next}),
+    .q(ctrl)
+);
+
 genvar ch;
 generate
 for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
     localparam integer LO = ch * CHUNK_W;
     localparam integer W = DATA_W - LO < CHUNK_W ? DATA_W - LO : CHUNK_W;
 
-    // this chunk's copies of m_axis_tvalid_reg and s_axis_tready_reg (keep: synthesis must not merge them)
-    reg out_valid_reg;
-    reg in_ready_reg;
+    wire out_valid_reg = ctrl[ch*2];
+    wire in_ready_reg = ctrl[ch*2+1];
     reg [W-1:0] out_data_reg;
     reg [W-1:0] temp_data_reg;
 
@@ -105,17 +118,6 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
     wire in_to_out = in_ready_reg && out_free && s_axis_tvalid;
     wire in_to_temp = in_ready_reg && !out_free && s_axis_tvalid;
     wire temp_to_out = !in_ready_reg && m_axis_tready;
-
-    (* keep *)
-    always @(posedge clk) begin
-        if (rst) begin
-            out_valid_reg <= 1'b0;
-            in_ready_reg <= 1'b0;
-        end else begin
-            out_valid_reg <= m_axis_tvalid_next;
-            in_ready_reg <= s_axis_tready_early;
-        end
-    end
 
     always @(posedge clk) begin
         if (rst) begin

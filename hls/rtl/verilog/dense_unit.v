@@ -22,8 +22,9 @@
  * Pipeline (stage k = k cycles after a step is issued; every stage is a register, so no path holds more
  * than one of: ROM read, multiplier, cast, ADD_LEVELS adder levels, accumulator add):
  *   1  weight ROM read (block RAM read register), input block register
- *   2  weight ROM output register, input block delayed: the multiplier's input registers
- *   3  product register (exact x*w)
+ *   2  the multipliers' operand registers: each multiplier's weight and its own copy of its input element
+ *   3  product register (exact x*w); stages 2 and 3 are mult_bank's (MULT_TARGET 1: inside the
+ *      ECP5's DSP blocks)
  *   4  products cast to the accumulator type
  *   4+s  adder tree stage s = 1..TREE_STAGES (ADD_LEVELS levels each) over the PI cast products
  *   ACC_STAGE = 4+TREE_STAGES  accumulator add: acc = (first block ? cast_acc(b) : acc) + sum
@@ -103,6 +104,9 @@ module dense_unit #
     parameter integer OUT_ROUNDING = 0,
     // Output overflow code: 0 WRAP, 1 SAT, 2 SAT_ZERO, 3 SAT_SYM
     parameter integer OUT_OVERFLOW = 0,
+    // Multipliers, as mult_bank's TARGET: 0 generic (flip-flops and *, any tool), 1 ECP5 (MULT18X18D with
+    // its registers; operands of at most 18 bits as two's complement)
+    parameter integer MULT_TARGET = 0,
     // Adder-tree levels between two pipeline registers (>= 1; fewer: shorter paths, more stages)
     parameter integer ADD_LEVELS = 2,
     // $readmemh file of the weight ROM (layout above); give an absolute path
@@ -303,29 +307,30 @@ end
 localparam integer CHUNK_W = 64;
 localparam integer CHUNKS = (IN_VEC_W + CHUNK_W - 1) / CHUNK_W;
 
+// per chunk: copies of {step_reg, cur_free_reg, s_axis_tready_reg}
+wire [CHUNKS*3-1:0] vec_ctrl;
+
+ctrl_copies #(
+    .CTRL_W(3),
+    .COPIES(CHUNKS),
+    .RESET_VALUE(3'b010)
+)
+vec_ctrl_inst (
+    .clk(clk),
+    .rst(rst),
+    .d({step_next, cur_free_next, s_axis_tready_early}),
+    .q(vec_ctrl)
+);
+
 genvar ch;
 generate
 for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_vec_chunk
     localparam integer LO = ch * CHUNK_W;
     localparam integer W = IN_VEC_W - LO < CHUNK_W ? IN_VEC_W - LO : CHUNK_W;
 
-    // copies of s_axis_tready_reg, cur_free_reg, step_reg (keep: synthesis must not merge them)
-    reg in_ready_reg;
-    reg free_reg;
-    reg step_copy_reg;
-
-    (* keep *)
-    always @(posedge clk) begin
-        if (rst) begin
-            in_ready_reg <= 1'b0;
-            free_reg <= 1'b1;
-            step_copy_reg <= 1'b0;
-        end else begin
-            in_ready_reg <= s_axis_tready_early;
-            free_reg <= cur_free_next;
-            step_copy_reg <= step_next;
-        end
-    end
+    wire in_ready_reg = vec_ctrl[ch*3];
+    wire free_reg = vec_ctrl[ch*3+1];
+    wire step_copy_reg = vec_ctrl[ch*3+2];
 
     reg [W-1:0] skid_reg;
     reg [W-1:0] x_reg;
@@ -359,13 +364,9 @@ initial begin
 end
 
 reg [(ACC_STAGE+1)*TAG_W-1:0] tag_pipe;
-// stage 1: ROM read register, input block; stage 2: ROM output register and, in each multiplier's
-// g_in block, its own copy of its input element (x_op_reg)
-reg [WWORD_W-1:0] weight_rd_reg, weight_q_reg;
+// stage 1: ROM read register, input block; stages 2 to 4 are in each output's g_out block
+reg [WWORD_W-1:0] weight_rd_reg;
 reg [BLOCK_W-1:0] x1_reg;
-// stage 3: exact products; stage 4: products cast to the accumulator type
-reg [MULTS*PROD_W-1:0] prod_reg;
-reg [MULTS*ACC_W-1:0] cprod_reg;
 // bias word read two stages before the accumulator, cast one stage before
 reg [BWORD_W-1:0] bias_rd_reg;
 reg [PO*ACC_W-1:0] bias_acc_reg;
@@ -387,8 +388,6 @@ wire [GW-1:0] bias_g = tag_pipe[(ACC_STAGE-3)*TAG_W+4 +: GW];
 wire [BWORD_W-1:0] bias_word = bias_rom[bias_g];
 
 wire [PO*ACC_W-1:0] bias_acc;
-wire [MULTS*PROD_W-1:0] prods;
-wire [MULTS*ACC_W-1:0] cprods;
 wire [PO*ACC_W-1:0] acc_new;
 wire [GROUP_W-1:0] group_out;
 wire [OUT_VEC_W-1:0] res_shifted;
@@ -409,7 +408,7 @@ end else begin : g_no_shift
 end
 endgenerate
 
-genvar po, pi, lv, i;
+genvar po, pi, lv;
 generate
 for (po = 0; po < PO; po = po + 1) begin : g_out
     fxp_requant #(
@@ -422,31 +421,42 @@ for (po = 0; po < PO; po = po + 1) begin : g_out
         .out_data(bias_acc[po*ACC_W +: ACC_W])
     );
 
+    // stages 2 and 3: this output's PI multipliers (mult_bank: registered operands, registered exact
+    // products with PROD_FRAC fractional bits), each with its own copy of its input element, next to
+    // it, where a shared one would fan out to PO multipliers across the device; stage 4: the products
+    // cast to the accumulator type. Element pi at [pi*width +: width].
+    wire [PI*PROD_W-1:0] prods;
+    wire [PI*ACC_W-1:0] cprods;
+    reg [PI*ACC_W-1:0] cprod_reg;
+
+    mult_bank #(
+        .N(PI),
+        .A_W(IN_W),
+        .A_SIGNED(IN_SIGNED),
+        .B_W(W_W),
+        .B_SIGNED(W_SIGNED),
+        .TARGET(MULT_TARGET)
+    )
+    mult_inst (
+        .clk(clk),
+        .a(x1_reg),
+        .b(weight_rd_reg[po*PI*W_W +: PI*W_W]),
+        .p(prods)
+    );
+
+    always @(posedge clk) begin
+        cprod_reg <= cprods;
+    end
+
     for (pi = 0; pi < PI; pi = pi + 1) begin : g_in
-        localparam integer M = po * PI + pi;
-        // the multiplier's input register: one per multiplier, next to it, where a shared one would fan
-        // out to PO multipliers across the device (keep: synthesis must not merge the copies)
-        reg [IN_W-1:0] x_op_reg;
-        (* keep *)
-        always @(posedge clk) begin
-            x_op_reg <= x1_reg[pi*IN_W +: IN_W];
-        end
-
-        wire [IN_W-1:0] x = x_op_reg;
-        wire [W_W-1:0] w = weight_q_reg[M*W_W +: W_W];
-        wire signed [PROD_W-1:0] x_ext = {{(PROD_W-IN_W){IN_SIGNED != 0 ? x[IN_W-1] : 1'b0}}, x};
-        wire signed [PROD_W-1:0] w_ext = {{(PROD_W-W_W){W_SIGNED != 0 ? w[W_W-1] : 1'b0}}, w};
-        // exact product (|x*w| < 2^(IN_W+W_W)), PROD_FRAC fractional bits
-        assign prods[M*PROD_W +: PROD_W] = x_ext * w_ext;
-
         fxp_requant #(
             .IN_W(PROD_W), .IN_FRAC(PROD_FRAC), .IN_SIGNED(1),
             .OUT_W(ACC_W), .OUT_FRAC(ACC_FRAC), .OUT_SIGNED(ACC_SIGNED),
             .ROUNDING(ACC_ROUNDING), .OVERFLOW(ACC_OVERFLOW)
         )
         prod_cast_inst (
-            .in_data(prod_reg[M*PROD_W +: PROD_W]),
-            .out_data(cprods[M*ACC_W +: ACC_W])
+            .in_data(prods[pi*PROD_W +: PROD_W]),
+            .out_data(cprods[pi*ACC_W +: ACC_W])
         );
     end
 
@@ -460,16 +470,17 @@ for (po = 0; po < PO; po = po + 1) begin : g_out
             localparam integer N_HERE = tree_width(lv);
             wire [N_HERE*ACC_W-1:0] val;
             if (lv == 0) begin : g_leaves
-                assign val = cprod_reg[po*PI*ACC_W +: PI*ACC_W];
+                assign val = cprod_reg;
             end else begin : g_sums
                 localparam integer N_PREV = tree_width(lv - 1);
                 wire [N_PREV*ACC_W-1:0] prev = g_level[lv-1].val;
-                wire [N_HERE*ACC_W-1:0] sum;
-                for (i = 0; i < N_HERE; i = i + 1) begin : g_add
-                    if (2 * i + 1 < N_PREV) begin : g_pair
-                        assign sum[i*ACC_W +: ACC_W] = prev[2*i*ACC_W +: ACC_W] + prev[(2*i+1)*ACC_W +: ACC_W];
-                    end else begin : g_odd
-                        assign sum[i*ACC_W +: ACC_W] = prev[2*i*ACC_W +: ACC_W];
+                // pairs summed, an odd last one passed on (one process a level, not one a node)
+                reg [N_HERE*ACC_W-1:0] sum;
+                integer k;
+                always @* begin
+                    for (k = 0; k < N_HERE; k = k + 1) begin
+                        sum[k*ACC_W +: ACC_W] = 2 * k + 1 < N_PREV
+                            ? prev[2*k*ACC_W +: ACC_W] + prev[(2*k+1)*ACC_W +: ACC_W] : prev[2*k*ACC_W +: ACC_W];
                     end
                 end
                 if (lv % ADD_LEVELS == 0 || lv == TREE_LEVELS) begin : g_registered
@@ -492,7 +503,7 @@ for (po = 0; po < PO; po = po + 1) begin : g_out
         assign acc_new[po*ACC_W +: ACC_W] = chain[PI*ACC_W +: ACC_W];
         for (pi = 0; pi < PI; pi = pi + 1) begin : g_add
             wire [ACC_W-1:0] acc_in = chain[pi*ACC_W +: ACC_W];
-            wire [ACC_W-1:0] prod_acc = cprod_reg[(po*PI + pi)*ACC_W +: ACC_W];
+            wire [ACC_W-1:0] prod_acc = cprod_reg[pi*ACC_W +: ACC_W];
             wire acc_sign = ACC_SIGNED != 0 && acc_in[ACC_W-1];
             wire prod_sign = ACC_SIGNED != 0 && prod_acc[ACC_W-1];
             // exact sum of two accumulator values
@@ -559,10 +570,7 @@ always @(posedge clk) begin
 
     tag_pipe <= {tag_pipe[ACC_STAGE*TAG_W-1:0], issue_tag};
     weight_rd_reg <= weight_rom[addr_reg];
-    weight_q_reg <= weight_rd_reg;
     x1_reg <= x_vec[BLOCK_W-1:0];
-    prod_reg <= prods;
-    cprod_reg <= cprods;
     bias_rd_reg <= bias_word;
     bias_acc_reg <= bias_acc;
 

@@ -134,6 +134,8 @@ localparam [RCD_W-1:0] RCD_RELOAD = SH_M1[RCD_W-1:0];
 localparam [CCD_W-1:0] CCD_RELOAD = SW_M1[CCD_W-1:0];
 localparam [RCD_W-1:0] RCD_START = RCD_INIT_I[RCD_W-1:0];
 localparam [CCD_W-1:0] CCD_START = CCD_INIT_I[CCD_W-1:0];
+// the first position after reset is a window's corner (the kernel fits there)
+localparam [0:0] EMIT_START = RCD_INIT == 0 && CCD_INIT == 0;
 
 initial begin
     if (IN_H < 1 || IN_W < 1 || C < 1 || ELEM_W < 1) begin
@@ -300,7 +302,7 @@ always @(posedge clk) begin
         ccd_reg <= CCD_START;
         real_row_reg <= 1'b1;
         real_col_reg <= 1'b1;
-        emit_reg <= RCD_START == {RCD_W{1'b0}} && CCD_START == {CCD_W{1'b0}};
+        emit_reg <= EMIT_START;
         above_reg <= {LB_ROWS{1'b1}};
     end else begin
         iy_reg  <= iy_next;
@@ -320,29 +322,30 @@ end
 localparam integer CHUNK_W = 64;
 localparam integer CHUNKS = (WR_W + CHUNK_W - 1) / CHUNK_W;
 
+// per chunk: copies of {first_col, emit, need_in}
+wire [CHUNKS*3-1:0] win_ctrl;
+
+ctrl_copies #(
+    .CTRL_W(3),
+    .COPIES(CHUNKS),
+    .RESET_VALUE({1'b1, EMIT_START, 1'b1})
+)
+win_ctrl_inst (
+    .clk(clk),
+    .rst(rst),
+    .d({first_col_next, emit_next, real_row_next && real_col_next}),
+    .q(win_ctrl)
+);
+
 genvar ch;
 generate
 for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_win_chunk
     localparam integer LO = ch * CHUNK_W;
     localparam integer W = WR_W - LO < CHUNK_W ? WR_W - LO : CHUNK_W;
 
-    // copies of need_in, emit and first_col (keep: synthesis must not merge them)
-    reg need_in_reg;
-    reg emit_copy_reg;
-    reg first_col_copy_reg;
-
-    (* keep *)
-    always @(posedge clk) begin
-        if (rst) begin
-            need_in_reg <= 1'b1;
-            emit_copy_reg <= RCD_START == {RCD_W{1'b0}} && CCD_START == {CCD_W{1'b0}};
-            first_col_copy_reg <= 1'b1;
-        end else begin
-            need_in_reg <= real_row_next && real_col_next;
-            emit_copy_reg <= emit_next;
-            first_col_copy_reg <= first_col_next;
-        end
-    end
+    wire need_in_reg = win_ctrl[ch*3];
+    wire emit_copy_reg = win_ctrl[ch*3+1];
+    wire first_col_copy_reg = win_ctrl[ch*3+2];
 
     // step, decoded from the copies
     wire chunk_step = (!emit_copy_reg || win_tready) && (!need_in_reg || s_axis_tvalid);

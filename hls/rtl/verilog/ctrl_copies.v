@@ -1,0 +1,54 @@
+/*
+ * ctrl_copies: COPIES registered copies of a control word, one for each chunk of a wide register.
+ *
+ * A wide register (a 2,048-bit vector, a 1,200-bit window) whose enables all decode one control flip-flop
+ * makes that flip-flop fan out to every bit, and its routing sets the clock. Built in chunks of at most
+ * 64 bits, each decoding its enables from its own copy of the control state, the fan-out is one chunk.
+ * Synthesis would merge identical flip-flops back into one, hence (* keep *).
+ *
+ *   q[c*CTRL_W +: CTRL_W] = d one cycle later (RESET_VALUE while rst is high), for c = 0 .. COPIES-1
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+module ctrl_copies #(
+    // Bits of the control word, >= 1
+    parameter integer CTRL_W = 1,
+    // Copies of it, >= 1
+    parameter integer COPIES = 1,
+    // The word's value while in reset
+    parameter [CTRL_W-1:0] RESET_VALUE = {CTRL_W{1'b0}}
+) (
+    input  wire                     clk,
+    input  wire                     rst,            // synchronous, active high
+
+    input  wire [CTRL_W-1:0]        d,
+    output wire [COPIES*CTRL_W-1:0] q
+);
+
+initial begin
+    if (CTRL_W < 1 || COPIES < 1) begin
+        $error("ctrl_copies: CTRL_W and COPIES must be >= 1 (got %0d, %0d)", CTRL_W, COPIES);
+        $finish;
+    end
+end
+
+(* keep *)
+reg [COPIES*CTRL_W-1:0] q_reg;
+
+(* keep *)
+always @(posedge clk) begin
+    if (rst) begin
+        q_reg <= {COPIES{RESET_VALUE}};
+    end else begin
+        q_reg <= {COPIES{d}};
+    end
+end
+
+assign q = q_reg;
+
+endmodule
+
+`resetall
