@@ -21,6 +21,7 @@ from lenet5_hls.core.errors import UserError
 from lenet5_hls.core.log import ROOT as ROOT_LOGGER
 from lenet5_hls.model import ARCHITECTURE_NAMES
 from lenet5_hls.model.mnist import DATASETS
+from lenet5_hls.rtl.device import DEVICES
 
 
 def resolve_model(value: str | None) -> str:
@@ -87,7 +88,14 @@ def cmd_rtl(args) -> int:
     from lenet5_hls.rtl.generator import generate
 
     spec = spec_mod.load(args.spec)
-    desc = generate(spec, args.out, target_ii=args.target_ii, overrides=parse_overrides(args.fold), force=args.force)
+    desc = generate(
+        spec,
+        args.out,
+        target_ii=args.target_ii,
+        overrides=parse_overrides(args.fold),
+        force=args.force,
+        device=args.device,
+    )
     fold = desc.folding
     print(
         f'[rtl] {desc.top}.v in {args.out}: II {fold.ii_cycles} cycles/image (target {fold.target_ii_cycles}), '
@@ -217,6 +225,7 @@ def cmd_flow(args) -> int:
             dataset=args.dataset,
             waves=args.waves,
             jobs=args.jobs,
+            device=args.device,
         )
     print(summary_table(s))
     print(f'[flow] summary: {Path(args.out) / "summary.json"}')
@@ -317,6 +326,15 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument('--force', action='store_true', help='replace a non-empty output directory')
     h.set_defaults(func=cmd_hls, tensorflow=True)
 
+    def device_option(q):
+        q.add_argument(
+            '--device',
+            default='generic',
+            choices=list(DEVICES),
+            help='target part of the RTL: its DSP primitives with their registers for the multipliers, and the '
+            'best II whose multipliers fit its DSP blocks (default generic: inferred multipliers, no budget)',
+        )
+
     r = sub.add_parser(
         'rtl', help='generate the Verilog pipeline (top module, ROM files, JSON description) from a spec'
     )
@@ -328,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         '--fold', action='append', metavar='LAYER=MULTS', help="override a layer's multiplier count (repeatable)"
     )
+    device_option(r)
     r.add_argument('--force', action='store_true', help='replace a non-empty output directory')
     r.set_defaults(func=cmd_rtl)
 
@@ -388,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument('--model', default=None, help=MODEL_HELP)
     f.add_argument('--out', default='build/flow', help='output directory (default build/flow)')
     sim_options(f, 1000)
+    device_option(f)
     f.set_defaults(func=cmd_flow, tensorflow=True)
 
     rp = sub.add_parser(

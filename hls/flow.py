@@ -31,6 +31,7 @@ def run_flow(
     force: bool = False,
     waves: bool = False,
     jobs: int | None = None,
+    device: str = 'generic',
     progress=log.info,
 ) -> dict:
     from lenet5_hls.core.fixed_point import from_float, to_float
@@ -47,7 +48,7 @@ def run_flow(
     progress(f'[flow] {images} test images of {source}')
     keras_model = load_model(model_path)
     graph, spec = build_project(keras_model, out / 'hls', force=force, progress=progress)
-    desc = generate(spec, out / 'rtl', force=force)
+    desc = generate(spec, out / 'rtl', force=force, device=device)
     fold = desc.folding
     progress(
         f'[flow] RTL: II {fold.ii_cycles} cycles/image, {fold.multipliers} multipliers, '

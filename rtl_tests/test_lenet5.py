@@ -25,6 +25,7 @@ from lenet5_hls.verify.benches.layer_probe import first_divergence, layer_stream
 from lenet5_hls.verify.benches.network_tb import network_matches_golden
 from lenet5_hls.verify.benches.streams import CLOCK_NS
 from lenet5_hls.verify.benches.top_bench import TopBench, assert_bit_exact, load_case, load_description
+from lenet5_hls.verify.sim_runner import PRIMITIVE_MODELS, PRIMITIVE_MODELS_DEFINE, VERILATOR_QUICK
 
 
 @cocotb.test()
@@ -112,13 +113,18 @@ async def outputs_known_after_reset(dut):
 ICARUS_IMAGES = 6
 
 
+def _first_images(case, n: int):
+    """The case file cut to its first n images."""
+    cut = case.parent / f'case-{n}.npz'
+    with np.load(case) as full:
+        np.savez(cut, **{k: v if k.startswith('trace_type/') else v[:n] for k, v in full.items()})
+    return cut
+
+
 def _run(lenet5_rtl, sim: str, case_id: str, test: str, **options):
     desc, case = lenet5_rtl
     if sim == 'icarus':
-        with np.load(case) as full:
-            cut = case.parent / f'case-{ICARUS_IMAGES}.npz'
-            np.savez(cut, **{k: v if k.startswith('trace_type/') else v[:ICARUS_IMAGES] for k, v in full.items()})
-        case = cut
+        case = _first_images(case, ICARUS_IMAGES)
     plusarg = bench_plusarg(desc.path(f'{desc.top}.json'), case, f'{sim}-{case_id}', **options)
     run_cocotb(
         desc.top,
@@ -153,6 +159,39 @@ def test_lenet5_rtl_outputs_known_after_reset(lenet5_rtl, sim):
 
 def test_lenet5_rtl_reset_mid_image_and_watchdog(lenet5_rtl):
     _run(lenet5_rtl, 'verilator', 'lenet5-robust', 'reset_mid_image_then_correct|watchdog_names_the_stalled_stream')
+
+
+# The device-folded design runs at a longer II: a few images show it.
+ECP5_IMAGES = 5
+
+
+def test_lenet5_rtl_ecp5_device(lenet5_spec, lenet5_rtl):
+    """`--device ecp5-85k`: the best II whose multipliers fit the part's 156 DSP blocks, every multiplier a
+    MULT18X18D with its registers, simulated on the primitive's model: every output bit-exact, II and
+    latency equal to the cycle model."""
+    from lenet5_hls.rtl.generator import generate
+
+    case = _first_images(lenet5_rtl[1], ECP5_IMAGES)
+    desc = generate(lenet5_spec, case.parent / 'ecp5', device='ecp5-85k')
+    assert (
+        desc.folding.multipliers
+        <= 156
+        < generate(lenet5_spec, case.parent / 'ecp5-ii-1', target_ii=desc.folding.ii_cycles - 1).folding.multipliers
+    )
+    assert [s.params.get('MULT_TARGET') for s in desc.stages if s.module == 'dense_unit'] == [1] * 5
+    plusarg = bench_plusarg(desc.path(f'{desc.top}.json'), case, 'verilator-ecp5', check_cycles=True)
+    run_cocotb(
+        desc.top,
+        'test_lenet5',
+        'verilator',
+        'lenet5-ecp5',
+        {},
+        [*desc.source_files(), *PRIMITIVE_MODELS],
+        plusargs=[plusarg],
+        test_filter='network_matches_golden',
+        prepare=desc.copy_data_files,
+        build_args=[*VERILATOR_QUICK, f'-D{PRIMITIVE_MODELS_DEFINE}'],
+    )
 
 
 @pytest.fixture(scope='module')
