@@ -109,8 +109,9 @@ async def outputs_known_after_reset(dut):
 # ---------------------------------------------------------------------------------------------
 
 
-# Icarus runs the whole network at a few ms per clock: it gets the first images only (enough for the II).
-ICARUS_IMAGES = 6
+# The cocotbext-axi benches cost Python work every clock: they get the first images only (enough for the II and
+# the scoreboard; test_lenet5_file_io.py streams all of the fixture's images through the Verilog file bench).
+PYTHON_BENCH_IMAGES = {'icarus': 4, 'verilator': 8}
 
 
 def _first_images(case, n: int):
@@ -123,8 +124,7 @@ def _first_images(case, n: int):
 
 def _run(lenet5_rtl, sim: str, case_id: str, test: str, **options):
     desc, case = lenet5_rtl
-    if sim == 'icarus':
-        case = _first_images(case, ICARUS_IMAGES)
+    case = _first_images(case, PYTHON_BENCH_IMAGES[sim])
     plusarg = bench_plusarg(desc.path(f'{desc.top}.json'), case, f'{sim}-{case_id}', **options)
     run_cocotb(
         desc.top,

@@ -289,12 +289,11 @@ def test_lenet5_split_wrapper_lints_clean(lenet5_split):
     assert_lint_clean(vendor.top, vendor.source_files())
 
 
-# Per cocotb run of network_matches_golden: (images, stress). Verilator: the II check on all the
-# fixture's images, backpressure on a few (10 output lanes each pausing at random: slow). Icarus runs the whole
-# network at ~4 ms per clock: 2 images, continuous.
+# Per cocotb run of network_matches_golden: (images, stress). Verilator: the II check on 8 images, backpressure
+# on 3 (10 output lanes each pausing at random: slow). Icarus: 2 images, continuous.
 @pytest.mark.parametrize(
     'sim, runs',
-    [('verilator', ((None, False), (6, True))), ('icarus', ((2, False),))],
+    [('verilator', ((8, False), (3, True))), ('icarus', ((2, False),))],
     ids=['verilator', 'icarus-2-images'],
 )
 def test_lenet5_through_vendor_mode(lenet5_split, lenet5_rtl, sim, runs, tmp_path):
