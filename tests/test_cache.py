@@ -1,12 +1,15 @@
 """Content-keyed caches (core/cache.py): an entry made once when several processes want it at the same time,
-never visible half-written, and an interrupted entry or build made again by the next caller."""
+never visible half-written, an interrupted entry or build made again by the next caller, and a build cache
+kept under its size by deleting the least recently used builds."""
 
+import fcntl
+import os
 import subprocess
 import sys
 
 import pytest
 
-from lenet5_hls.core.cache import KEY_FILE, keyed_build, keyed_file
+from lenet5_hls.core.cache import KEY_FILE, LOCK_FILE, keyed_build, keyed_file, prune_builds
 
 ENTRY = b'x' * 1_000_000
 # A process that wants the entry at argv[1]: its make() is slow, so the processes overlap; prints 1 if it made it.
@@ -71,3 +74,20 @@ def test_interrupted_build_is_redone(tmp_path):
     assert keyed_build(tmp_path / 'b', 'k1', build) is True
     assert keyed_build(tmp_path / 'b', 'k1', build) is False
     assert calls == ['half', 'full'] and (tmp_path / 'b' / 'lib.so').read_bytes() == b'full'
+
+
+def test_prune_deletes_least_recently_used_builds(tmp_path):
+    """Five 1 MB builds, used in the order b0..b4 except that b1 is used again last, pruned to 2.5 MB: the
+    oldest uses go (b0, b2), a build another task holds locked (b3) stays, so the next one goes (b4); the most
+    recently used (b1) stays."""
+    for n in range(5):
+        keyed_build(tmp_path / f'b{n}', f'k{n}', lambda d: (d / 'sim').write_bytes(b'x' * 1_000_000))
+    for n, when in enumerate([100, 500, 200, 300, 400]):
+        os.utime(tmp_path / f'b{n}' / KEY_FILE, (when, when))
+    assert not keyed_build(tmp_path / 'b1', 'k1', lambda d: None)  # a cache hit counts as a use
+    with open(tmp_path / 'b3' / LOCK_FILE, 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        deleted = prune_builds(tmp_path, 2_500_000)
+    assert sorted(d.name for d in deleted) == ['b0', 'b2', 'b4']
+    assert sorted(d.name for d in tmp_path.iterdir()) == ['b1', 'b3']
+    assert prune_builds(tmp_path, 10_000_000) == []

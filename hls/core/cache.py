@@ -57,11 +57,42 @@ def keyed_build(build_dir: Path, key: str, make: Callable[[Path], None]) -> bool
     key_file = build_dir / KEY_FILE
     with locked(build_dir / LOCK_FILE):
         if key_file.exists() and key_file.read_text() == key:
+            os.utime(key_file)  # last use, for prune_builds
             return False
         key_file.unlink(missing_ok=True)
         make(build_dir)
         write_atomic(key_file, key.encode())
     return True
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob('*') if f.is_file() and not f.is_symlink())
+
+
+def prune_builds(cache: Path, max_bytes: int) -> list[Path]:
+    """Delete the least recently used keyed builds in `cache` until it holds at most max_bytes (a LeNet-5
+    Verilator build is about 300 MB, so an unbounded cache fills a disk); builds another task holds locked,
+    and the most recently used one, stay. Returns the deleted directories."""
+    import shutil
+
+    entries = [d for d in Path(cache).iterdir() if (d / KEY_FILE).exists()] if Path(cache).is_dir() else []
+    entries.sort(key=lambda d: (d / KEY_FILE).stat().st_mtime)  # oldest use first
+    sizes = {d: _size(d) for d in entries}
+    total = sum(sizes.values())
+    deleted = []
+    for d in entries[:-1]:
+        if total <= max_bytes:
+            break
+        with open(d / LOCK_FILE, 'w') as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # in use
+            (d / KEY_FILE).unlink(missing_ok=True)  # no longer a complete build, even if the removal stops
+            shutil.rmtree(d, ignore_errors=True)
+        total -= sizes[d]
+        deleted.append(d)
+    return deleted
 
 
 def keyed_file(path: Path, make: Callable[[], bytes]) -> tuple[bytes, bool]:

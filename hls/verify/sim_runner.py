@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lenet5_hls.core.cache import cache_dir, keyed_build
+from lenet5_hls.core.cache import cache_dir, keyed_build, prune_builds
 from lenet5_hls.core.errors import UserError
 from lenet5_hls.core.execution import run_child
 
@@ -129,6 +129,10 @@ def build_key(
     return h.hexdigest()
 
 
+# Simulator builds kept in a cache directory, least recently used ones deleted beyond it: $LENET5_SIM_CACHE_GB
+SIM_CACHE_GB = float(os.environ.get('LENET5_SIM_CACHE_GB', '8'))
+
+
 def default_cache_dir() -> Path:
     """Shared simulator builds: $LENET5_SIM_CACHE, else cache_dir('sim') (~/.cache/lenet5-hls/sim)."""
     return Path(os.environ.get('LENET5_SIM_CACHE', cache_dir('sim')))
@@ -187,7 +191,10 @@ def build(
 
     if not keyed_build(build_dir, key, make):
         return build_dir, False, 0.0
-    return build_dir, True, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if cache:
+        prune_builds(build_dir.parent, int(SIM_CACHE_GB * 2**30))
+    return build_dir, True, seconds
 
 
 def run(
