@@ -1,7 +1,7 @@
 """Shared helpers for the cocotb testbenches in rtl_tests/ (both sides: pytest and the simulator).
 
-pytest side: `run_cocotb` (build, cached by content, and run one parameter case through
-lenet5_hls.verify.sim_runner in rtl_tests/sim_build/<toplevel>/<sim>-<case>/), `cases`
+pytest side: `run_cocotb` (build, cached by content in the machine's simulator build cache, and run one
+parameter case through lenet5_hls.verify.sim_runner in rtl_tests/sim_build/<toplevel>/<sim>-<case>/), `cases`
 (pytest params over parameter sets x simulators).
 cocotb side: clock/reset, AXI-stream source/sink with random idle/backpressure pause generators,
 bounded waits that name the stalled stream, packing of elements into beats, reading HDL parameters.
@@ -16,7 +16,7 @@ from pathlib import Path
 from lenet5_hls.rtl.generator import RTL_DIR as GENERATOR_RTL_DIR
 from lenet5_hls.rtl.generator import with_dependencies
 from lenet5_hls.verify.benches.streams import CLOCK_NS, assert_cycles, random_pauses, sim_ns
-from lenet5_hls.verify.sim_runner import SIMULATORS
+from lenet5_hls.verify.sim_runner import SIMULATORS, default_cache_dir
 
 TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
@@ -92,9 +92,10 @@ def run_cocotb(
     bdir.mkdir(parents=True, exist_ok=True)
     if prepare is not None:
         prepare(bdir)
-    # One build cache per pytest-xdist worker: cases with identical sources and parameters (the LeNet-5
-    # tests) share a build, and two workers never write the same build directory.
-    cache = SIM_BUILD / toplevel / f'builds-{os.environ.get("PYTEST_XDIST_WORKER", "main")}'
+    # The machine's content-keyed build cache, as `lenet5-hls sim` uses it: cases with identical sources,
+    # parameters and options share a build across workers (its lock makes them take turns) and across
+    # checkouts and runs (a build does not depend on where its sources were).
+    cache = default_cache_dir()
     try:
         result = run(
             toplevel,

@@ -77,9 +77,9 @@ def test_interrupted_build_is_redone(tmp_path):
 
 
 def test_prune_deletes_least_recently_used_builds(tmp_path):
-    """Five 1 MB builds, used in the order b0..b4 except that b1 is used again last, pruned to 2.5 MB: the
-    oldest uses go (b0, b2), a build another task holds locked (b3) stays, so the next one goes (b4); the most
-    recently used (b1) stays."""
+    """Five 1 MB builds, used in the order b0..b4 except that b1 is used again last (now), pruned to 2.5 MB: the
+    oldest uses go (b0, b2), a build another task holds locked (b3) stays, so the next one goes (b4); one used
+    within the idle time (b1) stays."""
     for n in range(5):
         keyed_build(tmp_path / f'b{n}', f'k{n}', lambda d: (d / 'sim').write_bytes(b'x' * 1_000_000))
     for n, when in enumerate([100, 500, 200, 300, 400]):

@@ -69,19 +69,22 @@ def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob('*') if f.is_file() and not f.is_symlink())
 
 
-def prune_builds(cache: Path, max_bytes: int) -> list[Path]:
+def prune_builds(cache: Path, max_bytes: int, min_idle_s: float = 3600) -> list[Path]:
     """Delete the least recently used keyed builds in `cache` until it holds at most max_bytes (a LeNet-5
-    Verilator build is about 300 MB, so an unbounded cache fills a disk); builds another task holds locked,
-    and the most recently used one, stay. Returns the deleted directories."""
+    Verilator build is about 300 MB, so an unbounded cache fills a disk). A build used in the last min_idle_s
+    seconds stays (a task may be about to run it: only its build step holds the lock), and so does one another
+    task holds locked. Returns the deleted directories."""
     import shutil
+    import time
 
+    idle_since = time.time() - min_idle_s
     entries = [d for d in Path(cache).iterdir() if (d / KEY_FILE).exists()] if Path(cache).is_dir() else []
     entries.sort(key=lambda d: (d / KEY_FILE).stat().st_mtime)  # oldest use first
     sizes = {d: _size(d) for d in entries}
     total = sum(sizes.values())
     deleted = []
-    for d in entries[:-1]:
-        if total <= max_bytes:
+    for d in entries:
+        if total <= max_bytes or (d / KEY_FILE).stat().st_mtime > idle_since:
             break
         with open(d / LOCK_FILE, 'w') as lock:
             try:
