@@ -93,8 +93,9 @@ def run_cocotb(
     if prepare is not None:
         prepare(bdir)
     # The machine's content-keyed build cache, as `lenet5-hls sim` uses it: cases with identical sources,
-    # parameters and options share a build across workers (its lock makes them take turns) and across
-    # checkouts and runs (a build does not depend on where its sources were).
+    # parameters and options share a build across workers (its lock makes them take turns) and runs. The key
+    # holds the sources' contents, not their paths, and the toolchain: another virtual environment (a fresh
+    # checkout's) builds anew, since a Verilator model links cocotb's libraries by absolute path.
     cache = default_cache_dir()
     try:
         result = run(
