@@ -12,7 +12,9 @@ import contextlib
 import fcntl
 import functools
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -74,9 +76,6 @@ def prune_builds(cache: Path, max_bytes: int, min_idle_s: float = 3600) -> list[
     Verilator build is about 300 MB, so an unbounded cache fills a disk). A build used in the last min_idle_s
     seconds stays (a task may be about to run it: only its build step holds the lock), and so does one another
     task holds locked. Returns the deleted directories."""
-    import shutil
-    import time
-
     idle_since = time.time() - min_idle_s
     entries = [d for d in Path(cache).iterdir() if (d / KEY_FILE).exists()] if Path(cache).is_dir() else []
     entries.sort(key=lambda d: (d / KEY_FILE).stat().st_mtime)  # oldest use first

@@ -24,13 +24,12 @@ class Device:
     mult_target: str  # a key of rtl.params.MULT_TARGETS
     dsp_operand_bits: int  # widest two's-complement operand one DSP multiplier takes (0: no DSP primitive)
     dsp_blocks: int | None  # DSP multipliers on the part (None: no budget)
-    part: str | None = None  # nextpnr's name of the part
 
 
 DEVICES = {
     'generic': Device('generic', 'generic', 0, None),
     # Lattice LFE5U-85F: 156 sysDSP 18x18 multipliers (MULT18X18D)
-    'ecp5-85k': Device('ecp5-85k', 'ecp5', 18, 156, part='LFE5U-85F'),
+    'ecp5-85k': Device('ecp5-85k', 'ecp5', 18, 156),
 }
 
 
@@ -46,14 +45,12 @@ def fit_plan(spec: Spec, dev: Device, target_ii: int | None, overrides: dict[str
     best = plan(spec, target_ii, overrides)
     if dev.dsp_blocks is None or best.multipliers <= dev.dsp_blocks:
         return best
-    lo, hi = best.target_ii, best.target_ii
-    while plan(spec, hi, overrides).multipliers > dev.dsp_blocks:
-        lo, hi = hi, 2 * hi
-        if hi > 1 << 40:
-            raise FoldingError(
-                f'{dev.name}: even one multiplier per layer needs more than its {dev.dsp_blocks} DSP blocks '
-                f'(layers with fixed multipliers: {", ".join(sorted(overrides or {})) or "none"})'
-            )
+    lo, hi = best.target_ii, 1 << 40  # at that II every layer folds to its fewest multipliers
+    if plan(spec, hi, overrides).multipliers > dev.dsp_blocks:
+        raise FoldingError(
+            f'{dev.name}: even one multiplier per layer needs more than its {dev.dsp_blocks} DSP blocks '
+            f'(layers with fixed multipliers: {", ".join(sorted(overrides or {})) or "none"})'
+        )
     while hi - lo > 1:  # plan(lo) does not fit, plan(hi) does
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if plan(spec, mid, overrides).multipliers <= dev.dsp_blocks else (mid, hi)

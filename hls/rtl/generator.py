@@ -37,7 +37,7 @@ from lenet5_hls.rtl.description import (
     pad8,
 )
 from lenet5_hls.rtl.device import DEVICES, Device, fit_plan, place_multipliers
-from lenet5_hls.rtl.device import device as get_device
+from lenet5_hls.rtl.device import device as get_device  # `device` is generate()'s argument
 from lenet5_hls.rtl.folding import Plan
 from lenet5_hls.rtl.timing import Timing, pipeline_timing
 

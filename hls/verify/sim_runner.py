@@ -129,10 +129,6 @@ def build_key(
     return h.hexdigest()
 
 
-# Simulator builds kept in a cache directory, least recently used ones deleted beyond it: $LENET5_SIM_CACHE_GB
-SIM_CACHE_GB = float(os.environ.get('LENET5_SIM_CACHE_GB', '8'))
-
-
 def default_cache_dir() -> Path:
     """Shared simulator builds: $LENET5_SIM_CACHE, else cache_dir('sim') (~/.cache/lenet5-hls/sim)."""
     return Path(os.environ.get('LENET5_SIM_CACHE', cache_dir('sim')))
@@ -193,7 +189,8 @@ def build(
         return build_dir, False, 0.0
     seconds = time.perf_counter() - start
     if cache:
-        prune_builds(build_dir.parent, int(SIM_CACHE_GB * 2**30))
+        # least recently used builds deleted beyond $LENET5_SIM_CACHE_GB
+        prune_builds(build_dir.parent, int(float(os.environ.get('LENET5_SIM_CACHE_GB', '8')) * 2**30))
     return build_dir, True, seconds
 
 
