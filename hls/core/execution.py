@@ -41,6 +41,10 @@ def session(scheduler: str | None = None, workers: int | None = None) -> Iterato
     per core; threads suffice, the heavy work runs in subprocesses)."""
     from distributed import Client, LocalCluster
 
+    # Dask's own notices (tasks cancelled by Ctrl-C, a comm closed while the cluster shuts down) are not the
+    # user's business; set here, after distributed configured its loggers on import, and kept past the session
+    # since a shutdown notice can come after it.
+    logging.getLogger('distributed').setLevel(logging.ERROR)
     with contextlib.ExitStack() as stack:
         if scheduler:
             try:
@@ -58,7 +62,7 @@ def session(scheduler: str | None = None, workers: int | None = None) -> Iterato
                 processes=False,
                 dashboard_address=':0',  # the scheduler's HTTP server on a free port (8787 may be taken), no dashboard
                 scheduler_kwargs={'dashboard': False},
-                silence_logs=logging.ERROR,  # e.g. the warnings of tasks cancelled by Ctrl-C
+                silence_logs=False,  # the level set above, not one restored when the cluster closes
             )
             stack.enter_context(cluster)
             client = stack.enter_context(Client(cluster))
