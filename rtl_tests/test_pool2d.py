@@ -161,7 +161,7 @@ CASES = {
         **_geom(8, 8, 4, 2, 2, 2, 2, op=1),
         **_types('ufixed<8,4>', 'ufixed<9,5,TRN,SAT>', 'ufixed<6,4,RND_CONV,SAT>'),
     },
-    # 3x3 average (N = 9: non-power-of-two tree and divider), narrow saturating accumulator with fewer
+    # 3x3 average (N = 9: non-power-of-two tree and reciprocal), narrow saturating accumulator with fewer
     # fractional bits than the input (rounded leaf casts), symmetric-saturating output
     'avg-9x9x2-p3-sat': {
         **_geom(9, 9, 2, 3, 3, 3, 3, op=1),
@@ -178,7 +178,7 @@ CASES = {
         **_geom(6, 14, 2, 1, 7, 1, 7, op=1),
         **_types('fixed<6,3>', 'fixed<7,4,RND_MIN_INF,SAT>', 'fixed<5,3,TRN,WRAP>'),
     },
-    # 2x4 average with overlapping stride (2, 3) (N = 8: shift divider, signed: negative sums round toward
+    # 2x4 average with overlapping stride (2, 3) (N = 8: a shift, signed: negative sums round toward
     # zero), wrapping accumulator
     'avg-8x12x3-p2x4-wrap': {
         **_geom(8, 12, 3, 2, 4, 2, 3, op=1),

@@ -17,7 +17,8 @@
  *      at every node (fxp_requant, accumulator modes: saturation/wrap happen where hls4ml's do);
  *   3. average only: sum / (POOL_H*POOL_W), truncated toward zero (ap_fixed division); the cast
  *      of the quotient back to the accumulator type is the identity (|quotient| <= |sum|).
- *      A power-of-two count is a shift with a bias for negative sums, otherwise a constant divider;
+ *      A power-of-two count is a shift with a bias for negative sums; any other count N multiplies
+ *      |sum| by a constant reciprocal (exact for every sum, see g_recip), no divider;
  *   4. cast to the output type (fxp_requant ACC -> DOUT, output rounding / overflow modes).
  * The tree is built without recursion: pairwise levels give the perfect sub-trees of the binary
  * decomposition of N (each 2^b chunk is 2^b-aligned), a right fold joins them, largest first.
@@ -106,13 +107,35 @@ localparam N = POOL_H * POOL_W;
 localparam N_OPS = N - 1;
 localparam NODES = 2 * N - 1;
 localparam WIN_W = N * C * DIN_W;
-// average: power-of-two count -> shift; otherwise a constant divider of DIV_W-bit signed operands
+// average: power-of-two count -> shift; otherwise a multiply by RECIP = ceil(2^SHIFT / N) and a shift by
+// SHIFT = ACC_W + LOG_N: floor(x / N) = floor(x * RECIP / 2^SHIFT) for every 0 <= x < 2^ACC_W (Granlund and
+// Montgomery, "Division by invariant integers using multiplication", 1994, theorem 4.2: 2^SHIFT <= RECIP*N
+// <= 2^SHIFT + 2^LOG_N holds as N <= 2^LOG_N). RECIP <= 2^(ACC_W+1) since N > 2^(LOG_N-1).
 localparam N_POW2 = (N & (N - 1)) == 0;
 localparam LOG_N = (N > 1) ? $clog2(N) : 0;
-localparam DIV_W = ((ACC_W > LOG_N + 1) ? ACC_W : LOG_N + 1) + 2;
-// N and N-1 as LOG_N-bit constants (N < 2^LOG_N unless N is a power of two; N-1 < 2^LOG_N always)
-localparam integer N_I = N;
+localparam SHIFT = ACC_W + LOG_N;
+localparam RECIP_W = ACC_W + 2;
+// N-1 as a LOG_N-bit constant (N-1 < 2^LOG_N always)
 localparam integer N_M1 = N - 1;
+
+// ceil(2^SHIFT / n) = floor((2^SHIFT - 1) / n) + 1: long division of SHIFT one bits, any SHIFT
+function [RECIP_W-1:0] reciprocal(input integer n);
+    integer k, rem;
+    begin
+        rem = 0;
+        reciprocal = {RECIP_W{1'b0}};
+        for (k = 0; k < SHIFT; k = k + 1) begin
+            rem = 2 * rem + 1;
+            reciprocal = {reciprocal[RECIP_W-2:0], rem >= n};
+            if (rem >= n) begin
+                rem = rem - n;
+            end
+        end
+        reciprocal = reciprocal + {{(RECIP_W - 1){1'b0}}, 1'b1};
+    end
+endfunction
+
+localparam [RECIP_W-1:0] RECIP = reciprocal(N);
 
 initial begin
     if (POOL_OP != 0 && POOL_OP != 1) begin
@@ -286,13 +309,15 @@ generate
             wire [ACC_W:0] quot = $signed(biased) >>> LOG_N;
             wire unused_quot_sign = quot[ACC_W];              // |quotient| <= |sum|: a sign copy
             assign result = quot[ACC_W-1:0];
-        end else begin : g_div
-            // Verilog signed division truncates toward zero, as ap_fixed '/' does
-            wire signed [DIV_W-1:0] ext = {{(DIV_W - ACC_W){(ACC_SIGNED != 0) && total[ACC_W-1]}}, total};
-            wire signed [DIV_W-1:0] divisor = {{(DIV_W - LOG_N){1'b0}}, N_I[LOG_N-1:0]};
-            wire signed [DIV_W-1:0] quot = ext / divisor;
-            wire [DIV_W-ACC_W-1:0] unused_quot_sign = quot[DIV_W-1:ACC_W];   // sign copies
-            assign result = quot[ACC_W-1:0];
+        end else begin : g_recip
+            // truncation toward zero: the quotient of |sum|, negated back for a negative sum; |sum| of the
+            // most negative sum, 2^(ACC_W-1), fits ACC_W unsigned bits
+            wire                      neg = (ACC_SIGNED != 0) && total[ACC_W-1];
+            wire [ACC_W-1:0]          mag = neg ? -total : total;
+            wire [SHIFT+ACC_W-1:0]    prod = mag * RECIP;
+            wire [ACC_W-1:0]          quot = prod[SHIFT +: ACC_W];
+            wire [SHIFT-1:0]          unused_prod_fraction = prod[SHIFT-1:0];
+            assign result = neg ? -quot : quot;
         end
 
         fxp_requant #(
