@@ -235,7 +235,7 @@ def _elements(module: str, p: dict, beats_in: int) -> tuple[list[_Element], int]
                 p, KH=p['POOL_H'], KW=p['POOL_W'], **{k: p.get(k, 0) for k in ('PAD_T', 'PAD_B', 'PAD_L', 'PAD_R')}
             )
         g = window_geometry(p)
-        regs = 2 if module == 'pool2d' else 1  # window_gen's output register; pool2d adds its own
+        regs = 3 if module == 'pool2d' else 1  # window_gen's output register; pool2d adds its tree and output registers
         return [_Scan(p)] + [_Buffer(2) for _ in range(regs)], g['out_h'] * g['out_w']
     if module == 'dense_unit':
         return [_Dense(p)], beats_in

@@ -23,11 +23,13 @@
  * The tree is built without recursion: pairwise levels give the perfect sub-trees of the binary
  * decomposition of N (each 2^b chunk is 2^b-aligned), a right fold joins them, largest first.
  *
- * Structure: window_gen (line buffer, one implementation for conv and pooling) -> combinational
- * reduce of one window -> axis_skid_buffer. Throughput and cycles per image are window_gen's
- * (one scan position per clock; IN_H*IN_W clocks per image without bottom/right padding);
- * latency 2 clocks. Storage: window_gen's ((POOL_H-1)*IN_W*C*DIN_W line buffer bits, window
- * register, 2 x POOL_H*POOL_W*C*DIN_W output skid) plus 2 x C*DOUT_W output bits.
+ * Structure: window_gen (line buffer, one implementation for conv and pooling) -> steps 1-2, the
+ * reduce of one window -> axis_skid_buffer (tree_reg) -> steps 3-4, quotient and output cast ->
+ * axis_skid_buffer (out_reg): two register stages, so that no path runs from the window through
+ * the tree into the cast. Throughput and cycles per image are window_gen's (one scan position per
+ * clock; IN_H*IN_W clocks per image without bottom/right padding); latency 3 clocks. Storage:
+ * window_gen's ((POOL_H-1)*IN_W*C*DIN_W line buffer bits, window register, 2 x POOL_H*POOL_W*C*DIN_W
+ * output skid) plus 2 x C*ACC_W tree and 2 x C*DOUT_W output bits.
  *
  * Types: *_W total bits, *_FRAC fractional bits (ap_fixed width minus integer bits, may be
  * negative), *_SIGNED 1 for ap_fixed / 0 for ap_ufixed. Rounding codes: 0 TRN, 1 TRN_ZERO, 2 RND,
@@ -256,14 +258,17 @@ window_gen #(
 
 // ------------------------------------------------------------------------------- reduce
 
+wire [C*ACC_W-1:0]  totals;
+wire [C*ACC_W-1:0]  tree_tdata;
+wire                tree_tvalid;
+wire                tree_tready;
 wire [C*DOUT_W-1:0] pooled;
 
 genvar c, i, j;
 generate
     for (c = 0; c < C; c = c + 1) begin : g_ch
         wire [NODES*ACC_W-1:0] node;
-        wire [ACC_W-1:0]       total = node[RESULT*ACC_W +: ACC_W];
-        wire [ACC_W-1:0]       result;
+        assign totals[c*ACC_W +: ACC_W] = node[RESULT*ACC_W +: ACC_W];
 
         // leaves: window element (i*C + c) cast to the accumulator type
         for (i = 0; i < N; i = i + 1) begin : g_leaf
@@ -298,6 +303,28 @@ generate
                 );
             end
         end
+    end
+endgenerate
+
+axis_skid_buffer #(
+    .DATA_W(C * ACC_W)
+) tree_reg (
+    .clk(clk),
+    .rst(rst),
+    .s_axis_tdata(totals),
+    .s_axis_tvalid(win_tvalid),
+    .s_axis_tready(win_tready),
+    .m_axis_tdata(tree_tdata),
+    .m_axis_tvalid(tree_tvalid),
+    .m_axis_tready(tree_tready)
+);
+
+// ------------------------------------------------------------------------------- quotient and cast
+
+generate
+    for (c = 0; c < C; c = c + 1) begin : g_out
+        wire [ACC_W-1:0] total = tree_tdata[c*ACC_W +: ACC_W];
+        wire [ACC_W-1:0] result;
 
         if (POOL_OP == 0 || N == 1) begin : g_nodiv
             assign result = total;
@@ -339,8 +366,8 @@ axis_skid_buffer #(
     .clk(clk),
     .rst(rst),
     .s_axis_tdata(pooled),
-    .s_axis_tvalid(win_tvalid),
-    .s_axis_tready(win_tready),
+    .s_axis_tvalid(tree_tvalid),
+    .s_axis_tready(tree_tready),
     .m_axis_tdata(m_axis_tdata),
     .m_axis_tvalid(m_axis_tvalid),
     .m_axis_tready(m_axis_tready)
