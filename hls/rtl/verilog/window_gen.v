@@ -40,8 +40,10 @@
  * Without bottom/right padding this is IN_H*IN_W: one input pixel per clock, images back to back
  * with no bubble. Latency: 1 clock from the completing pixel to m_axis_tvalid.
  * s_axis_tready depends on registers only (never combinationally on m_axis_tready).
- * Timing: the scan position's decodes are registered a cycle early, and the window register is built in
- * 64-bit chunks, each enabled by its own copy of the step's flip-flops (no enable fans out to all of it).
+ * Timing: the scan position's decodes are registered a cycle early, each computed from registers for the
+ * four positions the scan can move to and selected by the step (the handshake reaches no counter compare),
+ * and the window register is built in 64-bit chunks, each enabled by its own copy of the step's flip-flops
+ * (no enable fans out to all of it).
  */
 
 `timescale 1ns / 1ps
@@ -256,41 +258,72 @@ end
 
 // ---------------------------------------------------------------------------- scan counters
 
+// The scan moves to one of four positions: the same (no step), the next column, the next row's first column
+// (col_last), or the next image's first position (col_last and row_last). Every decode of the next position is
+// computed for each of the four from registers alone, then selected by the step, so that the handshake (step)
+// passes one multiplexer to reach a flip-flop, never a counter's adder or compare.
+reg col_last_reg, row_last_reg;        // ix_reg == COLS-1, iy_reg == ROWS-1
+
+wire [COL_CW-1:0] ix_inc = ix_reg + 1'b1;
+wire [ROW_CW-1:0] iy_inc = iy_reg + 1'b1;
+wire [CCD_W-1:0]  ccd_adv = (ccd_reg == {CCD_W{1'b0}}) ? CCD_RELOAD : ccd_reg - 1'b1;
+wire [RCD_W-1:0]  rcd_adv = (rcd_reg == {RCD_W{1'b0}}) ? RCD_RELOAD : rcd_reg - 1'b1;
+wire [31:0]       iy_inc32 = {{(32 - ROW_CW){1'b0}}, iy_inc};
+reg  [LB_ROWS-1:0] above_inc;          // above_reg of the next row
+integer r;
+
+always @* begin
+    for (r = 0; r < LB_ROWS; r = r + 1) begin
+        above_inc[r] = iy_inc32 + r + 1 < KH;
+    end
+end
+
+// the next position's state and decodes (first_col: its column is the row's first)
+reg real_row_next, real_col_next, emit_next, first_col_next, col_last_next, row_last_next;
+reg [LB_ROWS-1:0] above_next;
+
 always @* begin
     iy_next  = iy_reg;
     ix_next  = ix_reg;
     rcd_next = rcd_reg;
     ccd_next = ccd_reg;
+    real_row_next  = real_row_reg;
+    real_col_next  = real_col_reg;
+    emit_next      = emit_reg;
+    first_col_next = ix_reg == {COL_CW{1'b0}};
+    col_last_next  = col_last_reg;
+    row_last_next  = row_last_reg;
+    above_next     = above_reg;
     if (step) begin
-        if (ix_reg == COL_LAST) begin
+        if (!col_last_reg) begin                                          // next column
+            ix_next  = ix_inc;
+            ccd_next = ccd_adv;
+            real_col_next  = ix_inc < COL_REAL;
+            emit_next      = rcd_reg == {RCD_W{1'b0}} && ccd_adv == {CCD_W{1'b0}};
+            first_col_next = 1'b0;
+            col_last_next  = ix_inc == COL_LAST;
+        end else begin
             ix_next  = {COL_CW{1'b0}};
             ccd_next = CCD_START;
-            if (iy_reg == ROW_LAST) begin
-                iy_next  = {ROW_CW{1'b0}};                                // next image
+            real_col_next  = 1'b1;
+            first_col_next = 1'b1;
+            col_last_next  = COLS == 1;
+            if (!row_last_reg) begin                                      // next row
+                iy_next  = iy_inc;
+                rcd_next = rcd_adv;
+                real_row_next = iy_inc < ROW_REAL;
+                emit_next     = rcd_adv == {RCD_W{1'b0}} && CCD_START == {CCD_W{1'b0}};
+                row_last_next = iy_inc == ROW_LAST;
+                above_next    = above_inc;
+            end else begin                                                // next image
+                iy_next  = {ROW_CW{1'b0}};
                 rcd_next = RCD_START;
-            end else begin
-                iy_next  = iy_reg + 1'b1;
-                rcd_next = (rcd_reg == {RCD_W{1'b0}}) ? RCD_RELOAD : rcd_reg - 1'b1;
+                real_row_next = 1'b1;
+                emit_next     = EMIT_START;
+                row_last_next = ROWS == 1;
+                above_next    = {LB_ROWS{1'b1}};
             end
-        end else begin
-            ix_next  = ix_reg + 1'b1;
-            ccd_next = (ccd_reg == {CCD_W{1'b0}}) ? CCD_RELOAD : ccd_reg - 1'b1;
         end
-    end
-end
-
-// the position decodes of the next scan state
-wire real_row_next = iy_next < ROW_REAL;
-wire real_col_next = ix_next < COL_REAL;
-wire emit_next = (rcd_next == {RCD_W{1'b0}}) && (ccd_next == {CCD_W{1'b0}});
-wire first_col_next = ix_next == {COL_CW{1'b0}};
-wire [31:0] iy_next32 = {{(32 - ROW_CW){1'b0}}, iy_next};
-reg [LB_ROWS-1:0] above_next;
-integer r;
-
-always @* begin
-    for (r = 0; r < LB_ROWS; r = r + 1) begin
-        above_next[r] = iy_next32 + r + 1 < KH;
     end
 end
 
@@ -304,6 +337,8 @@ always @(posedge clk) begin
         real_col_reg <= 1'b1;
         emit_reg <= EMIT_START;
         above_reg <= {LB_ROWS{1'b1}};
+        col_last_reg <= COLS == 1;
+        row_last_reg <= ROWS == 1;
     end else begin
         iy_reg  <= iy_next;
         ix_reg  <= ix_next;
@@ -313,6 +348,8 @@ always @(posedge clk) begin
         real_col_reg <= real_col_next;
         emit_reg <= emit_next;
         above_reg <= above_next;
+        col_last_reg <= col_last_next;
+        row_last_reg <= row_last_next;
     end
 end
 
