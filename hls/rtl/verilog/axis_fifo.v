@@ -19,7 +19,8 @@
  * Handshake: a beat moves when tvalid && tready; m_axis_tvalid never waits for m_axis_tready;
  * beats are neither lost, duplicated nor reordered under any backpressure.
  * Storage: DEPTH * DATA_W memory bits + DATA_W output register bits, in chunks of 64 bits, each with
- * its own copy of the three control flip-flops its enables decode (see CHUNK_W).
+ * its own copy of the three control flip-flops its enables decode and of the two pointers that address
+ * its memory (see CHUNK_W).
  */
 
 `timescale 1ns / 1ps
@@ -131,17 +132,18 @@ always @* begin
         || (held_reg == DEPTH_CNT && beat_out);
 end
 
-// per chunk: copies of {mem_count_reg != 0, s_axis_tready_reg, m_axis_tvalid_reg}
-wire [CHUNKS*3-1:0] ctrl;
+// per chunk: copies of {rd_ptr_reg, wr_ptr_reg, mem_count_reg != 0, s_axis_tready_reg, m_axis_tvalid_reg}
+localparam integer CTRL_W = 3 + 2 * PTR_W;
+wire [CHUNKS*CTRL_W-1:0] ctrl;
 
 ctrl_copies #(
-    .CTRL_W(3),
+    .CTRL_W(CTRL_W),
     .COPIES(CHUNKS)
 )
 ctrl_inst (
     .clk(clk),
     .rst(rst),
-    .d({mem_count_next != {CNT_W{1'b0}}, s_axis_tready_next, m_axis_tvalid_next}),
+    .d({rd_ptr_next, wr_ptr_next, mem_count_next != {CNT_W{1'b0}}, s_axis_tready_next, m_axis_tvalid_next}),
     .q(ctrl)
 );
 
@@ -151,9 +153,11 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
     localparam integer LO = ch * CHUNK_W;
     localparam integer W = DATA_W - LO < CHUNK_W ? DATA_W - LO : CHUNK_W;
 
-    wire out_valid_reg = ctrl[ch*3];
-    wire in_ready_reg = ctrl[ch*3+1];
-    wire nonempty_reg = ctrl[ch*3+2];
+    wire out_valid_reg = ctrl[ch*CTRL_W];
+    wire in_ready_reg = ctrl[ch*CTRL_W+1];
+    wire nonempty_reg = ctrl[ch*CTRL_W+2];
+    wire [PTR_W-1:0] wr_ptr_copy_reg = ctrl[ch*CTRL_W+3 +: PTR_W];
+    wire [PTR_W-1:0] rd_ptr_copy_reg = ctrl[ch*CTRL_W+3+PTR_W +: PTR_W];
 
     // mem_read, bypass and mem_write of the always block above, decoded from the copies
     wire out_free = !out_valid_reg || m_axis_tready;
@@ -166,12 +170,12 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
 
     always @(posedge clk) begin
         if (chunk_write) begin
-            mem[wr_ptr_reg] <= s_axis_tdata[LO +: W];
+            mem[wr_ptr_copy_reg] <= s_axis_tdata[LO +: W];
         end
         if (rst) begin
             out_data_reg <= {W{1'b0}};
         end else if (chunk_read) begin
-            out_data_reg <= mem[rd_ptr_reg];
+            out_data_reg <= mem[rd_ptr_copy_reg];
         end else if (chunk_bypass) begin
             out_data_reg <= s_axis_tdata[LO +: W];
         end
