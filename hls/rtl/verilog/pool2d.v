@@ -12,7 +12,9 @@
  *      accumulator's rounding / overflow modes);
  *   2. the POOL_H*POOL_W values, index ky*POOL_W + kx, are reduced with nnet::reduce's balanced
  *      tree: N values split at the largest power of two below N, recursively; op(left, right).
- *      Max (POOL_OP = 0): the larger value (signed or unsigned compare per ACC_SIGNED).
+ *      Max (POOL_OP = 0): the larger value (signed or unsigned compare per ACC_SIGNED). With no cast
+ *      between nodes the maximum is the same in any order, so the RTL compares all pairs of the N
+ *      leaves at once (one compare level, not log2(N)) and selects the first largest (g_max).
  *      Average (POOL_OP = 1): a + b computed one bit wider and cast back to the accumulator type
  *      at every node (fxp_requant, accumulator modes: saturation/wrap happen where hls4ml's do);
  *   3. average only: sum / (POOL_H*POOL_W), truncated toward zero (ap_fixed division); the cast
@@ -264,11 +266,18 @@ wire                tree_tvalid;
 wire                tree_tready;
 wire [C*DOUT_W-1:0] pooled;
 
+// max: the pairs (a, b), a < b, of the N leaves, pair(a, b) its index among PAIRS
+localparam PAIRS = N * (N - 1) / 2;
+
+function integer pair(input integer a, input integer b);
+    pair = a * N - a * (a + 1) / 2 + (b - a - 1);
+endfunction
+
 genvar c, i, j;
 generate
     for (c = 0; c < C; c = c + 1) begin : g_ch
-        wire [NODES*ACC_W-1:0] node;
-        assign totals[c*ACC_W +: ACC_W] = node[RESULT*ACC_W +: ACC_W];
+        // the leaves, then (average) the tree's operation results
+        wire [((POOL_OP == 0) ? N : NODES)*ACC_W-1:0] node;
 
         // leaves: window element (i*C + c) cast to the accumulator type
         for (i = 0; i < N; i = i + 1) begin : g_leaf
@@ -282,26 +291,65 @@ generate
             );
         end
 
-        for (j = 0; j < N_OPS; j = j + 1) begin : g_op
+        if (N == 1) begin : g_one
+            assign totals[c*ACC_W +: ACC_W] = node[ACC_W-1:0];
+        end else if (POOL_OP == 0) begin : g_max
+            wire [PAIRS-1:0] ge;                  // ge[pair(a, b)]: leaf a >= leaf b
+            wire [N-1:0]     wins;                // one-hot: the first largest leaf
+            reg  [ACC_W-1:0] largest;
+            integer k;
+
+            for (i = 0; i < N; i = i + 1) begin : g_a
+                for (j = i + 1; j < N; j = j + 1) begin : g_b
+                    wire [ACC_W-1:0] a = node[i*ACC_W +: ACC_W];
+                    wire [ACC_W-1:0] b = node[j*ACC_W +: ACC_W];
+                    assign ge[pair(i, j)] = (ACC_SIGNED != 0) ? ($signed(a) >= $signed(b)) : (a >= b);
+                end
+            end
+
+            for (i = 0; i < N; i = i + 1) begin : g_win
+                reg w;
+                integer m;
+                // >= every later leaf, > every earlier one
+                always @* begin
+                    w = 1'b1;
+                    for (m = 0; m < N; m = m + 1) begin
+                        if (m > i) begin
+                            w = w & ge[pair(i, m)];
+                        end else if (m < i) begin
+                            w = w & !ge[pair(m, i)];
+                        end
+                    end
+                end
+                assign wins[i] = w;
+            end
+
+            always @* begin
+                largest = {ACC_W{1'b0}};
+                for (k = 0; k < N; k = k + 1) begin
+                    largest = largest | ({ACC_W{wins[k]}} & node[k*ACC_W +: ACC_W]);
+                end
+            end
+            assign totals[c*ACC_W +: ACC_W] = largest;
+        end else begin : g_tree
+            assign totals[c*ACC_W +: ACC_W] = node[RESULT*ACC_W +: ACC_W];
+        end
+
+        for (j = 0; j < N_OPS && POOL_OP == 1; j = j + 1) begin : g_op
             localparam A = op_arg(j, 0);
             localparam B = op_arg(j, 1);
             wire [ACC_W-1:0] a = node[A*ACC_W +: ACC_W];
             wire [ACC_W-1:0] b = node[B*ACC_W +: ACC_W];
-            if (POOL_OP == 0) begin : g_max
-                wire a_ge_b = (ACC_SIGNED != 0) ? ($signed(a) >= $signed(b)) : (a >= b);
-                assign node[(N + j)*ACC_W +: ACC_W] = a_ge_b ? a : b;
-            end else begin : g_add
-                // a + b one bit wider, cast back to the accumulator type (as accum_t a + b in C++)
-                wire [ACC_W:0] sum = (ACC_SIGNED != 0) ? {a[ACC_W-1], a} + {b[ACC_W-1], b} : {1'b0, a} + {1'b0, b};
-                fxp_requant #(
-                    .IN_W(ACC_W + 1), .IN_FRAC(ACC_FRAC), .IN_SIGNED(ACC_SIGNED),
-                    .OUT_W(ACC_W), .OUT_FRAC(ACC_FRAC), .OUT_SIGNED(ACC_SIGNED),
-                    .ROUNDING(ACC_ROUNDING), .OVERFLOW(ACC_OVERFLOW)
-                ) to_acc (
-                    .in_data(sum),
-                    .out_data(node[(N + j)*ACC_W +: ACC_W])
-                );
-            end
+            // a + b one bit wider, cast back to the accumulator type (as accum_t a + b in C++)
+            wire [ACC_W:0] sum = (ACC_SIGNED != 0) ? {a[ACC_W-1], a} + {b[ACC_W-1], b} : {1'b0, a} + {1'b0, b};
+            fxp_requant #(
+                .IN_W(ACC_W + 1), .IN_FRAC(ACC_FRAC), .IN_SIGNED(ACC_SIGNED),
+                .OUT_W(ACC_W), .OUT_FRAC(ACC_FRAC), .OUT_SIGNED(ACC_SIGNED),
+                .ROUNDING(ACC_ROUNDING), .OVERFLOW(ACC_OVERFLOW)
+            ) to_acc (
+                .in_data(sum),
+                .out_data(node[(N + j)*ACC_W +: ACC_W])
+            );
         end
     end
 endgenerate
