@@ -114,6 +114,7 @@ def references_on_cluster(address: str, graph, spec) -> None:
 SWEEP = ['sweep', '--no-synth', '--bits', '3:3', '--target-ii', '784,3136', '--epochs', '1', '--train-images', '1200']
 
 
+@pytest.mark.slow  # a training task and two RTL tasks: about 70 s; test_sim_on_cluster covers the cluster path
 def test_sweep_on_cluster_matches_local(dask_cluster, tmp_path):
     """Two design points (one training task, two RTL tasks) on the workers: the same figures, spec and RTL."""
     address, _ = dask_cluster

@@ -139,8 +139,16 @@ def _run(lenet5_rtl, sim: str, case_id: str, test: str, **options):
     )
 
 
-@pytest.mark.parametrize('backpressure', [False, True], ids=['continuous', 'backpressure'])
-@pytest.mark.parametrize('sim', ['icarus', 'verilator'])
+@pytest.mark.parametrize(
+    'sim, backpressure',
+    [
+        ('icarus', False),
+        ('icarus', True),
+        ('verilator', False),
+        pytest.param('verilator', True, marks=pytest.mark.slow),  # the default suite stresses under Icarus
+    ],
+    ids=['icarus-continuous', 'icarus-backpressure', 'verilator-continuous', 'verilator-backpressure'],
+)
 def test_lenet5_rtl_images(lenet5_rtl, sim, backpressure):
     _run(
         lenet5_rtl,
@@ -165,6 +173,8 @@ def test_lenet5_rtl_reset_mid_image_and_watchdog(lenet5_rtl):
 ECP5_IMAGES = 5
 
 
+@pytest.mark.slow  # its own Verilator build (about 100 s); the primitive path is in test_dense_unit's ecp5 cases,
+# the fold in tests/test_device.py
 def test_lenet5_rtl_ecp5_device(lenet5_spec, lenet5_rtl):
     """`--device ecp5-85k`: the best II whose multipliers fit the part's 156 DSP blocks, every multiplier a
     MULT18X18D with its registers, simulated on the primitive's model: every output bit-exact, II and

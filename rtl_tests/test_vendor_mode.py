@@ -289,12 +289,16 @@ def test_lenet5_split_wrapper_lints_clean(lenet5_split):
     assert_lint_clean(vendor.top, vendor.source_files())
 
 
-# Per cocotb run of network_matches_golden: (images, stress). Verilator: the II check on 8 images, backpressure
-# on 3 (10 output lanes each pausing at random: slow). Icarus: 2 images, continuous.
+# Per cocotb run of network_matches_golden: (images, stress). Verilator (slow set: its build is the suite's
+# second longest): the II check on 8 images, backpressure on 3 (10 output lanes each pausing at random: slow).
+# Icarus: 2 images continuous, 1 with idle cycles and backpressure.
 @pytest.mark.parametrize(
     'sim, runs',
-    [('verilator', ((8, False), (3, True))), ('icarus', ((2, False),))],
-    ids=['verilator', 'icarus-2-images'],
+    [
+        pytest.param('verilator', ((8, False), (3, True)), marks=pytest.mark.slow),
+        ('icarus', ((2, False), (1, True))),
+    ],
+    ids=['verilator', 'icarus-3-images'],
 )
 def test_lenet5_through_vendor_mode(lenet5_split, lenet5_rtl, sim, runs, tmp_path):
     vendor, with_ii, plain = lenet5_split

@@ -102,7 +102,11 @@ def test_train_fashion_mnist_missing_dir_names_the_fix(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     'arch, dataset, probabilities',
-    [('lenet5', 'mnist', False), ('lenet5-classic', 'mnist', True), ('d2l', 'fashion-mnist', False)],
+    [
+        pytest.param('lenet5', 'mnist', False, marks=pytest.mark.slow),  # the default suite trains one arch
+        ('lenet5-classic', 'mnist', True),
+        pytest.param('d2l', 'fashion-mnist', False, marks=pytest.mark.slow),
+    ],
 )
 def test_train_small_run_writes_model_and_metrics(tmp_path, arch, dataset, probabilities):
     """End to end on a tiny IDX set: seeded, saves .keras and .json, the architecture asked for."""
