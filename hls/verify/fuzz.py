@@ -1,8 +1,10 @@
 """Random small CNNs over the supported layer kinds, drawn from a seed, through the whole flow.
 
 A case is drawn from numpy's Generator(seed): input shape and channels, conv blocks (filters, kernel 1-5,
-stride, padding, activation in the conv or as its own layer), pooling, Dropout, dense blocks, and an hls4ml
-precision config with narrow rounding and saturating types on a random subset of layers. The same seed
+stride, padding, activation in the conv or as its own layer, BatchNormalization), pooling, Dropout, dense
+blocks, and an hls4ml precision config with narrow rounding and saturating types on a random subset of layers.
+BatchNormalization is drawn from a stream of its own ([seed, 2], its weights from [seed, 3]), so that adding
+it left every other draw of a seed as it was. The same seed
 gives the same case on every machine, so a failure is reproduced from its seed alone.
 
 `run_case` takes a case through conversion, extraction, the golden model against hls4ml's C simulation and,
@@ -31,6 +33,7 @@ ACTIVATIONS = ('relu', 'tanh', 'sigmoid', 'linear', None)  # inside a Conv2D/Den
 ACTIVATION_LAYERS = ('ReLU', 'LeakyReLU', 'ThresholdedReLU', 'Activation')  # as layers of their own
 TABLE_SIZES = (256, 512, 1024, 2048)
 UNSUPPORTED_SHARE = 0.1
+BATCHNORM_SHARE = 0.3  # of conv blocks
 # Keras model building and hls4ml conversion, one case at a time in a process: hls4ml sets up its layer
 # handlers lazily, and two threads converting at once have seen a handler without its default config.
 _CONVERT_LOCK = threading.Lock()  # of the activation layers: one hls4ml has no io_stream code for
@@ -58,9 +61,15 @@ class FuzzCase:
             x = _keras_layer(spec)(x)
         model = keras.Model(inputs, x, name=f'fuzz{self.seed}')
         rng = np.random.default_rng([self.seed, 1])
+        bn_rng = np.random.default_rng([self.seed, 3])
         for layer in model.layers:
             weights = layer.get_weights()
-            if weights:  # kernel (fan-in scaled, so activations stay in range) and bias
+            if isinstance(layer, keras.layers.BatchNormalization):  # gamma of either sign, beta, mean, variance
+                n = weights[0].shape
+                gamma = bn_rng.uniform(0.5, 1.5, n) * bn_rng.choice([-1, 1], n)
+                mean, var = bn_rng.normal(0, 0.3, n), bn_rng.uniform(0.5, 2.0, n)
+                layer.set_weights([gamma, bn_rng.normal(0, 0.3, n), mean, var])
+            elif weights:  # kernel (fan-in scaled, so activations stay in range) and bias
                 fan_in = int(np.prod(weights[0].shape[:-1]))
                 kernel = rng.normal(0, 1.5 / np.sqrt(fan_in), weights[0].shape)
                 layer.set_weights([kernel, rng.normal(0, 0.3, weights[1].shape)])
@@ -97,6 +106,8 @@ def _keras_layer(spec: dict):
         return keras.layers.Flatten(name=name)
     if kind == 'Dropout':
         return keras.layers.Dropout(0.25, name=name)
+    if kind == 'BatchNormalization':
+        return keras.layers.BatchNormalization(name=name)
     raise ValueError(f'unknown fuzz layer kind {kind!r}')
 
 
@@ -133,6 +144,7 @@ def unsupported(case: FuzzCase) -> list[str]:
 def draw(seed: int) -> FuzzCase:
     """The case of a seed: 1-3 conv blocks, 0-2 dense blocks and a dense output, with a precision config."""
     rng = np.random.default_rng(seed)
+    bn_rng = np.random.default_rng([seed, 2])
     size = input_size = int(rng.integers(6, 15))
     channels = int(rng.integers(1, 4))
     layers: list[dict] = []
@@ -149,6 +161,8 @@ def draw(seed: int) -> FuzzCase:
         conv.update(stride=stride, padding=padding, activation=None if activation is None else str(activation))
         layers.append(conv)
         size = out
+        if bn_rng.random() < BATCHNORM_SHARE:  # fused into the conv by hls4ml, or its own layer after an activation
+            layers.append({'kind': 'BatchNormalization', 'name': f'bn{i}'})
         if separate:
             layers.append(_activation_layer(rng, f'act{i}'))
         if size >= 2 and rng.random() < 0.5:
@@ -167,7 +181,7 @@ def draw(seed: int) -> FuzzCase:
 
     config: dict = {'Model': {'Precision': _type(rng, saturate=rng.random() < 0.5)}, 'LayerName': {}}
     for spec in layers:
-        if spec['kind'] in ('Flatten', 'Dropout') or rng.random() < 0.5:
+        if spec['kind'] in ('Flatten', 'Dropout', 'BatchNormalization') or rng.random() < 0.5:
             continue
         precision = {'result': _type(rng, saturate=rng.random() < 0.6)}
         if spec['kind'] in ('Conv2D', 'Dense'):
@@ -257,6 +271,7 @@ def _rtl(spec, golden, x: np.ndarray, expected: np.ndarray, tmp: Path) -> dict:
         tmp / 'sim',
         jobs=1,
         progress=lambda *_: None,
+        optimize=False,  # a small model, a few images: the compile is the cost (77 -> 55 s for seed 1)
     )
     timing = {'ii_cycles': result['ii_cycles'], 'latency_cycles': result['latency_cycles']}
     analytical = {'ii_cycles': desc.folding.ii_cycles, 'latency_cycles': desc.timing.latency_cycles}
