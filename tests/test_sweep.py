@@ -148,6 +148,7 @@ def test_sweep_without_yosys_names_the_package_before_training(tmp_path, monkeyp
 
 
 @needs_yosys
+@pytest.mark.slow  # about 60 s; the sweep itself is in test_small_sweep_figures_recomputed
 def test_designs_share_identical_yosys_runs(tmp_path, monkeypatch):
     """Two foldings of one spec: stages that do not change are synthesized once and counted in both; a
     later report of one of them takes every run from the (local workers') cache, with the same counts."""

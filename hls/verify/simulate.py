@@ -35,10 +35,6 @@ from lenet5_hls.verify.sim_runner import (
 log = logging.getLogger(__name__)
 
 DRIVERS = ('hdl', 'python')
-# From this many images on, the Verilator model is compiled optimized (VERILATOR_FAST); below it, unoptimized
-# (VERILATOR_QUICK). LeNet-5, 100 images, one simulation: -O0 build 102 s + 136 s run, -O2 218 s + 13 s, even
-# at about 95 images; a small model's few images (fuzzing, a quick flow) gain the most.
-OPTIMIZED_BUILD_IMAGES = 100
 DESCRIPTION = '.description.json'  # in a task's RTL bundle: the description, paths relative to the bundle
 
 
@@ -166,12 +162,15 @@ def simulate(
     jobs: int | None = None,
     cache_dir: Path | None = None,
     progress=log.info,
+    optimize: bool = True,
 ) -> dict:
     """Run raw `inputs` through the RTL described by desc_file; `expected` are the golden raw outputs.
     driver None: hdl for packed streams, python for the split layout. jobs: simulations the images are split
     between (hdl driver; default: one per worker thread of the cluster). Writes out_dir/rtl_outputs.npy (raw
     outputs), sim_result.json and the simulations' logs. cache_dir: the builds' cache on the workers (default:
-    each worker's default_cache_dir())."""
+    each worker's default_cache_dir()). optimize False: Verilator compiles the model unoptimized, for a small
+    model's few images (LeNet-5, 100 images: -O0 build 102 s + run 136 s, -O2 218 s + 13 s; a 32x32x3
+    network's 20 images ran 2.7x longer at -O0 in all)."""
     desc_file = Path(desc_file).resolve()
     desc = RtlDescription.load(desc_file)
     split = any(len(p.lanes) > 1 for p in (desc.input, desc.output))
@@ -203,7 +202,7 @@ def simulate(
     ends = starts[1:] + [len(inputs)]
     rtl = rtl_bundle(desc_file)
     options = {'sim': sim, 'driver': driver, 'stress': stress, 'waves': waves, 'cache_dir': cache_dir}
-    options['optimize'] = len(inputs) >= OPTIMIZED_BUILD_IMAGES
+    options['optimize'] = optimize
     tasks = [
         (rtl, {'inputs': inputs[a:b], 'expected': expected[a:b]}, options, seed + k)
         for k, (a, b) in enumerate(zip(starts, ends))
