@@ -201,8 +201,14 @@ def simulate(
     starts = [int(a[0]) for a in np.array_split(np.arange(len(inputs)), jobs)]
     ends = starts[1:] + [len(inputs)]
     rtl = rtl_bundle(desc_file)
-    options = {'sim': sim, 'driver': driver, 'stress': stress, 'waves': waves, 'cache_dir': cache_dir}
-    options['optimize'] = optimize
+    options = {
+        'sim': sim,
+        'driver': driver,
+        'stress': stress,
+        'waves': waves,
+        'cache_dir': cache_dir,
+        'optimize': optimize,
+    }
     tasks = [
         (rtl, {'inputs': inputs[a:b], 'expected': expected[a:b]}, options, seed + k)
         for k, (a, b) in enumerate(zip(starts, ends))
