@@ -25,7 +25,7 @@ from lenet5_hls.verify.benches.layer_probe import first_divergence, layer_stream
 from lenet5_hls.verify.benches.network_tb import network_matches_golden
 from lenet5_hls.verify.benches.streams import CLOCK_NS
 from lenet5_hls.verify.benches.top_bench import TopBench, assert_bit_exact, load_case, load_description
-from lenet5_hls.verify.sim_runner import PRIMITIVE_MODELS, PRIMITIVE_MODELS_DEFINE, VERILATOR_QUICK
+from lenet5_hls.verify.sim_runner import NETWORK_QUICK, PRIMITIVE_MODELS, PRIMITIVE_MODELS_DEFINE, network_visibility
 
 
 @cocotb.test()
@@ -122,20 +122,27 @@ def _first_images(case, n: int):
     return cut
 
 
+def _verilator_sources(desc, out_dir) -> list:
+    """The design's sources and the control file that leaves only its top visible to the bench."""
+    return [*desc.source_files(), network_visibility(out_dir / 'public.vlt', [desc.top])]
+
+
 def _run(lenet5_rtl, sim: str, case_id: str, test: str, **options):
     desc, case = lenet5_rtl
     case = _first_images(case, PYTHON_BENCH_IMAGES[sim])
     plusarg = bench_plusarg(desc.path(f'{desc.top}.json'), case, f'{sim}-{case_id}', **options)
+    verilator = sim == 'verilator'
     run_cocotb(
         desc.top,
         'test_lenet5',
         sim,
         case_id,
         {},
-        desc.source_files(),
+        _verilator_sources(desc, case.parent) if verilator else desc.source_files(),
         plusargs=[plusarg],
         test_filter=test,
         prepare=desc.copy_data_files,
+        build_args=NETWORK_QUICK if verilator else None,
     )
 
 
@@ -198,11 +205,11 @@ def test_lenet5_rtl_ecp5_device(lenet5_spec, lenet5_rtl):
         'verilator',
         'lenet5-ecp5',
         {},
-        [*desc.source_files(), *PRIMITIVE_MODELS],
+        [*_verilator_sources(desc, case.parent), *PRIMITIVE_MODELS],
         plusargs=[plusarg],
         test_filter='network_matches_golden',
         prepare=desc.copy_data_files,
-        build_args=[*VERILATOR_QUICK, f'-D{PRIMITIVE_MODELS_DEFINE}'],
+        build_args=[*NETWORK_QUICK, f'-D{PRIMITIVE_MODELS_DEFINE}'],
     )
 
 
@@ -248,7 +255,8 @@ def test_lenet5_rtl_mismatch_names_corrupted_layer(lenet5_mutant, layer, stages)
             'verilator',
             f'lenet5-mutant-{os.environ.get("PYTEST_XDIST_WORKER", "main")}',
             {},
-            desc.source_files(),
+            _verilator_sources(desc, out),
+            build_args=NETWORK_QUICK,
             test_filter='mismatch_names_first_diverging_layer',
             prepare=desc.copy_data_files,
             plusargs=[bench_plusarg(rtl_json, out / 'case.npz', f'mutant-{layer}-{stages}')],

@@ -101,9 +101,8 @@ LINT_CASES = {
         'parallel-sat': lambda d: _dense_case(
             d, 4, 3, 12, FixedType(10, 4, True, 'RND_CONV', 'SAT'), FixedType(6, 3, False, 'RND', 'SAT_SYM')
         ),
-        'conv1-tree-3-levels': lambda d: dict(
-            _dense_case(d, 25, 6, 150, FixedType(20, 10), FixedType(8, 4)), ADD_LEVELS=1
-        ),
+        # 9 products per output: an odd 4-level adder tree, one level per stage
+        'odd-tree-4-stages': lambda d: dict(_dense_case(d, 9, 2, 18, FixedType(20, 10), FixedType(8, 4)), ADD_LEVELS=1),
         'one-mult-one-out': lambda d: _dense_case(
             d, 5, 1, 1, FixedType(9, 3, True, 'TRN_ZERO', 'SAT_ZERO'), FixedType(12, 6)
         ),
@@ -200,7 +199,7 @@ LINT_CASES = {
     'axis_fifo': {
         'default': {},
         'depth1': dict(DEPTH=1),
-        'depth37-wide': dict(DATA_W=1200, DEPTH=37),
+        'depth37-chunked': dict(DATA_W=200, DEPTH=37),  # 4 memory chunks of CHUNK_W = 64, the last partial
     },
     'window_gen': {
         'lenet-conv1': dict(IN_H=28, IN_W=28, C=1, ELEM_W=8, KH=5, KW=5),

@@ -23,12 +23,13 @@ from lenet5_hls.core.execution import pack_files, run_tasks, unpack_files, worke
 from lenet5_hls.rtl.description import RtlDescription
 from lenet5_hls.verify.benches.config import BenchConfig
 from lenet5_hls.verify.sim_runner import (
-    VERILATOR_FAST,
-    VERILATOR_QUICK,
+    NETWORK_FAST,
+    NETWORK_QUICK,
     SimulationError,
     build,
     check_simulator,
     default_cache_dir,
+    network_visibility,
     run,
 )
 
@@ -78,7 +79,7 @@ def _shard(rtl: dict[str, bytes], case: dict, options: dict, seed: int) -> dict:
         plusargs = [config.write(run_dir / 'bench.json')]
         sources = desc.source_files()
         if driver == 'hdl':
-            from lenet5_hls.verify.benches.file_io_bench import HDL_FILES, prepare, tb_verilog
+            from lenet5_hls.verify.benches.file_io_bench import HDL_FILES, prepare, public_modules, tb_verilog
 
             tb = root / f'tb_{desc.top}.v'
             tb.write_text(tb_verilog(desc))
@@ -96,7 +97,11 @@ def _shard(rtl: dict[str, bytes], case: dict, options: dict, seed: int) -> dict:
             )
         else:
             top, module, test = desc.top, 'lenet5_hls.verify.benches.network_tb', 'network_matches_golden'
-        build_args = (VERILATOR_FAST if options['optimize'] else VERILATOR_QUICK) if sim == 'verilator' else []
+        build_args = []
+        if sim == 'verilator':
+            public = public_modules(desc) if driver == 'hdl' else [desc.top]
+            sources = [*sources, network_visibility(root / 'public.vlt', public)]
+            build_args = NETWORK_FAST if options['optimize'] else NETWORK_QUICK
         build_dir, built, build_seconds = build(
             top,
             sim,

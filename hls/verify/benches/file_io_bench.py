@@ -20,6 +20,12 @@ HDL_DIR = Path(__file__).resolve().parent.parent / 'hdl'
 HDL_FILES = [HDL_DIR / f for f in ('random_pause.v', 'axis_file_source.v', 'axis_file_sink.v')]
 
 
+def public_modules(desc: RtlDescription) -> list[str]:
+    """The modules whose signals file_io_tb reads: the testbench top, the file source and sink (beat counts)
+    and the design (its internal streams, for the stall report)."""
+    return [f'tb_{desc.top}', 'axis_file_source', 'axis_file_sink', desc.top]
+
+
 def tb_verilog(desc: RtlDescription) -> str:
     """Testbench top for a description with one packed input and one packed output stream."""
     top, clk, reset = desc.top, desc.clock, desc.reset.name
