@@ -17,6 +17,7 @@ from harness import assert_lint_clean, bench_plusarg, run_cocotb
 from lenet5_hls.core.fixed_point import FixedType
 from lenet5_hls.core.spec import Port, Spec
 from lenet5_hls.rtl.description import DataFile, Lane, Reset, RtlDescription, StreamPort
+from lenet5_hls.verify.sim_runner import NETWORK_QUICK, network_visibility
 from lenet5_hls.verify.vendor_ports import VendorRtlError, describe_vendor_rtl
 from split_layout_wrapper import wrapper_verilog, write_split_layout
 
@@ -289,8 +290,8 @@ def test_lenet5_split_wrapper_lints_clean(lenet5_split):
     assert_lint_clean(vendor.top, vendor.source_files())
 
 
-# Per cocotb run of network_matches_golden: (images, stress). Verilator (slow set: its build is the suite's
-# second longest): the II check on 8 images, backpressure on 3 (10 output lanes each pausing at random: slow).
+# Per cocotb run of network_matches_golden: (images, stress). Verilator (slow set: its own build of the
+# network): the II check on 8 images, backpressure on 3 (10 output lanes each pausing at random: slow).
 # Icarus: 2 images continuous, 1 with idle cycles and backpressure.
 @pytest.mark.parametrize(
     'sim, runs',
@@ -309,16 +310,19 @@ def test_lenet5_through_vendor_mode(lenet5_split, lenet5_rtl, sim, runs, tmp_pat
         cut = tmp_path / f'case_{images}.npz'
         np.savez(cut, inputs=data['inputs'][:images], expected=data['expected'][:images])
         plusarg = bench_plusarg(desc_json, cut, f'{test}-{images}-{stress}', stress=stress)
+        verilator = sim == 'verilator'
+        public = [network_visibility(tmp_path / 'public.vlt', [vendor.top])] if verilator else []
         run_cocotb(
             vendor.top,
             'test_lenet5',
             sim,
             'vendor-split',
             {},
-            vendor.source_files(),
+            [*vendor.source_files(), *public],
             plusargs=[plusarg],
             test_filter=test,
             prepare=vendor.copy_data_files,
+            build_args=NETWORK_QUICK if verilator else None,
         )  # ROMs read from the cwd
 
     for images, stress in runs:

@@ -4,13 +4,16 @@ One C++ program is generated with every case, compiled once with g++, and its pr
 compared with the NumPy implementation for every input value: ties, negative values, overflow edges.
 """
 
+import hashlib
 import itertools
+import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from lenet5_hls.core.cache import cache_dir, keyed_file, tool_version
 from lenet5_hls.core.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedType, cast, from_float
 
 # (width, integer) shapes: ordinary, integer bits beyond the width, negative integer bits.
@@ -74,12 +77,19 @@ def ap_fixed_results(tmp_path_factory):
         )
         keys.append(('float', n, None))
     lines += ['int main() {', *body, '  return 0;', '}']
-    workdir = tmp_path_factory.mktemp('ap_fixed')
-    src = workdir / 'casts.cpp'
-    src.write_text('\n'.join(lines) + '\n')
-    exe = workdir / 'casts'
-    subprocess.run(['g++', '-O0', '-std=c++17', f'-I{_ap_types_dir()}', str(src), '-o', str(exe)], check=True)
-    out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.splitlines()
+    program = '\n'.join(lines) + '\n'
+
+    def compile_and_run() -> bytes:
+        workdir = tmp_path_factory.mktemp('ap_fixed')
+        src, exe = workdir / 'casts.cpp', workdir / 'casts'
+        src.write_text(program)
+        subprocess.run(['g++', '-O0', '-std=c++17', f'-I{_ap_types_dir()}', str(src), '-o', str(exe)], check=True)
+        return subprocess.run([str(exe)], check=True, capture_output=True).stdout
+
+    # the compile takes 25 s: the pytest workers share one, through the machine's content-keyed cache
+    gxx = shutil.which('g++')
+    key = hashlib.sha256(f'{program}{tool_version(gxx)}{_ap_types_dir()}'.encode()).hexdigest()[:16]
+    out = keyed_file(cache_dir('test') / f'ap_fixed_casts-{key}.txt', compile_and_run)[0].decode().splitlines()
     assert len(out) == len(keys)
     return {k: [int(x) for x in line.split()] for k, line in zip(keys, out)}
 
