@@ -5,7 +5,7 @@ RTL). A drawn model is either refused during extraction, naming the layer, or bi
 
 import pytest
 
-from lenet5_hls.verify.fuzz import draw, run_case, unsupported
+from lenet5_hls.verify.fuzz import SOFTMAX_IMPLEMENTATIONS, draw, run_case, unsupported
 
 # Seeds 0-21: the RTL test takes five of them (its run checks golden vs C simulation too), this file the rest;
 # 20 or more of the 22 extract (the ones drawn to be refused aside).
@@ -37,4 +37,6 @@ def test_suite_seeds_cover_the_kinds_and_refusals():
     kinds = {spec['kind'] for case in drawn for spec in case.layers}
     assert kinds >= {'Conv2D', 'Dense', 'MaxPooling2D', 'AveragePooling2D', 'ReLU', 'LeakyReLU', 'Activation'}
     assert any(spec.get('kernel') == 1 for case in drawn for spec in case.layers)  # hls4ml's PointwiseConv2D
+    softmax = [case.config['LayerName']['softmax'] for case in drawn if 'softmax' in case.config['LayerName']]
+    assert {c['Implementation'] for c in softmax} == set(SOFTMAX_IMPLEMENTATIONS)
     assert 1 <= sum(bool(unsupported(case)) for case in drawn) <= len(drawn) - 20

@@ -3,8 +3,8 @@
 A case is drawn from numpy's Generator(seed): input shape and channels, conv blocks (filters, kernel 1-5,
 stride, padding, activation in the conv or as its own layer, BatchNormalization), pooling, Dropout, dense
 blocks, and an hls4ml precision config with narrow rounding and saturating types on a random subset of layers.
-BatchNormalization is drawn from a stream of its own ([seed, 2], its weights from [seed, 3]), so that adding
-it left every other draw of a seed as it was. The same seed
+BatchNormalization is drawn from a stream of its own ([seed, 2], its weights from [seed, 3]), and so is a
+final softmax ([seed, 4]), so that adding them left every other draw of a seed as it was. The same seed
 gives the same case on every machine, so a failure is reproduced from its seed alone.
 
 `run_case` takes a case through conversion, extraction, the golden model against hls4ml's C simulation and,
@@ -34,6 +34,8 @@ ACTIVATION_LAYERS = ('ReLU', 'LeakyReLU', 'ThresholdedReLU', 'Activation')  # as
 TABLE_SIZES = (256, 512, 1024, 2048)
 UNSUPPORTED_SHARE = 0.1
 BATCHNORM_SHARE = 0.3  # of conv blocks
+SOFTMAX_SHARE = 0.3  # of cases: a softmax after the output layer
+SOFTMAX_IMPLEMENTATIONS = ('stable', 'latency', 'argmax')
 # Keras model building and hls4ml conversion, one case at a time in a process: hls4ml sets up its layer
 # handlers lazily, and two threads converting at once have seen a handler without its default config.
 _CONVERT_LOCK = threading.Lock()  # of the activation layers: one hls4ml has no io_stream code for
@@ -194,8 +196,32 @@ def draw(seed: int) -> FuzzCase:
             table = {'table_size': int(rng.choice(TABLE_SIZES)), 'Precision': {'table': _type(rng)}}
             name = spec['name'] if spec['kind'] == 'Activation' else f'{spec["name"]}_{act}'
             config['LayerName'].setdefault(name, {}).update(table)
+    softmax_rng = np.random.default_rng([seed, 4])
+    if softmax_rng.random() < SOFTMAX_SHARE:
+        out_type = config['LayerName'].get('out', {}).get('Precision', {}).get('result', config['Model']['Precision'])
+        layers.append({'kind': 'Activation', 'name': 'softmax', 'activation': 'softmax'})
+        config['LayerName']['softmax'] = _softmax_config(softmax_rng, FixedType.parse(out_type).width)
     backend = BACKENDS[seed % len(BACKENDS)]
     return FuzzCase(seed, (input_size, input_size, channels), layers, config, backend)
+
+
+def _softmax_config(rng, input_width: int) -> dict:
+    """hls4ml's config of a softmax: an implementation, its tables' size and types. The tables are indexed by the
+    top bits of the input (of its max-normalized difference for stable) and of inv_inp_t, so the size stays
+    within both widths; a larger one is refused at extraction, which the fuzzer does not draw on purpose."""
+    impl = str(rng.choice(SOFTMAX_IMPLEMENTATIONS))
+    config = {'Implementation': impl, 'Precision': {'result': _type(rng, saturate=rng.random() < 0.6)}}
+    if impl == 'argmax':
+        return config
+    inv_inp = FixedType(int(rng.integers(5, 13)), int(rng.integers(1, 7)), signed=False)
+    index_bits = int(rng.integers(2, min(input_width - 1, inv_inp.width, 10) + 1))
+    return config | {
+        'table_size': 1 << index_bits,
+        'exp_table_t': _type(rng, saturate=rng.random() < 0.5),
+        'inv_table_t': _type(rng, saturate=rng.random() < 0.5),
+        'inv_inp_t': inv_inp.cpp(),
+        'accum_t': _type(rng, saturate=rng.random() < 0.5),
+    }
 
 
 def random_inputs(t: FixedType, shape: tuple, n: int, seed: int) -> np.ndarray:
