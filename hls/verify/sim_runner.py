@@ -21,9 +21,8 @@ from lenet5_hls.core.errors import UserError
 from lenet5_hls.core.execution import run_child
 
 SIMULATORS = ('icarus', 'verilator')
-# cocotb's runner makes every signal of the design visible to VPI (--public-flat-rw), which multiplies
-# the C++ Verilator writes for LeNet-5 and its compile time (minutes instead of seconds); the
-# testbenches read signals three levels deep at most (testbench top, its instances, their stages).
+# cocotb's runner makes every signal of the design visible to VPI (--public-flat-rw). A module testbench reads
+# its module's parameters and signals a few levels down; its designs are small, so the depth option suffices.
 VERILATOR_VISIBILITY = ['--no-public-flat-rw', '--public-depth', '3']
 # Module testbenches are tiny: compile time dominates, so no C++ optimization.
 VERILATOR_QUICK = ['-CFLAGS', '-O0', '-Wno-fatal', *VERILATOR_VISIBILITY]
