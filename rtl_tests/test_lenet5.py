@@ -25,7 +25,7 @@ from lenet5_hls.verify.benches.layer_probe import first_divergence, layer_stream
 from lenet5_hls.verify.benches.network_tb import network_matches_golden
 from lenet5_hls.verify.benches.streams import CLOCK_NS
 from lenet5_hls.verify.benches.top_bench import TopBench, assert_bit_exact, load_case, load_description
-from lenet5_hls.verify.sim_runner import NETWORK_QUICK, PRIMITIVE_MODELS, PRIMITIVE_MODELS_DEFINE, network_visibility
+from lenet5_hls.verify.sim_runner import PRIMITIVE_MODELS, PRIMITIVE_MODELS_DEFINE, network_build
 
 
 @cocotb.test()
@@ -122,27 +122,27 @@ def _first_images(case, n: int):
     return cut
 
 
-def _verilator_sources(desc, out_dir) -> list:
-    """The design's sources and the control file that leaves only its top visible to the bench."""
-    return [*desc.source_files(), network_visibility(out_dir / 'public.vlt', [desc.top])]
+def _verilator_build(desc, out_dir, extra_sources=()) -> tuple[list, list[str]]:
+    """(sources, arguments) of the unoptimized Verilator build of the design, only its top visible to the bench."""
+    return network_build([*desc.source_files(), *extra_sources], [desc.top], out_dir, optimize=False)
 
 
 def _run(lenet5_rtl, sim: str, case_id: str, test: str, **options):
     desc, case = lenet5_rtl
     case = _first_images(case, PYTHON_BENCH_IMAGES[sim])
     plusarg = bench_plusarg(desc.path(f'{desc.top}.json'), case, f'{sim}-{case_id}', **options)
-    verilator = sim == 'verilator'
+    sources, build_args = _verilator_build(desc, case.parent) if sim == 'verilator' else (desc.source_files(), None)
     run_cocotb(
         desc.top,
         'test_lenet5',
         sim,
         case_id,
         {},
-        _verilator_sources(desc, case.parent) if verilator else desc.source_files(),
+        sources,
         plusargs=[plusarg],
         test_filter=test,
         prepare=desc.copy_data_files,
-        build_args=NETWORK_QUICK if verilator else None,
+        build_args=build_args,
     )
 
 
@@ -200,17 +200,18 @@ def test_lenet5_rtl_ecp5_device(lenet5_spec, lenet5_rtl):
     )
     assert [s.params.get('MULT_TARGET') for s in desc.stages if s.module == 'dense_unit'] == [1] * 5
     plusarg = bench_plusarg(desc.path(f'{desc.top}.json'), case, 'verilator-ecp5', check_cycles=True)
+    sources, build_args = _verilator_build(desc, case.parent, PRIMITIVE_MODELS)
     run_cocotb(
         desc.top,
         'test_lenet5',
         'verilator',
         'lenet5-ecp5',
         {},
-        [*_verilator_sources(desc, case.parent), *PRIMITIVE_MODELS],
+        sources,
         plusargs=[plusarg],
         test_filter='network_matches_golden',
         prepare=desc.copy_data_files,
-        build_args=[*NETWORK_QUICK, f'-D{PRIMITIVE_MODELS_DEFINE}'],
+        build_args=[*build_args, f'-D{PRIMITIVE_MODELS_DEFINE}'],
     )
 
 
@@ -249,6 +250,7 @@ def test_lenet5_rtl_mismatch_names_corrupted_layer(lenet5_mutant, layer, stages)
     pristine = path.read_text()
     word, rest = pristine.split('\n', 1)
     path.write_text(f'{int(word, 16) ^ ((1 << 4 * len(word)) - 1):0{len(word)}x}\n{rest}')
+    sources, build_args = _verilator_build(desc, out)
     try:
         run_cocotb(
             desc.top,
@@ -256,8 +258,8 @@ def test_lenet5_rtl_mismatch_names_corrupted_layer(lenet5_mutant, layer, stages)
             'verilator',
             f'lenet5-mutant-{os.environ.get("PYTEST_XDIST_WORKER", "main")}',
             {},
-            _verilator_sources(desc, out),
-            build_args=NETWORK_QUICK,
+            sources,
+            build_args=build_args,
             test_filter='mismatch_names_first_diverging_layer',
             prepare=desc.copy_data_files,
             plusargs=[bench_plusarg(rtl_json, out / 'case.npz', f'mutant-{layer}-{stages}')],

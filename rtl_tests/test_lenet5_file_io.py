@@ -19,7 +19,7 @@ from lenet5_hls.rtl.description import RtlDescription
 from lenet5_hls.verify.benches.config import BenchConfig
 from lenet5_hls.verify.benches.file_io_bench import HDL_FILES, prepare, public_modules, tb_verilog
 from lenet5_hls.verify.benches.file_io_tb import images_match_golden_file_io
-from lenet5_hls.verify.sim_runner import NETWORK_FAST, network_visibility
+from lenet5_hls.verify.sim_runner import network_build
 
 
 @cocotb.test()
@@ -56,7 +56,7 @@ def _run(
     desc, base = lenet5_rtl[0], lenet5_rtl[1].parent
     case = case or lenet5_rtl[1]
     top, sources = file_io_sources(desc, base)
-    sources.append(network_visibility(base / 'public_file_io.vlt', public_modules(desc)))
+    sources, build_args = network_build(sources, public_modules(desc), base, optimize=True)
     run_dir = base / f'file_io_{case_id}'
     plusargs = prepare(run_dir, desc, np.load(case)['inputs'], idle=idle, backpressure=backpressure, stall_cycles=2000)
     config = BenchConfig(str(desc.path(f'{desc.top}.json')), str(case), str(run_dir), check_cycles=check_cycles)
@@ -69,7 +69,7 @@ def _run(
         {},
         sources,
         plusargs=plusargs,
-        build_args=NETWORK_FAST,
+        build_args=build_args,
         test_filter=test,
         prepare=desc.copy_data_files,
         extra_env={'LENET5_EXPECT_FAILURE': expect_failure} if expect_failure else None,

@@ -17,7 +17,7 @@ from harness import assert_lint_clean, bench_plusarg, run_cocotb
 from lenet5_hls.core.fixed_point import FixedType
 from lenet5_hls.core.spec import Port, Spec
 from lenet5_hls.rtl.description import DataFile, Lane, Reset, RtlDescription, StreamPort
-from lenet5_hls.verify.sim_runner import NETWORK_QUICK, network_visibility
+from lenet5_hls.verify.sim_runner import network_build
 from lenet5_hls.verify.vendor_ports import VendorRtlError, describe_vendor_rtl
 from split_layout_wrapper import wrapper_verilog, write_split_layout
 
@@ -310,19 +310,20 @@ def test_lenet5_through_vendor_mode(lenet5_split, lenet5_rtl, sim, runs, tmp_pat
         cut = tmp_path / f'case_{images}.npz'
         np.savez(cut, inputs=data['inputs'][:images], expected=data['expected'][:images])
         plusarg = bench_plusarg(desc_json, cut, f'{test}-{images}-{stress}', stress=stress)
-        verilator = sim == 'verilator'
-        public = [network_visibility(tmp_path / 'public.vlt', [vendor.top])] if verilator else []
+        sources, build_args = vendor.source_files(), None
+        if sim == 'verilator':
+            sources, build_args = network_build(sources, [vendor.top], tmp_path, optimize=False)
         run_cocotb(
             vendor.top,
             'test_lenet5',
             sim,
             'vendor-split',
             {},
-            [*vendor.source_files(), *public],
+            sources,
             plusargs=[plusarg],
             test_filter=test,
             prepare=vendor.copy_data_files,
-            build_args=NETWORK_QUICK if verilator else None,
+            build_args=build_args,
         )  # ROMs read from the cwd
 
     for images, stress in runs:

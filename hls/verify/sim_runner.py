@@ -31,13 +31,14 @@ VERILATOR_QUICK = ['-CFLAGS', '-O0', '-Wno-fatal', *VERILATOR_VISIBILITY]
 # the generic path, which has the same cycles and results.
 PRIMITIVE_MODELS_DEFINE = 'LENET5_PRIMITIVE_MODELS'
 PRIMITIVE_MODELS = [Path(__file__).resolve().parent / 'hdl' / 'ecp5_mult18x18d.v']
-# Whole networks: no signal visible to VPI but those of the modules a bench reads (network_visibility). The
+# Whole networks (network_build): no signal visible to VPI but those of the modules a bench reads. The
 # public-depth option does not bound it there: LeNet-5's generated C++ is 35 MB with it, 6.7 MB without, and
-# its -O2 build 185 s instead of 50 s.
-NETWORK_QUICK = ['-CFLAGS', '-O0', '-Wno-fatal', '--no-public-flat-rw']
-# Long whole-network runs: the model's per-cycle code optimized (OPT_FAST below), its one-time
-# initialization code (OPT_SLOW) not.
-NETWORK_FAST = ['-Wno-fatal', '--no-public-flat-rw']
+# its -O2 build 185 s instead of 50 s. Optimized: the model's per-cycle code (OPT_FAST below), not its
+# one-time initialization code (OPT_SLOW).
+_NETWORK_ARGS = {
+    False: ['-CFLAGS', '-O0', '-Wno-fatal', '--no-public-flat-rw'],
+    True: ['-Wno-fatal', '--no-public-flat-rw'],
+}
 
 
 class SimulationError(UserError):
@@ -71,12 +72,16 @@ def simulator_env(sim: str, python_path: list[Path] | None = None) -> dict[str, 
     return env
 
 
-def network_visibility(path: Path, modules: list[str]) -> Path:
-    """A Verilator control file (a source of a NETWORK_* build) that makes every signal of these modules, and of
-    no other, visible to cocotb: a network bench reads its top's ports and streams, not the stages' insides."""
-    lines = ['`verilator_config', *(f'public_flat_rw -module "{m}" -var "*"' for m in modules)]
-    path.write_text('\n'.join(lines) + '\n')
-    return path
+def network_build(sources: list, public: list[str], control_dir: Path, optimize: bool) -> tuple[list, list[str]]:
+    """(sources, build arguments) of a Verilator build of a whole network: the sources plus a control file,
+    written to control_dir, that makes every signal of the `public` modules, and of no other, visible to
+    cocotb (a network bench reads its top's ports and streams, not the stages' insides); the model's C++
+    optimized or not (-O0: a few images, where the compile is the cost)."""
+    control = Path(control_dir) / f'public_{public[0]}.vlt'
+    control.write_text(
+        '\n'.join(['`verilator_config', *(f'public_flat_rw -module "{m}" -var "*"' for m in public)]) + '\n'
+    )
+    return [*sources, control], list(_NETWORK_ARGS[optimize])
 
 
 def verilator_exe() -> str:

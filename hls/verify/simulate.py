@@ -23,13 +23,11 @@ from lenet5_hls.core.execution import pack_files, run_tasks, unpack_files, worke
 from lenet5_hls.rtl.description import RtlDescription
 from lenet5_hls.verify.benches.config import BenchConfig
 from lenet5_hls.verify.sim_runner import (
-    NETWORK_FAST,
-    NETWORK_QUICK,
     SimulationError,
     build,
     check_simulator,
     default_cache_dir,
-    network_visibility,
+    network_build,
     run,
 )
 
@@ -100,8 +98,7 @@ def _shard(rtl: dict[str, bytes], case: dict, options: dict, seed: int) -> dict:
         build_args = []
         if sim == 'verilator':
             public = public_modules(desc) if driver == 'hdl' else [desc.top]
-            sources = [*sources, network_visibility(root / 'public.vlt', public)]
-            build_args = NETWORK_FAST if options['optimize'] else NETWORK_QUICK
+            sources, build_args = network_build(sources, public, root, options['optimize'])
         build_dir, built, build_seconds = build(
             top,
             sim,
