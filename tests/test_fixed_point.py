@@ -119,6 +119,9 @@ def test_cast_matches_ap_fixed(ap_fixed_results, n, extra):
     assert np.array_equal(cast(raw[inside], t.frac + extra, t), expected[inside])
     for i in inside[:: max(1, inside.size // 16)]:
         assert cast(raw[i : i + 1], t.frac + extra, t)[0] == expected[i], f'{t.cpp()}: raw {raw[i]} cast alone'
+    # Values wider than int64 (Python integers): the same values with 40 more fractional bits cast alike.
+    wide_raw = np.array([int(v) << 40 for v in raw], dtype=object)
+    assert np.array_equal(cast(wide_raw, t.frac + extra + 40, t), expected)
 
 
 @pytest.mark.parametrize('n', range(len(CASES)), ids=[t.cpp() for t in CASES])

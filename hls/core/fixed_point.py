@@ -87,7 +87,7 @@ def _round_shift(raw: np.ndarray, shift: int, mode: str) -> np.ndarray:
     if mode == 'TRN':
         return q
     r = raw - (q << shift)  # 0 <= r < 2**shift: the dropped bits
-    half = np.int64(1) << (shift - 1)
+    half = 1 << (shift - 1)
     neg = raw < 0
     if mode == 'TRN_ZERO':
         return q + (neg & (r != 0))
@@ -112,7 +112,7 @@ def _overflow(v: np.ndarray, t: FixedType) -> np.ndarray:
     if v.size == 0 or (lo_ok <= v.min() and v.max() <= hi):  # common case, two cheap reductions
         return v
     if t.overflow == 'WRAP':
-        span = np.int64(1) << t.width
+        span = 1 << t.width
         wrapped = v & (span - 1)
         if t.signed:
             wrapped = np.where(wrapped > hi, wrapped - span, wrapped)
@@ -127,8 +127,11 @@ def _overflow(v: np.ndarray, t: FixedType) -> np.ndarray:
 
 
 def cast(raw, frac_in: int, t: FixedType) -> np.ndarray:
-    """Assign a fixed-point value (raw integers with frac_in fractional bits) to type t; returns t's raw."""
-    raw = np.asarray(raw, dtype=np.int64)
+    """Assign a fixed-point value (raw integers with frac_in fractional bits) to type t; returns t's raw.
+    raw is int64, or an object array of Python integers for values wider than int64 (exact, slower)."""
+    raw = np.asarray(raw)
+    if raw.dtype != object:
+        raw = raw.astype(np.int64, copy=False)
     shift = frac_in - t.frac
     if shift > 0:
         raw = _round_shift(raw, shift, t.rounding)

@@ -12,7 +12,7 @@ import numpy as np
 from lenet5_hls.core.errors import UserError
 from lenet5_hls.core.fixed_point import FixedType, from_float
 from lenet5_hls.core.kind import HLS4ML_READERS, KINDS, readable, reader
-from lenet5_hls.core.spec import Layer, Port, Spec
+from lenet5_hls.core.spec import Layer, Port, Spec, validate
 
 
 class UnsupportedLayer(UserError):
@@ -106,4 +106,6 @@ def extract(graph, source: dict | None = None) -> Spec:
     last = spec_layers[-1]
     out_var = graph.get_output_variables()[0]
     port_out = Port(out_var.name, last.output_shape, last.types['output'], last.out_elements_per_beat)
-    return Spec(graph.config.get_project_name(), port_in, port_out, spec_layers, source=source or {})
+    spec = Spec(graph.config.get_project_name(), port_in, port_out, spec_layers, source=source or {})
+    validate(spec)  # what the spec cannot describe is refused here, naming the layer, not in a later stage
+    return spec
