@@ -64,6 +64,22 @@ def test_hls_unsupported_relu_form_names_it(layer, message, tmp_path, capsys):
     assert not (tmp_path / 'out').exists()
 
 
+def test_hls_activation_behind_flatten_names_it(tmp_path, capsys):
+    """hls4ml's io_stream activation behind a Flatten reads too few beats (its C simulation stalls): exit 2
+    naming the layer and what to do, no project left behind."""
+    import keras
+
+    inputs = keras.Input((4, 4, 2))
+    x = keras.layers.Flatten(name='flat')(keras.layers.Conv2D(3, 3, name='conv')(inputs))
+    outputs = keras.layers.Dense(2, name='out')(keras.layers.Activation('tanh', name='t')(x))
+    keras.Model(inputs, outputs).save(tmp_path / 'm.keras')
+    assert main(['hls', '--model', str(tmp_path / 'm.keras'), '--out', str(tmp_path / 'out')]) == 2
+    err = capsys.readouterr().err
+    assert '(t_0): tanh reads a stream of 3 elements per beat and writes one of 12' in err, err  # hls4ml's name
+    assert 'Put the layer before the Flatten' in err
+    assert not (tmp_path / 'out').exists()
+
+
 def test_hls_bad_precision_config(tmp_path, capsys):
     import keras
 

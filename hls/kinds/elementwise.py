@@ -20,6 +20,15 @@ class Elementwise(LayerKind):
             raise SpecError(
                 f'{where}: {self.name} must keep its shape, got {layer.input_shape} -> {layer.output_shape}'
             )
+        # hls4ml's io_stream code of these layers reads one input beat per output beat: behind a Flatten (its
+        # stream keeps the feature map's beats, the layer's output type is the flat vector) it reads too few
+        if layer.in_elements_per_beat != layer.out_elements_per_beat:
+            raise SpecError(
+                f'{where}: {self.name} reads a stream of {layer.in_elements_per_beat} elements per beat and writes '
+                f"one of {layer.out_elements_per_beat} (it follows a Flatten); hls4ml's io_stream {self.name} reads "
+                'one input beat per output beat, so its C simulation reads past the end of its input and stalls. '
+                'Put the layer before the Flatten'
+            )
 
     def plan(self, layer, target_ii, override):
         return stream_plan(layer)
