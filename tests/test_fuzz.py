@@ -1,7 +1,7 @@
-"""Random small CNNs (verify/fuzz.py) through the flow: golden model vs hls4ml C simulation on every output
-element of 200 inputs spread over the input type's range (rtl_tests/test_fuzz_rtl.py takes a few through the
-RTL). A drawn model is either refused during extraction, naming the layer, or bit-exact;
-`scripts/bench_fuzz.py` runs the long campaign."""
+"""Random small CNNs (verify/fuzz.py), float models with a precision config and HGQ2 models with lookup tables,
+through the flow: golden model vs hls4ml C simulation on every output element of 200 inputs spread over the
+input type's range (rtl_tests/test_fuzz_rtl.py takes a few through the RTL). A drawn model is either refused
+during extraction, naming the layer, or bit-exact; `scripts/bench_fuzz.py` runs the long campaign."""
 
 import pytest
 
@@ -35,8 +35,26 @@ def test_suite_seeds_cover_the_kinds_and_refusals():
     """The suite's cases are worth running: every layer kind the generator draws, and at least one refusal."""
     drawn = [draw(seed) for seed in range(22)]
     kinds = {spec['kind'] for case in drawn for spec in case.layers}
-    assert kinds >= {'Conv2D', 'Dense', 'MaxPooling2D', 'AveragePooling2D', 'ReLU', 'LeakyReLU', 'Activation'}
+    assert kinds >= {
+        'Conv2D',
+        'Dense',
+        'MaxPooling2D',
+        'AveragePooling2D',
+        'ReLU',
+        'LeakyReLU',
+        'Activation',
+        'UnaryLUT',
+    }
     assert any(spec.get('kernel') == 1 for case in drawn for spec in case.layers)  # hls4ml's PointwiseConv2D
-    softmax = [case.config['LayerName']['softmax'] for case in drawn if 'softmax' in case.config['LayerName']]
+    # HGQ2 models (hls4ml's bit-exact type propagation) on both sides, C simulation and RTL
+    assert (
+        {bool(drawn[seed].hgq2) for seed in RTL_SEEDS}
+        == {bool(drawn[seed].hgq2) for seed in CSIM_SEEDS}
+        == {
+            True,
+            False,
+        }
+    )
+    softmax = [case.config['LayerName']['softmax'] for case in drawn if 'softmax' in case.config.get('LayerName', {})]
     assert {c['Implementation'] for c in softmax} == set(SOFTMAX_IMPLEMENTATIONS)
     assert 1 <= sum(bool(unsupported(case)) for case in drawn) <= len(drawn) - 20

@@ -4,8 +4,11 @@ A case is drawn from numpy's Generator(seed): input shape and channels, conv blo
 stride, padding, activation in the conv or as its own layer, BatchNormalization), pooling, Dropout, dense
 blocks, and an hls4ml precision config with narrow rounding and saturating types on a random subset of layers.
 BatchNormalization is drawn from a stream of its own ([seed, 2], its weights from [seed, 3]), and so is a
-final softmax ([seed, 4]), so that adding them left every other draw of a seed as it was. The same seed
-gives the same case on every machine, so a failure is reproduced from its seed alone.
+final softmax ([seed, 4]), so that adding them left every other draw of a seed as it was. So is the choice of
+an HGQ2 case ([seed, 5]): the same layers as HGQ2 layers (QConv2D, QDense, QMaxPool2D, QAvgPool2D) with random
+quantizer widths and no precision config (hls4ml's bit-exact propagation sets every type), and one or two
+QUnaryFunctionLUTs (a Keras function tabulated over a random input quantizer) inserted. The same seed gives the
+same case on every machine, so a failure is reproduced from its seed alone.
 
 `run_case` takes a case through conversion, extraction, the golden model against hls4ml's C simulation and,
 optionally, the RTL. What it may end in is the contract the fuzzer checks: a model is either refused
@@ -36,6 +39,11 @@ UNSUPPORTED_SHARE = 0.1
 BATCHNORM_SHARE = 0.3  # of conv blocks
 SOFTMAX_SHARE = 0.3  # of cases: a softmax after the output layer
 SOFTMAX_IMPLEMENTATIONS = ('stable', 'latency', 'argmax')
+HGQ2_SHARE = 0.4  # of cases: built with HGQ2 layers and QUnaryFunctionLUTs
+# tabulated by a QUnaryFunctionLUT: Keras activations by name (a name, unlike a Python function, is JSON-able)
+LUT_FUNCTIONS = ('silu', 'gelu', 'softsign', 'softplus', 'tanh', 'sigmoid', 'hard_sigmoid', 'mish')
+LUT_ROUNDING = ('TRN', 'RND', 'RND_CONV')
+LUT_OVERFLOW = ('WRAP', 'SAT', 'SAT_SYM')
 # Keras model building and hls4ml conversion, one case at a time in a process: hls4ml sets up its layer
 # handlers lazily, and two threads converting at once have seen a handler without its default config.
 _CONVERT_LOCK = threading.Lock()  # of the activation layers: one hls4ml has no io_stream code for
@@ -51,30 +59,36 @@ class FuzzCase:
     layers: list[dict]
     config: dict
     backend: str
+    # an HGQ2 case's quantizers: input [k, i, f] (kif), datalane and weight bits (kbi); None: a float model
+    hgq2: dict | None = None
 
     def model(self):
         """The Keras model, its weights drawn from the seed too (not from Keras's global seed, so cases built
         at once in several threads stay reproducible)."""
+        import contextlib
+
         import keras
 
         inputs = keras.Input(self.input_shape, name='x')
         x = inputs
-        for spec in self.layers:
-            x = _keras_layer(spec)(x)
+        with _hgq2_scopes(self.hgq2) if self.hgq2 else contextlib.nullcontext():
+            for spec in self.layers:
+                x = (_hgq2_layer(spec, self.hgq2) if self.hgq2 else _keras_layer(spec))(x)
         model = keras.Model(inputs, x, name=f'fuzz{self.seed}')
         rng = np.random.default_rng([self.seed, 1])
         bn_rng = np.random.default_rng([self.seed, 3])
         for layer in model.layers:
-            weights = layer.get_weights()
+            # by name: an HGQ2 layer's weights include its quantizers' variables
+            named = {w.path.rsplit('/', 1)[-1]: w for w in layer.weights}
             if isinstance(layer, keras.layers.BatchNormalization):  # gamma of either sign, beta, mean, variance
-                n = weights[0].shape
+                n = tuple(named['gamma'].shape)
                 gamma = bn_rng.uniform(0.5, 1.5, n) * bn_rng.choice([-1, 1], n)
                 mean, var = bn_rng.normal(0, 0.3, n), bn_rng.uniform(0.5, 2.0, n)
                 layer.set_weights([gamma, bn_rng.normal(0, 0.3, n), mean, var])
-            elif weights:  # kernel (fan-in scaled, so activations stay in range) and bias
-                fan_in = int(np.prod(weights[0].shape[:-1]))
-                kernel = rng.normal(0, 1.5 / np.sqrt(fan_in), weights[0].shape)
-                layer.set_weights([kernel, rng.normal(0, 0.3, weights[1].shape)])
+            elif 'kernel' in named:  # kernel (fan-in scaled, so activations stay in range) and bias
+                shape = tuple(named['kernel'].shape)
+                named['kernel'].assign(rng.normal(0, 1.5 / np.sqrt(int(np.prod(shape[:-1]))), shape))
+                named['bias'].assign(rng.normal(0, 0.3, tuple(named['bias'].shape)))
         return model
 
     def to_json(self) -> dict:
@@ -111,6 +125,95 @@ def _keras_layer(spec: dict):
     if kind == 'BatchNormalization':
         return keras.layers.BatchNormalization(name=name)
     raise ValueError(f'unknown fuzz layer kind {kind!r}')
+
+
+def _hgq2_scopes(q: dict):
+    """HGQ2's default quantizers of the case's layers: kbi, one width per tensor."""
+    import contextlib
+
+    from hgq.config import QuantizerConfigScope
+
+    scopes = contextlib.ExitStack()
+    scopes.enter_context(
+        QuantizerConfigScope(
+            place='datalane', default_q_type='kbi', q_type='kbi', b0=q['datalane_bits'], heterogeneous_axis=()
+        )
+    )
+    scopes.enter_context(
+        QuantizerConfigScope(place=('weight', 'bias'), default_q_type='kbi', q_type='kbi', b0=q['weight_bits'], i0=0)
+    )
+    return scopes
+
+
+def _kif(k_i_f, place: str, **modes):
+    from hgq.config import QuantizerConfig
+
+    k, i, f = k_i_f
+    return QuantizerConfig('kif', place, k0=k, i0=i, f0=f, trainable=False, heterogeneous_axis=(), **modes)
+
+
+def unary_lut(function: str, name: str, iq: list[int], oq: list[int], rounding: str, overflow: str):
+    """A QUnaryFunctionLUT hls4ml converts: kif input and output quantizers, per tensor, one table, built on a
+    flat shape (hls4ml 1.3 applies the output quantizer to a (1, table_size) array; convert._unary_lut_problem)."""
+    from hgq.layers import QUnaryFunctionLUT
+
+    lut = QUnaryFunctionLUT(
+        function,
+        iq_conf=_kif(iq, 'datalane'),
+        oq_conf=_kif(oq, 'table', round_mode=rounding, overflow_mode=overflow),
+        allow_heterogeneous_table=False,
+        name=name,
+    )
+    lut.build((None, 1))
+    return lut
+
+
+def _hgq2_layer(spec: dict, q: dict):
+    """The HGQ2 layer of a spec; activations, Flatten, Dropout and BatchNormalization stay Keras layers."""
+    from hgq.layers import QAvgPool2D, QConv2D, QDense, QMaxPool2D
+
+    kind, name = spec['kind'], spec['name']
+    first = {'iq_conf': _kif(q['input'], 'datalane')} if spec.get('first') else {}
+    if kind == 'Conv2D':
+        return QConv2D(
+            spec['filters'],
+            spec['kernel'],
+            strides=spec['stride'],
+            padding=spec['padding'],
+            activation=spec['activation'],
+            name=name,
+            **first,
+        )
+    if kind == 'Dense':
+        return QDense(spec['units'], activation=spec['activation'], name=name, **first)
+    if kind in ('MaxPooling2D', 'AveragePooling2D'):
+        return (QMaxPool2D if kind == 'MaxPooling2D' else QAvgPool2D)(spec['pool'], name=name, **first)
+    if kind == 'UnaryLUT':
+        return unary_lut(spec['function'], name, spec['iq'], spec['oq'], spec['rounding'], spec['overflow'])
+    return _keras_layer(spec)
+
+
+def _as_hgq2(rng, layers: list[dict]) -> tuple[list[dict], dict]:
+    """The layers of an HGQ2 case (one or two UnaryLUTs inserted before the output layer, not right behind the
+    Flatten, which spec validation refuses; the first layer marked to carry the input quantizer) and its quantizer
+    settings."""
+    layers = [dict(spec) for spec in layers]
+    layers[0]['first'] = True
+    for n in range(int(rng.integers(1, 3))):
+        out = next(i for i, spec in enumerate(layers) if spec['name'] == 'out')
+        # after any layer before the output layer but the Flatten and a Dropout behind it
+        at = int(rng.choice([i for i in range(1, out + 1) if layers[i - 1]['kind'] not in ('Flatten', 'Dropout')]))
+        lut = {'kind': 'UnaryLUT', 'name': f'lut{n}', 'function': str(rng.choice(LUT_FUNCTIONS))}
+        lut['iq'] = [1, int(rng.integers(1, 4)), int(rng.integers(2, 6))]  # a table of 16 to 512 entries
+        lut['oq'] = [int(rng.integers(0, 2)), int(rng.integers(0, 3)), int(rng.integers(3, 7))]
+        lut.update(rounding=str(rng.choice(LUT_ROUNDING)), overflow=str(rng.choice(LUT_OVERFLOW)))
+        layers.insert(at, lut)
+    quantizers = {
+        'input': [1, int(rng.integers(1, 4)), int(rng.integers(3, 7))],
+        'datalane_bits': int(rng.integers(4, 10)),
+        'weight_bits': int(rng.integers(3, 8)),
+    }
+    return layers, quantizers
 
 
 def _type(rng, signed: bool = True, saturate: bool = False) -> str:
@@ -202,6 +305,11 @@ def draw(seed: int) -> FuzzCase:
         layers.append({'kind': 'Activation', 'name': 'softmax', 'activation': 'softmax'})
         config['LayerName']['softmax'] = _softmax_config(softmax_rng, FixedType.parse(out_type).width)
     backend = BACKENDS[seed % len(BACKENDS)]
+    hgq2_rng = np.random.default_rng([seed, 5])
+    # hls4ml takes no precision config for HGQ2 models, nor a softmax's: a case with a softmax stays a float model
+    if hgq2_rng.random() < HGQ2_SHARE and 'softmax' not in config['LayerName']:
+        layers, quantizers = _as_hgq2(hgq2_rng, layers)
+        return FuzzCase(seed, (input_size, input_size, channels), layers, {}, backend, quantizers)
     return FuzzCase(seed, (input_size, input_size, channels), layers, config, backend)
 
 
@@ -262,7 +370,7 @@ def _run(case: FuzzCase, tmp: Path, images: int, rtl: bool, rtl_images: int) -> 
     try:
         with _CONVERT_LOCK:
             model = case.model()
-            graph = convert(model, tmp / 'hls', backend=case.backend, precision_config=case.config)
+            graph = convert(model, tmp / 'hls', backend=case.backend, precision_config=case.config or None)
             spec = extract(graph)
     except UserError as e:
         return {'status': 'refused', 'stage': 'extraction', 'reason': f'{type(e).__name__}: {e}'}
