@@ -17,9 +17,8 @@ import pytest
 
 from harness import case_dir, cases, check_elementwise, param, rtl_sources, run_cocotb
 from lenet5_hls.core.fixed_point import FixedType
-from lenet5_hls.kinds.softmax import cover_vectors, coverage_keys, make_layer
+from lenet5_hls.kinds.softmax import cover_vectors, coverage_keys, make_layer, softmax_busy_cycles
 from lenet5_hls.rtl import params as rtl_params
-from lenet5_hls.rtl.timing import softmax_busy_cycles
 
 MODULE = 'softmax_stream'
 N_RANDOM = 60  # vectors after the covering ones

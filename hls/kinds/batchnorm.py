@@ -33,8 +33,16 @@ from lenet5_hls.core.spec import Layer, SpecError
 from lenet5_hls.frontend.extract import UnsupportedLayer, describe, fixed_type, loaded_weights, require_multiplication
 from lenet5_hls.kinds.elementwise import Elementwise
 from lenet5_hls.rtl.folding import FoldingError, LayerPlan, input_beats
-from lenet5_hls.rtl.generator import MEM_DIR
+from lenet5_hls.rtl.generator import MEM_DIR, register_module
 from lenet5_hls.rtl.params import SCALE_BIAS_FILE_PARAMS, scale_bias_params, write_scale_bias_files
+from lenet5_hls.rtl.timing import Buffer, Element
+
+
+def _scale_bias_stream(p: dict, beats_in: int) -> tuple[list[Element], int]:
+    return [Buffer(2), Buffer(2)], beats_in  # the sum's register, then the cast's
+
+
+register_module('scale_bias_stream', {'fxp_requant', 'axis_skid_buffer'}, _scale_bias_stream)
 
 
 def sum_frac(layer: Layer) -> int:

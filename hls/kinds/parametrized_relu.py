@@ -23,11 +23,14 @@ from lenet5_hls.core.kind import register
 from lenet5_hls.core.spec import Layer, SpecError
 from lenet5_hls.frontend.extract import UnsupportedLayer, describe, fixed_type
 from lenet5_hls.kinds.elementwise import Elementwise
-from lenet5_hls.rtl.generator import RtlGenerationError
+from lenet5_hls.rtl.generator import RtlGenerationError, register_module
 from lenet5_hls.rtl.params import param_relu_params
+from lenet5_hls.rtl.timing import two_beat_stage
 
 MAX_PARAM_W = 31  # the RTL takes THETA and ALPHA as Verilog integers
 ONE = FixedType(2, 2)  # linear's slope 1 (raw 1)
+
+register_module('param_relu_stream', {'fxp_requant', 'axis_skid_buffer'}, two_beat_stage)
 
 
 class PiecewiseLinear(Elementwise):

@@ -11,7 +11,11 @@ from lenet5_hls.core.fixed_point import cast
 from lenet5_hls.core.kind import register
 from lenet5_hls.core.spec import Layer
 from lenet5_hls.kinds.elementwise import Elementwise
+from lenet5_hls.rtl.generator import register_module
 from lenet5_hls.rtl.params import requant_params
+from lenet5_hls.rtl.timing import two_beat_stage
+
+register_module('relu_stream', {'fxp_requant'}, two_beat_stage)
 
 
 @register

@@ -38,9 +38,40 @@ from lenet5_hls.frontend.extract import UnsupportedLayer, describe, fixed_type
 from lenet5_hls.golden import _tree_reduce
 from lenet5_hls.kinds.table_activation import libm
 from lenet5_hls.rtl.folding import FoldingError, LayerPlan, input_beats
-from lenet5_hls.rtl.generator import MEM_DIR, RtlGenerationError
+from lenet5_hls.rtl.generator import MEM_DIR, RtlGenerationError, register_module
 from lenet5_hls.rtl.params import SOFTMAX_FILE_PARAMS, SOFTMAX_IMPL_CODES, softmax_params, write_softmax_files
-from lenet5_hls.rtl.timing import softmax_busy_cycles
+from lenet5_hls.rtl.timing import Element
+
+
+def softmax_busy_cycles(p: dict) -> int:
+    """softmax_stream's busy cycles per vector (MAX, EXP, SUM, MUL phases) for its parameters."""
+    n = p['N']
+    return {0: 2 * n + 3, 2: 3 * n + 3, 3: n}[p['IMPL']]
+
+
+class _SoftmaxStream(Element):
+    """softmax_stream in the cycle model (rtl.timing): a vector is accepted in IDLE, busy BUSY cycles, then
+    waits in DONE until the output register is free (empty, or its beat taken in that cycle); offered the cycle
+    after, and IDLE again."""
+
+    def __init__(self, busy: int):
+        super().__init__()
+        self.busy = busy
+        self.done: list[int] = []  # the cycle each vector leaves DONE
+
+    def _accept_next(self):
+        i = len(self.acc)
+        a = max(self.up.offered(i), self.done[i - 1] + 1) if i else self.up.offered(0)
+        self.acc.append(a)
+        self.done.append(max(a + 1 + self.busy, self.down.accepted(i - 1) if i else 0))
+
+    def _offer_next(self):
+        j = len(self.out)
+        self.accepted(j)
+        self.out.append(self.done[j] + 1)
+
+
+register_module('softmax_stream', {'fxp_requant'}, lambda p, beats: ([_SoftmaxStream(softmax_busy_cycles(p))], beats))
 
 IMPLEMENTATIONS = ('stable', 'latency', 'argmax')
 TABLES = ('exp_table', 'inv_table')

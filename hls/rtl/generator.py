@@ -39,7 +39,7 @@ from lenet5_hls.rtl.description import (
 from lenet5_hls.rtl.device import DEVICES, Device, fit_plan, place_multipliers
 from lenet5_hls.rtl.device import device as get_device  # `device` is generate()'s argument
 from lenet5_hls.rtl.folding import Plan
-from lenet5_hls.rtl.timing import Timing, pipeline_timing
+from lenet5_hls.rtl.timing import Timing, pipeline_timing, register_elements
 
 RTL_DIR = Path(__file__).resolve().parent / 'verilog'
 MEM_DIR = 'mem'  # ROM files, in the output directory
@@ -201,19 +201,24 @@ def top_verilog(design: Design, timing: Timing) -> str:
     return '\n'.join(lines)
 
 
-# the library modules each library module instantiates
+# the library modules each library module instantiates: the shared ones; a module of one layer kind is
+# registered by that kind's module (register_module)
 MODULE_DEPENDENCIES = {
     'dense_unit': {'fxp_requant', 'axis_fifo', 'ctrl_copies', 'mult_bank'},
-    'relu_stream': {'fxp_requant'},
-    'table_act_stream': {'fxp_requant', 'axis_skid_buffer'},
-    'param_relu_stream': {'fxp_requant', 'axis_skid_buffer'},
-    'softmax_stream': {'fxp_requant'},
-    'scale_bias_stream': {'fxp_requant', 'axis_skid_buffer'},
     'pool2d': {'fxp_requant', 'window_gen'},
     'window_gen': {'axis_skid_buffer', 'ctrl_copies'},
     'axis_fifo': {'ctrl_copies'},
     'axis_skid_buffer': {'ctrl_copies'},
 }
+
+
+def register_module(module: str, instantiates: set[str], elements) -> None:
+    """A library module of one layer kind (rtl/verilog/<module>.v): the library modules it instantiates, and the
+    function giving its cycle model's elements (rtl.timing.register_elements)."""
+    if module in MODULE_DEPENDENCIES:
+        raise ValueError(f'library module {module!r} is registered twice')
+    MODULE_DEPENDENCIES[module] = set(instantiates)
+    register_elements(module)(elements)
 
 
 def with_dependencies(modules) -> list[str]:

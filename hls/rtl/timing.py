@@ -9,10 +9,14 @@ The input offers one beat per clock, the consumer is always ready. Times are com
 order (every constraint refers to earlier beats), one pass, exact to the cycle for these modules.
 
 Latency = cycles from the handshake of an image's first input beat to that of its first output beat.
+
+A module's recurrences are registered under its name (register_elements): the shared modules' here, a module
+of one layer kind's in that kind's module (lenet5_hls.kinds), with its Verilog module (generator.register_module).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lenet5_hls.rtl.params import dense_folding, dense_pipeline
@@ -61,7 +65,7 @@ def window_geometry(p: dict) -> dict:
     )
 
 
-class _Element:
+class Element:
     """A piece of a module; up/down are its neighbours. acc[i]: handshake cycle of input beat i;
     out[j]: first cycle output beat j is offered (its handshake is down.accepted(j))."""
 
@@ -81,21 +85,21 @@ class _Element:
         return self.out[j]
 
 
-class _Source(_Element):
+class _Source(Element):
     """Continuous input: the next beat is offered the cycle after the previous handshake."""
 
     def offered(self, j: int) -> int:
         return self.down.accepted(j - 1) + 1 if j else 0
 
 
-class _Sink(_Element):
+class _Sink(Element):
     """Always-ready consumer."""
 
     def accepted(self, i: int) -> int:
         return self.up.offered(i)
 
 
-class _Buffer(_Element):
+class Buffer(Element):
     """DEPTH-beat register stage, latency 1, registered ready (axis_fifo; DEPTH 2: axis_skid_buffer,
     relu_stream, table_act_stream, param_relu_stream, each stage of scale_bias_stream and the output registers of
     window_gen and pool2d)."""
@@ -117,7 +121,7 @@ class _Buffer(_Element):
         self.out.append(max(self.accepted(j), self.down.accepted(j - 1) if j else 0) + 1)
 
 
-class _Scan(_Element):
+class _Scan(Element):
     """window_gen's raster scan: one position per clock, waiting at a real pixel for the input and at
     a window's corner for room in its output register; padding positions take no input."""
 
@@ -151,7 +155,7 @@ class _Scan(_Element):
     _accept_next = _offer_next = _step
 
 
-class _Dense(_Element):
+class _Dense(Element):
     """dense_unit: a vector is loaded when it arrives and the previous one is done (one waits in the
     input skid register); it starts the cycle after, or once fewer than CREDITS started vectors are left
     in the unit (one leaves when the output FIFO hands it on; the count is registered), then issues STEPS
@@ -182,7 +186,7 @@ class _Dense(_Element):
         self.out.append(max(pushed, self.down.accepted(j - 1) if j else 0) + 1)
 
 
-class _Flatten(_Element):
+class _Flatten(Element):
     """stream_flatten: BEATS beats into one vector, offered 1 cycle after the last; while a vector waits
     for the consumer no input is taken."""
 
@@ -200,62 +204,69 @@ class _Flatten(_Element):
         self.out.append(self.accepted((n + 1) * self.beats - 1) + 1)
 
 
-class _Softmax(_Element):
-    """softmax_stream: a vector is accepted in IDLE, busy BUSY cycles, then waits in DONE until the output
-    register is free (empty, or its beat taken in that cycle); offered the cycle after, and IDLE again."""
-
-    def __init__(self, busy: int):
-        super().__init__()
-        self.busy = busy
-        self.done: list[int] = []  # the cycle each vector leaves DONE
-
-    def _accept_next(self):
-        i = len(self.acc)
-        a = max(self.up.offered(i), self.done[i - 1] + 1) if i else self.up.offered(0)
-        self.acc.append(a)
-        self.done.append(max(a + 1 + self.busy, self.down.accepted(i - 1) if i else 0))
-
-    def _offer_next(self):
-        j = len(self.out)
-        self.accepted(j)
-        self.out.append(self.done[j] + 1)
+# library module -> (its parameters, input beats per image) -> (its elements in stream order, output beats per image)
+ELEMENTS: dict[str, Callable[[dict, int], tuple[list[Element], int]]] = {}
 
 
-def softmax_busy_cycles(p: dict) -> int:
-    """softmax_stream's busy cycles per vector (MAX, EXP, SUM, MUL phases) for its parameters."""
-    n = p['N']
-    return {0: 2 * n + 3, 2: 3 * n + 3, 3: n}[p['IMPL']]
+def register_elements(module: str):
+    """Decorator: the function giving a library module's elements; one per module."""
+
+    def add(fn):
+        if module in ELEMENTS:
+            raise ValueError(f'timing elements of {module!r} are registered twice')
+        ELEMENTS[module] = fn
+        return fn
+
+    return add
 
 
-def _elements(module: str, p: dict, beats_in: int) -> tuple[list[_Element], int]:
+@register_elements('window_gen')
+def _window_gen(p: dict, beats_in: int) -> tuple[list[Element], int]:
+    g = window_geometry(p)
+    return [_Scan(p), Buffer(2)], g['out_h'] * g['out_w']  # its output register
+
+
+@register_elements('pool2d')
+def _pool2d(p: dict, beats_in: int) -> tuple[list[Element], int]:
+    pads = {k: p.get(k, 0) for k in ('PAD_T', 'PAD_B', 'PAD_L', 'PAD_R')}
+    scan = dict(p, KH=p['POOL_H'], KW=p['POOL_W'], **pads)
+    g = window_geometry(scan)
+    # window_gen's output register, then its tree and output registers
+    return [_Scan(scan), Buffer(2), Buffer(2), Buffer(2)], g['out_h'] * g['out_w']
+
+
+@register_elements('dense_unit')
+def _dense_unit(p: dict, beats_in: int) -> tuple[list[Element], int]:
+    return [_Dense(p)], beats_in
+
+
+@register_elements('stream_flatten')
+def _stream_flatten(p: dict, beats_in: int) -> tuple[list[Element], int]:
+    return [_Flatten(p['BEATS'])], beats_in // p['BEATS']
+
+
+@register_elements('axis_fifo')
+def _axis_fifo(p: dict, beats_in: int) -> tuple[list[Element], int]:
+    return [Buffer(p['DEPTH'])], beats_in
+
+
+@register_elements('axis_skid_buffer')
+def two_beat_stage(p: dict, beats_in: int) -> tuple[list[Element], int]:
+    """A two-beat register stage (axis_skid_buffer; the element-wise stream modules register theirs with it)."""
+    return [Buffer(2)], beats_in
+
+
+def _elements(module: str, p: dict, beats_in: int) -> tuple[list[Element], int]:
     """The elements of one library module and its output beats per image."""
-    if module in ('window_gen', 'pool2d'):
-        if module == 'pool2d':
-            p = dict(
-                p, KH=p['POOL_H'], KW=p['POOL_W'], **{k: p.get(k, 0) for k in ('PAD_T', 'PAD_B', 'PAD_L', 'PAD_R')}
-            )
-        g = window_geometry(p)
-        regs = 3 if module == 'pool2d' else 1  # window_gen's output register; pool2d adds its tree and output registers
-        return [_Scan(p)] + [_Buffer(2) for _ in range(regs)], g['out_h'] * g['out_w']
-    if module == 'dense_unit':
-        return [_Dense(p)], beats_in
-    if module == 'stream_flatten':
-        return [_Flatten(p['BEATS'])], beats_in // p['BEATS']
-    if module == 'softmax_stream':
-        return [_Softmax(softmax_busy_cycles(p))], beats_in
-    if module == 'axis_fifo':
-        return [_Buffer(p['DEPTH'])], beats_in
-    if module in ('relu_stream', 'table_act_stream', 'param_relu_stream', 'axis_skid_buffer'):
-        return [_Buffer(2)], beats_in
-    if module == 'scale_bias_stream':  # the sum's register, then the cast's
-        return [_Buffer(2), _Buffer(2)], beats_in
-    raise ValueError(f'no timing model for module {module}')
+    if module not in ELEMENTS:
+        raise ValueError(f'no timing model for module {module}')
+    return ELEMENTS[module](p, beats_in)
 
 
 def stream_timing(stages: list[tuple[str, dict]], beats_in: int, images: int) -> list[dict]:
     """Per stage (module, params), for `images` images streamed back to back: the handshake cycle of
     every input beat ('in') and output beat ('out'), cycle 0 = the network's first input beat."""
-    chain: list[_Element] = [_Source()]
+    chain: list[Element] = [_Source()]
     spans = []  # per stage: first element, last element, beats per image in and out
     for module, p in stages:
         elems, beats_out = _elements(module, p, beats_in)
