@@ -73,7 +73,7 @@ class FuzzCase:
         x = inputs
         with _hgq2_scopes(self.hgq2) if self.hgq2 else contextlib.nullcontext():
             for spec in self.layers:
-                x = (_hgq2_layer(spec, self.hgq2) if self.hgq2 else _keras_layer(spec))(x)
+                x = _keras_layer(spec, self.hgq2)(x)
         model = keras.Model(inputs, x, name=f'fuzz{self.seed}')
         rng = np.random.default_rng([self.seed, 1])
         bn_rng = np.random.default_rng([self.seed, 3])
@@ -95,23 +95,35 @@ class FuzzCase:
         return asdict(self)
 
 
-def _keras_layer(spec: dict):
+def _keras_layer(spec: dict, q: dict | None = None):
+    """The Keras layer of a spec; in an HGQ2 case (q: its quantizers) the HGQ2 layer where there is one
+    (activations, Flatten, Dropout and BatchNormalization stay Keras layers)."""
     import keras
 
     kind, name = spec['kind'], spec['name']
+    if kind == 'UnaryLUT':
+        return unary_lut(spec['function'], name, spec['iq'], spec['oq'], spec['rounding'], spec['overflow'])
+    conv, dense, extra = keras.layers.Conv2D, keras.layers.Dense, {}
+    pools = {'MaxPooling2D': keras.layers.MaxPooling2D, 'AveragePooling2D': keras.layers.AveragePooling2D}
+    if q is not None:
+        from hgq.layers import QAvgPool2D, QConv2D, QDense, QMaxPool2D
+
+        conv, dense, pools = QConv2D, QDense, {'MaxPooling2D': QMaxPool2D, 'AveragePooling2D': QAvgPool2D}
+        extra = {'iq_conf': _kif(q['input'], 'datalane')} if spec.get('first') else {}
     if kind == 'Conv2D':
-        return keras.layers.Conv2D(
+        return conv(
             spec['filters'],
             spec['kernel'],
             strides=spec['stride'],
             padding=spec['padding'],
             activation=spec['activation'],
             name=name,
+            **extra,
         )
     if kind == 'Dense':
-        return keras.layers.Dense(spec['units'], activation=spec['activation'], name=name)
-    if kind in ('MaxPooling2D', 'AveragePooling2D'):
-        return getattr(keras.layers, kind)(spec['pool'], name=name)
+        return dense(spec['units'], activation=spec['activation'], name=name, **extra)
+    if kind in pools:
+        return pools[kind](spec['pool'], name=name, **extra)
     if kind == 'ReLU':
         return keras.layers.ReLU(threshold=spec['threshold'], max_value=spec.get('max_value'), name=name)
     if kind == 'LeakyReLU':
@@ -166,31 +178,6 @@ def unary_lut(function: str, name: str, iq: list[int], oq: list[int], rounding: 
     )
     lut.build((None, 1))
     return lut
-
-
-def _hgq2_layer(spec: dict, q: dict):
-    """The HGQ2 layer of a spec; activations, Flatten, Dropout and BatchNormalization stay Keras layers."""
-    from hgq.layers import QAvgPool2D, QConv2D, QDense, QMaxPool2D
-
-    kind, name = spec['kind'], spec['name']
-    first = {'iq_conf': _kif(q['input'], 'datalane')} if spec.get('first') else {}
-    if kind == 'Conv2D':
-        return QConv2D(
-            spec['filters'],
-            spec['kernel'],
-            strides=spec['stride'],
-            padding=spec['padding'],
-            activation=spec['activation'],
-            name=name,
-            **first,
-        )
-    if kind == 'Dense':
-        return QDense(spec['units'], activation=spec['activation'], name=name, **first)
-    if kind in ('MaxPooling2D', 'AveragePooling2D'):
-        return (QMaxPool2D if kind == 'MaxPooling2D' else QAvgPool2D)(spec['pool'], name=name, **first)
-    if kind == 'UnaryLUT':
-        return unary_lut(spec['function'], name, spec['iq'], spec['oq'], spec['rounding'], spec['overflow'])
-    return _keras_layer(spec)
 
 
 def _as_hgq2(rng, layers: list[dict]) -> tuple[list[dict], dict]:
