@@ -58,3 +58,11 @@ def test_suite_seeds_cover_the_kinds_and_refusals():
     softmax = [case.config['LayerName']['softmax'] for case in drawn if 'softmax' in case.config.get('LayerName', {})]
     assert {c['Implementation'] for c in softmax} == set(SOFTMAX_IMPLEMENTATIONS)
     assert 1 <= sum(bool(unsupported(case)) for case in drawn) <= len(drawn) - 20
+
+
+def test_oversized_table_is_refused_by_name(tmp_path):
+    """Seed 1009 of the campaign: a plain sigmoid behind an HGQ2 BatchNormalization, for which hls4ml sizes the
+    table to the 29-bit input (2^31 entries); it used to exhaust memory during extraction."""
+    r = run_case(draw(1009), images=IMAGES, work=tmp_path)
+    assert r['status'] == 'refused' and r['stage'] == 'extraction', explain(r)
+    assert "layer 'act0' (Activation): hls4ml made its table 2,147,483,648 entries" in r['reason']

@@ -9,6 +9,7 @@ import numpy as np
 from lenet5_hls.core.fixed_point import FixedType, cast
 from lenet5_hls.core.kind import LayerKind
 from lenet5_hls.core.spec import SpecError
+from lenet5_hls.frontend.extract import UnsupportedLayer, describe, fixed_type
 from lenet5_hls.rtl.folding import stream_plan
 from lenet5_hls.rtl.generator import MEM_DIR, register_module
 from lenet5_hls.rtl.params import TABLE_FILE_PARAMS, table_act_params, write_table_file
@@ -37,6 +38,9 @@ class Elementwise(LayerKind):
         return stream_plan(layer)
 
 
+MAX_TABLE_SIZE = 1 << 20  # entries of a lookup table (hls4ml's default is 1,024; HGQ2 sizes it to the input)
+
+
 class TableLookup(Elementwise):
     """y = table[index(x)] assigned to the output type; the table (table_size raw table_t integers) is in the
     spec, so the golden model and the RTL ROM read the same array. Subclasses give the index."""
@@ -46,6 +50,20 @@ class TableLookup(Elementwise):
     arrays = ('table',)
     # table_act_stream's index: log2 of the divisor of the scaled index (sigmoid, tanh), None for the raw bits
     div_log2: int | None = None
+
+    @staticmethod
+    def read_table(hls_layer, types: dict[str, FixedType]) -> int:
+        """Adds table_t to `types`; returns hls4ml's table_size, refused beyond MAX_TABLE_SIZE."""
+        where = describe(hls_layer)
+        types['table'] = fixed_type(hls_layer.get_attr('table_t').precision, f'{where} table_t')
+        size = int(hls_layer.get_attr('table_size'))
+        if size > MAX_TABLE_SIZE:
+            raise UnsupportedLayer(
+                f'{where}: hls4ml made its table {size:,} entries (input {types["input"].cpp()}), more than '
+                f'{MAX_TABLE_SIZE:,}: its C simulation allocates the whole table and no FPGA holds it; narrow the '
+                "layer's input type (the quantizer or precision before it) or set a smaller table_size in the config"
+            )
+        return size
 
     def index(self, raw: np.ndarray, t_in: FixedType, table_size: int) -> np.ndarray:
         """The table index of raw inputs of type t_in, before clamping to the table (int64)."""

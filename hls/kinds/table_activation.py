@@ -25,7 +25,6 @@ import numpy as np
 from lenet5_hls.core.fixed_point import FixedType, from_float
 from lenet5_hls.core.kind import register
 from lenet5_hls.core.spec import Layer, SpecError
-from lenet5_hls.frontend.extract import describe, fixed_type
 from lenet5_hls.kinds.elementwise import TableLookup
 from lenet5_hls.rtl.generator import RtlGenerationError
 
@@ -76,9 +75,7 @@ class TableActivation(TableLookup):
         return data_round + self.half_range * table_size // d
 
     def extract(self, hls_layer, common, types, input_type):
-        where = describe(hls_layer)
-        types['table'] = fixed_type(hls_layer.get_attr('table_t').precision, f'{where} table_t')
-        size = int(hls_layer.get_attr('table_size'))
+        size = self.read_table(hls_layer, types)
         attrs = {'table_size': size}
         return Layer(
             kind=self.name, types=types, attrs=attrs, arrays={'table': self.table(size, types['table'])}, **common

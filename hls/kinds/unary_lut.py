@@ -20,7 +20,7 @@ import numpy as np
 
 from lenet5_hls.core.kind import register
 from lenet5_hls.core.spec import Layer, SpecError
-from lenet5_hls.frontend.extract import UnsupportedLayer, describe, fixed_type, loaded_weights
+from lenet5_hls.frontend.extract import UnsupportedLayer, describe, loaded_weights
 from lenet5_hls.kinds.elementwise import TableLookup
 
 
@@ -44,8 +44,7 @@ class UnaryLut(TableLookup):
 
     def extract(self, hls_layer, common, types, input_type):
         where = describe(hls_layer)
-        types['table'] = fixed_type(hls_layer.get_attr('table_t').precision, f'{where} table_t')
-        size = int(hls_layer.get_attr('table_size'))
+        size = self.read_table(hls_layer, types)
         if why := _too_wide(input_type.width, size):
             raise UnsupportedLayer(
                 f"{where}: input type {input_type.cpp()}: {why}; quantize the layer's input to the type its "
