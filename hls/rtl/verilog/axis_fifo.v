@@ -72,14 +72,10 @@ localparam integer CHUNKS = (DATA_W + CHUNK_W - 1) / CHUNK_W;
 
 reg [PTR_W-1:0]  wr_ptr_reg, wr_ptr_next;
 reg [PTR_W-1:0]  rd_ptr_reg, rd_ptr_next;
-reg [PTR_W-1:0]  wr_succ_reg, rd_succ_reg;        // the pointers' successors (wrapping at DEPTH-1)
 reg [CNT_W-1:0]  mem_count_reg, mem_count_next;   // beats in the memory
-reg              mem_nonempty_reg, mem_one_reg;   // mem_count_reg != 0, mem_count_reg == 1
 reg [CNT_W-1:0]  held_reg, held_next;             // beats held: memory plus output register
-reg              almost_reg, full_reg;            // held_reg == DEPTH-1, held_reg == DEPTH
 reg              m_axis_tvalid_reg, m_axis_tvalid_next;
 reg              s_axis_tready_reg, s_axis_tready_next;
-reg              mem_nonempty_next;
 
 reg mem_write, mem_read, bypass;
 
@@ -90,21 +86,18 @@ wire beat_out = m_axis_tvalid_reg && m_axis_tready;
 assign s_axis_tready = s_axis_tready_reg;
 assign m_axis_tvalid = m_axis_tvalid_reg;
 
-function [PTR_W-1:0] succ(input [PTR_W-1:0] ptr);
-    succ = (ptr == LAST_PTR) ? {PTR_W{1'b0}} : ptr + 1'b1;
-endfunction
-
-// The next control word that every chunk's copy registers (below) is decoded from flip-flops and the two
-// handshakes in two or three LUT levels -- no counter adder or comparator on that path: its fan-out to
-// the chunks crosses the device, and the route takes the clock period.
 always @* begin
+    wr_ptr_next        = wr_ptr_reg;
+    rd_ptr_next        = rd_ptr_reg;
+    mem_count_next     = mem_count_reg;
+    m_axis_tvalid_next = m_axis_tvalid_reg;
+    mem_write = 1'b0;
     mem_read  = 1'b0;
     bypass    = 1'b0;
-    m_axis_tvalid_next = m_axis_tvalid_reg;
 
     if (!m_axis_tvalid_reg || m_axis_tready) begin
         // the output register is free at the end of this cycle: refill it, oldest beat first
-        if (mem_nonempty_reg) begin
+        if (mem_count_reg != {CNT_W{1'b0}}) begin
             mem_read = 1'b1;
             m_axis_tvalid_next = 1'b1;
         end else if (beat_in) begin
@@ -114,18 +107,29 @@ always @* begin
             m_axis_tvalid_next = 1'b0;
         end
     end
-    mem_write = beat_in && !bypass;
+    if (beat_in && !bypass) begin
+        mem_write = 1'b1;
+    end
 
-    wr_ptr_next = mem_write ? wr_succ_reg : wr_ptr_reg;
-    rd_ptr_next = mem_read ? rd_succ_reg : rd_ptr_reg;
-    mem_nonempty_next = mem_write || (mem_nonempty_reg && !(mem_one_reg && mem_read));
-    mem_count_next = mem_count_reg + {{(CNT_W-1){1'b0}}, mem_write} - {{(CNT_W-1){1'b0}}, mem_read};
+    if (mem_write) begin
+        wr_ptr_next = (wr_ptr_reg == LAST_PTR) ? {PTR_W{1'b0}} : wr_ptr_reg + 1'b1;
+    end
+    if (mem_read) begin
+        rd_ptr_next = (rd_ptr_reg == LAST_PTR) ? {PTR_W{1'b0}} : rd_ptr_reg + 1'b1;
+    end
+    if (mem_write && !mem_read) begin
+        mem_count_next = mem_count_reg + 1'b1;
+    end else if (mem_read && !mem_write) begin
+        mem_count_next = mem_count_reg - 1'b1;
+    end
 
-    // accept another beat next cycle only if fewer than DEPTH beats are held then
+    // accept another beat next cycle only if fewer than DEPTH beats are held then: held_next < DEPTH,
+    // decided from held_reg and this cycle's two handshakes (no adder on the path to the register)
     held_next = held_reg + {{(CNT_W-1){1'b0}}, beat_in} - {{(CNT_W-1){1'b0}}, beat_out};
-    s_axis_tready_next = (!almost_reg && !full_reg)
-        || (almost_reg && !(beat_in && !beat_out))
-        || (full_reg && beat_out);
+    // (held_reg never exceeds DEPTH: below DEPTH-1 is neither DEPTH-1 nor DEPTH)
+    s_axis_tready_next = (held_reg != ALMOST_CNT && held_reg != DEPTH_CNT)
+        || (held_reg == ALMOST_CNT && !(beat_in && !beat_out))
+        || (held_reg == DEPTH_CNT && beat_out);
 end
 
 // per chunk: copies of {rd_ptr_reg, wr_ptr_reg, mem_count_reg != 0, s_axis_tready_reg, m_axis_tvalid_reg}
@@ -139,7 +143,7 @@ ctrl_copies #(
 ctrl_inst (
     .clk(clk),
     .rst(rst),
-    .d({rd_ptr_next, wr_ptr_next, mem_nonempty_next, s_axis_tready_next, m_axis_tvalid_next}),
+    .d({rd_ptr_next, wr_ptr_next, mem_count_next != {CNT_W{1'b0}}, s_axis_tready_next, m_axis_tvalid_next}),
     .q(ctrl)
 );
 
@@ -185,27 +189,15 @@ always @(posedge clk) begin
     if (rst) begin
         wr_ptr_reg        <= {PTR_W{1'b0}};
         rd_ptr_reg        <= {PTR_W{1'b0}};
-        wr_succ_reg       <= succ({PTR_W{1'b0}});
-        rd_succ_reg       <= succ({PTR_W{1'b0}});
         mem_count_reg     <= {CNT_W{1'b0}};
-        mem_nonempty_reg  <= 1'b0;
-        mem_one_reg       <= 1'b0;
         held_reg          <= {CNT_W{1'b0}};
-        almost_reg        <= ALMOST_CNT == {CNT_W{1'b0}};
-        full_reg          <= 1'b0;
         m_axis_tvalid_reg <= 1'b0;
         s_axis_tready_reg <= 1'b0;
     end else begin
         wr_ptr_reg        <= wr_ptr_next;
         rd_ptr_reg        <= rd_ptr_next;
-        wr_succ_reg       <= succ(wr_ptr_next);
-        rd_succ_reg       <= succ(rd_ptr_next);
         mem_count_reg     <= mem_count_next;
-        mem_nonempty_reg  <= mem_nonempty_next;
-        mem_one_reg       <= mem_count_next == {{(CNT_W-1){1'b0}}, 1'b1};
         held_reg          <= held_next;
-        almost_reg        <= held_next == ALMOST_CNT;
-        full_reg          <= held_next == DEPTH_CNT;
         m_axis_tvalid_reg <= m_axis_tvalid_next;
         s_axis_tready_reg <= s_axis_tready_next;
     end
