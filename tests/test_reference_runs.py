@@ -68,3 +68,26 @@ def test_failing_compile_is_reported(tmp_path, monkeypatch):
     monkeypatch.setenv('PATH', str(tmp_path))
     with pytest.raises(ToolMissing, match='Debian package `g\\+\\+`'):
         R.build_csim(bundle, 'p', tmp_path)
+
+
+def test_stalled_csim_is_stopped_and_named(tmp_path, monkeypatch):
+    """A C simulation that never returns (hls4ml's stream code reading an empty stream loops so) is killed
+    at its bound, and the error says so; a library that returns runs through the same path."""
+    import subprocess
+    import time
+
+    src = tmp_path / 'top.c'
+    src.write_text(
+        'void stall_double(double *in, double *out) { for (;;) {} }\n'
+        'void ok_double(double *in, double *out) { out[0] = 2 * in[0]; }\n'
+    )
+    library = tmp_path / 'top.so'
+    subprocess.run(['gcc', '-O0', '-shared', '-fPIC', str(src), '-o', str(library)], check=True)
+    x = np.arange(3.0).reshape(3, 1)
+    assert np.array_equal(R.run_library(library, 'ok', 1, x), 2 * x)
+    monkeypatch.setattr(R, 'CSIM_START_SECONDS', 2)
+    monkeypatch.setattr(R, 'CSIM_SECONDS_PER_IMAGE', 0.5)
+    start = time.monotonic()
+    with pytest.raises(R.CSimError, match=r'did not finish 3 images in 4 s and was stopped'):
+        R.run_library(library, 'stall', 1, x)
+    assert time.monotonic() - start < 30

@@ -158,15 +158,23 @@ def run_tasks(
     return results
 
 
-def run_child(cmd: list[str], capture_output: bool = False, **kwargs) -> subprocess.CompletedProcess:
+def run_child(
+    cmd: list[str], capture_output: bool = False, timeout: float | None = None, **kwargs
+) -> subprocess.CompletedProcess:
     """subprocess.run for a task's tool, in a process group of its own that stop_children ends (with the
-    tool's own children: a simulator under cocotb's runner, say)."""
+    tool's own children: a simulator under cocotb's runner, say). After `timeout` seconds the group is
+    killed and subprocess.TimeoutExpired raised."""
     pipe = subprocess.PIPE if capture_output else None
     with subprocess.Popen(cmd, stdout=pipe, stderr=pipe, start_new_session=True, **kwargs) as proc:
         with _children_lock:
             _children.add(proc)
         try:
-            stdout, stderr = proc.communicate()
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
         finally:
             with _children_lock:
                 _children.discard(proc)

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +38,9 @@ TASK_IMAGES = 1000
 # when they compile the library first (10-30 s) and run 1.86x faster than the process once it is cached;
 # golden tasks ran 2.1x faster, at 1,000 images slower than the process.
 MIN_TASK_IMAGES = {'csim': 4000, 'golden': 4000}
+# the C simulation's bound: LeNet-5 takes about 7 ms an image; a stalled stream never returns
+CSIM_START_SECONDS = 60
+CSIM_SECONDS_PER_IMAGE = 1.0
 SOURCES_STAMP = 'csim'  # the library stamp the bundle's build_lib.sh is given (hls4ml's is random per project)
 
 
@@ -140,29 +144,57 @@ def build_csim(bundle: dict[str, bytes], project: str, cache: Path | None = None
     return library, built, time.perf_counter() - start if built else 0.0
 
 
-def _csim_task(bundle: dict[str, bytes], project: str, n_out: int, x: np.ndarray) -> dict:
-    """One image range through the C simulation on a worker: outputs, whether the library was built now
-    and the seconds that took."""
-    library, built, seconds = build_csim(bundle, project)
+def run_library(library: Path, project: str, n_out: int, x: np.ndarray) -> np.ndarray:
+    """Outputs (N, n_out) of a compiled C simulation for inputs x, in a process of its own (csim_job) that is
+    killed after CSIM_START_SECONDS + CSIM_SECONDS_PER_IMAGE per image: hls4ml's stream code can read an empty
+    stream forever (its C simulation then never returns)."""
+    timeout = CSIM_START_SECONDS + CSIM_SECONDS_PER_IMAGE * len(x)
     with tempfile.TemporaryDirectory(prefix='lenet5_csim_') as tmp:
         inputs, outputs = Path(tmp) / 'inputs.npy', Path(tmp) / 'outputs.npy'
         np.save(inputs, x)
         cmd = [sys.executable, '-m', 'lenet5_hls.verify.csim_job', str(library), project, str(n_out)]
-        proc = run_child([*cmd, str(inputs), str(outputs)], capture_output=True, text=True)
+        try:
+            proc = run_child([*cmd, str(inputs), str(outputs)], capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise CSimError(
+                f'the C simulation of {project} ({library}) did not finish {len(x)} images in {timeout:.0f} s and '
+                "was stopped: hls4ml's stream code stalls when a layer reads more beats than its input stream "
+                'carries (its log repeats "read while empty")'
+            ) from None
         if proc.returncode != 0 or not outputs.exists():
             tail = '\n'.join(proc.stderr.splitlines()[-15:])
             raise CSimError(f'the C simulation of {project} ({library}) failed (exit {proc.returncode}):\n{tail}')
-        return {'outputs': np.load(outputs), 'built': built, 'build_seconds': seconds}
+        return np.load(outputs)
+
+
+def _csim_task(bundle: dict[str, bytes], project: str, n_out: int, x: np.ndarray) -> dict:
+    """One image range through the C simulation on a worker: outputs, whether the library was built now
+    and the seconds that took."""
+    library, built, seconds = build_csim(bundle, project)
+    return {'outputs': run_library(library, project, n_out, x), 'built': built, 'build_seconds': seconds}
+
+
+def bounded_predict(graph, x: np.ndarray) -> np.ndarray:
+    """graph.predict for a compiled graph of one input and one output, in a process of its own with a time bound
+    (run_library on the library hls4ml's compile linked)."""
+    c = graph.config
+    project = c.get_project_name()
+    library = Path(c.get_output_dir()) / 'firmware' / f'{project}-{c.get_config_value("Stamp")}.so'
+    return run_library(library, project, graph.get_output_variables()[0].size(), x)
 
 
 def csim_outputs(graph, x: np.ndarray, tasks: bool | None = None) -> tuple[np.ndarray, dict]:
     """Real outputs (N, outputs) of the compiled hls4ml graph for real inputs x, and how they were made
     ({'tasks', 'builds': libraries compiled on workers, 'build_seconds': the longest}): as tasks if
     use_tasks says so and the graph has one input and one output and compiles with build_lib.sh (Vivado,
-    Vitis), else graph.predict here (0 tasks)."""
+    Vitis), else here (0 tasks): bounded_predict, or graph.predict for other graphs."""
     single = len(graph.get_input_variables()) == len(graph.get_output_variables()) == 1
-    if not (single and not hasattr(graph.config.backend, 'predict') and use_tasks('csim', len(x), tasks)):
-        y = np.asarray(graph.predict(np.ascontiguousarray(x, dtype=np.float64))).reshape(len(x), -1)
+    plain = single and not hasattr(graph.config.backend, 'predict')
+    if not (plain and use_tasks('csim', len(x), tasks)):
+        if plain:
+            y = bounded_predict(graph, x)
+        else:
+            y = np.asarray(graph.predict(np.ascontiguousarray(x, dtype=np.float64))).reshape(len(x), -1)
         return y, {'tasks': 0, 'builds': 0, 'build_seconds': 0.0}
     project = graph.config.get_project_name()
     bundle = csim_bundle(Path(graph.config.get_output_dir()), project)
