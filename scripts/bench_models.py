@@ -83,16 +83,12 @@ def batchnorm(keras):
 def hgq2_unary_lut(keras):
     """An HGQ2 CNN with a lookup table of its own (QUnaryFunctionLUT, here SiLU) and an HGQ2 tanh."""
     from hgq.config import QuantizerConfig, QuantizerConfigScope
-    from hgq.layers import QConv2D, QDense, QMaxPool2D, QUnaryFunctionLUT
+    from hgq.layers import QConv2D, QDense, QMaxPool2D
 
-    lut = QUnaryFunctionLUT(
-        'silu',  # by name: a Keras activation survives saving the model, a Python function does not
-        iq_conf=QuantizerConfig('kif', 'datalane', k0=1, i0=2, f0=4, trainable=False, heterogeneous_axis=()),
-        oq_conf=QuantizerConfig('kif', 'table', k0=1, i0=1, f0=6, trainable=False, heterogeneous_axis=()),
-        allow_heterogeneous_table=False,
-        name='silu_lut',
-    )
-    lut.build((None, 1))  # hls4ml 1.3 converts a LUT built on a flat shape only
+    from lenet5_hls.verify.fuzz import unary_lut
+
+    # by name: a Keras activation survives saving the model, a Python function does not
+    lut = unary_lut('silu', 'silu_lut', [1, 2, 4], [1, 1, 6])
     pixels = QuantizerConfig('kif', 'datalane', k0=0, i0=0, f0=8, trainable=False, heterogeneous_axis=())
     with QuantizerConfigScope(place='datalane', default_q_type='kbi', q_type='kbi', b0=7, heterogeneous_axis=()):
         return [

@@ -21,27 +21,11 @@ from golden_checks import mismatch_report
 from lenet5_hls.core.fixed_point import to_float
 from lenet5_hls.core.kind import KINDS
 from lenet5_hls.golden import GoldenModel
+from lenet5_hls.verify.fuzz import unary_lut
 
 N = 1000
 COVER_SHAPE = (16, 16, 16)
 BACKENDS = ('Vitis', 'Vivado')
-
-
-def _lut(function, name: str, iq: dict, oq: dict):
-    """A QUnaryFunctionLUT hls4ml converts: per-tensor kif quantizers, one table, built on a flat shape (hls4ml
-    1.3 applies the output quantizer to a (1, table_size) array; see convert._unary_lut_problem)."""
-    from hgq.config import QuantizerConfig
-    from hgq.layers import QUnaryFunctionLUT
-
-    lut = QUnaryFunctionLUT(
-        function,
-        iq_conf=QuantizerConfig('kif', 'datalane', trainable=False, heterogeneous_axis=(), **iq),
-        oq_conf=QuantizerConfig('kif', 'table', trainable=False, heterogeneous_axis=(), **oq),
-        allow_heterogeneous_table=False,
-        name=name,
-    )
-    lut.build((None, 1))
-    return lut
 
 
 def luts():
@@ -49,22 +33,26 @@ def luts():
 
     inputs = keras.Input(COVER_SHAPE)
     # ap_fixed<8,4> -> exp(-x^2) at ap_ufixed<7,1,RND,SAT>
-    x = _lut(
+    x = unary_lut(
         lambda v: keras.ops.exp(-v * v),
         'lut_gauss',
-        dict(k0=1, i0=3, f0=4),
-        dict(k0=0, i0=1, f0=6, round_mode='RND', overflow_mode='SAT'),
+        [1, 3, 4],
+        [0, 1, 6],
+        round_mode='RND',
+        overflow_mode='SAT',
     )(inputs)
     # input quantizer ap_fixed<7,2>: the first table is cast to it by rounding; log saturates symmetrically
-    x = _lut(
+    x = unary_lut(
         lambda v: keras.ops.log(v * v + 0.05),
         'lut_log',
-        dict(k0=1, i0=1, f0=5),
-        dict(k0=1, i0=1, f0=5, round_mode='RND_CONV', overflow_mode='SAT_SYM'),
+        [1, 1, 5],
+        [1, 1, 5],
+        round_mode='RND_CONV',
+        overflow_mode='SAT_SYM',
     )(x)
     x = keras.layers.Activation('sigmoid', name='sig')(x)
     # a signed input quantizer, ap_fixed<9,3>; the bit-exact pass narrows the input to the sigmoid's range
-    x = _lut(lambda v: keras.ops.sin(3 * v), 'lut_sin', dict(k0=1, i0=2, f0=6), dict(k0=1, i0=1, f0=6))(x)
+    x = unary_lut(lambda v: keras.ops.sin(3 * v), 'lut_sin', [1, 2, 6], [1, 1, 6])(x)
     return keras.Model(inputs, x)
 
 
@@ -82,12 +70,12 @@ def lenet_like():
         inputs = keras.Input((28, 28, 1))
         x = QConv2D(4, 5, activation='tanh', iq_conf=pixels, name='c1')(inputs)
         x = QMaxPool2D(2, name='pool')(x)
-        x = _lut(keras.ops.sin, 'lut', dict(k0=1, i0=1, f0=4), dict(k0=1, i0=1, f0=5))(x)
+        x = unary_lut(keras.ops.sin, 'lut', [1, 1, 4], [1, 1, 5])(x)
         x = keras.layers.Flatten(name='flat')(x)
         x = QDense(12, name='fc')(x)
         x = keras.layers.Activation('sigmoid', name='sig')(x)
         # a signed input quantizer; the bit-exact pass narrows the input to the sigmoid's unsigned range
-        x = _lut(lambda v: 1.5 * v * v - 0.5, 'lut_sq', dict(k0=1, i0=2, f0=4), dict(k0=1, i0=1, f0=6))(x)
+        x = unary_lut(lambda v: 1.5 * v * v - 0.5, 'lut_sq', [1, 2, 4], [1, 1, 6])(x)
         outputs = QDense(10, name='out')(x)
     return keras.Model(inputs, outputs)
 
@@ -181,7 +169,7 @@ def _unconvertible(case: str):
     elif case == 'no-output-quantizer':
         lut = QUnaryFunctionLUT('tanh', allow_heterogeneous_table=False, enable_oq=False, name='lut')
     else:  # log of the negative half of a signed input quantizer, ap_fixed<5,3>: entries 16..31 are NaN
-        lut = _lut(keras.ops.log, 'lut', dict(k0=1, i0=2, f0=2), dict(k0=1, i0=3, f0=4))
+        lut = unary_lut(keras.ops.log, 'lut', [1, 2, 2], [1, 3, 4])
     inputs = keras.Input(shape)
     return keras.Model(inputs, lut(inputs))
 

@@ -18,6 +18,7 @@ any other exception, or a refusal later, is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import threading
 import time
@@ -65,8 +66,6 @@ class FuzzCase:
     def model(self):
         """The Keras model, its weights drawn from the seed too (not from Keras's global seed, so cases built
         at once in several threads stay reproducible)."""
-        import contextlib
-
         import keras
 
         inputs = keras.Input(self.input_shape, name='x')
@@ -102,7 +101,8 @@ def _keras_layer(spec: dict, q: dict | None = None):
 
     kind, name = spec['kind'], spec['name']
     if kind == 'UnaryLUT':
-        return unary_lut(spec['function'], name, spec['iq'], spec['oq'], spec['rounding'], spec['overflow'])
+        modes = {'round_mode': spec['rounding'], 'overflow_mode': spec['overflow']}
+        return unary_lut(spec['function'], name, spec['iq'], spec['oq'], **modes)
     conv, dense, extra = keras.layers.Conv2D, keras.layers.Dense, {}
     pools = {'MaxPooling2D': keras.layers.MaxPooling2D, 'AveragePooling2D': keras.layers.AveragePooling2D}
     if q is not None:
@@ -141,8 +141,6 @@ def _keras_layer(spec: dict, q: dict | None = None):
 
 def _hgq2_scopes(q: dict):
     """HGQ2's default quantizers of the case's layers: kbi, one width per tensor."""
-    import contextlib
-
     from hgq.config import QuantizerConfigScope
 
     scopes = contextlib.ExitStack()
@@ -164,15 +162,16 @@ def _kif(k_i_f, place: str, **modes):
     return QuantizerConfig('kif', place, k0=k, i0=i, f0=f, trainable=False, heterogeneous_axis=(), **modes)
 
 
-def unary_lut(function: str, name: str, iq: list[int], oq: list[int], rounding: str, overflow: str):
-    """A QUnaryFunctionLUT hls4ml converts: kif input and output quantizers, per tensor, one table, built on a
-    flat shape (hls4ml 1.3 applies the output quantizer to a (1, table_size) array; convert._unary_lut_problem)."""
+def unary_lut(function, name: str, iq: list[int], oq: list[int], **modes):
+    """A QUnaryFunctionLUT hls4ml converts: kif input and output quantizers ([k, i, f]; modes: the output's
+    round_mode and overflow_mode), per tensor, one table, built on a flat shape (hls4ml 1.3 applies the output
+    quantizer to a (1, table_size) array; convert._unary_lut_problem)."""
     from hgq.layers import QUnaryFunctionLUT
 
     lut = QUnaryFunctionLUT(
         function,
         iq_conf=_kif(iq, 'datalane'),
-        oq_conf=_kif(oq, 'table', round_mode=rounding, overflow_mode=overflow),
+        oq_conf=_kif(oq, 'table', **modes),
         allow_heterogeneous_table=False,
         name=name,
     )
