@@ -2,31 +2,25 @@
 execution layer, the outputs concatenated in image order on the client.
 
 A C-simulation task carries the HLS project's C++ sources (csim_bundle, sent to each worker once) and its
-images; the worker compiles the sources with the project's own build_lib.sh once per content key in its
-cache (cache_dir('csim'), keyed by the sources and the g++ version, built under a file lock) and runs the
-library in a child process (csim_job) as ModelGraph.predict does. A golden task carries the spec and its
-images. Small batches stay in the client process, where the C simulation is already compiled: a task pays
-for sending the images, a child process and, the first time on a worker, a compile of the library
-(LeNet-5: 10-25 s); see MIN_TASK_IMAGES.
+images; the worker compiles the sources with the project's own build_lib.sh once per content key in its cache
+(frontend/csim_build.py) and runs the library in a child process (csim_job) as ModelGraph.predict does. A golden
+task carries the spec and its images. Small batches stay in the client process, where the C simulation is already
+compiled: a task pays for sending the images, a child process and, the first time on a worker, a compile of the
+library (LeNet-5: 10-25 s); see MIN_TASK_IMAGES.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
-import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from lenet5_hls.core.cache import cache_dir, keyed_build, tool_version
-from lenet5_hls.core.errors import ToolMissing, UserError
-from lenet5_hls.core.execution import in_session, pack_files, run_child, run_tasks, unpack_files, worker_slots
+from lenet5_hls.core.execution import in_session, run_child, run_tasks, worker_slots
+from lenet5_hls.frontend.csim_build import CSimError, build_csim, csim_bundle
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +35,6 @@ MIN_TASK_IMAGES = {'csim': 4000, 'golden': 4000}
 # the C simulation's bound: LeNet-5 takes about 7 ms an image; a stalled stream never returns
 CSIM_START_SECONDS = 60
 CSIM_SECONDS_PER_IMAGE = 1.0
-SOURCES_STAMP = 'csim'  # the library stamp the bundle's build_lib.sh is given (hls4ml's is random per project)
-
-
-class CSimError(UserError):
-    """The C simulation could not be compiled or run on a worker."""
 
 
 def use_tasks(source: str, images: int, tasks: bool | None) -> bool:
@@ -91,57 +80,6 @@ def golden_outputs(golden, x: np.ndarray, tasks: bool | None = None) -> np.ndarr
 
 
 # ---- hls4ml C simulation ----
-
-
-def csim_bundle(project_dir: Path, project: str) -> dict[str, bytes]:
-    """What build_lib.sh compiles (the script, the bridge, firmware/ without libraries), by path relative
-    to the project; the script's library stamp fixed to SOURCES_STAMP so that equal sources give equal keys."""
-    project_dir = Path(project_dir)
-    script, bridge = project_dir / 'build_lib.sh', project_dir / f'{project}_bridge.cpp'
-    firmware = [p for p in sorted((project_dir / 'firmware').rglob('*')) if p.is_file() and p.suffix != '.so']
-    if not script.is_file() or not bridge.is_file() or not firmware:
-        raise CSimError(
-            f'{project_dir}: no build_lib.sh, {bridge.name} or firmware/; write the project with `lenet5-hls hls`'
-        )
-    _, files = pack_files([script, bridge, *firmware])
-    text, stamps = re.subn(r'^LIB_STAMP=.*$', f'LIB_STAMP={SOURCES_STAMP}', script.read_text(), flags=re.M)
-    if stamps != 1:
-        raise CSimError(
-            f'{script}: no LIB_STAMP= line to name the library by (hls4ml changed its build script); '
-            'run the C simulation in the process (tasks=False)'
-        )
-    files['build_lib.sh'] = text.encode()
-    return files
-
-
-def csim_key(bundle: dict[str, bytes], compiler: str) -> str:
-    """Identity of a build: the sources' names and contents and the compiler's version."""
-    h = hashlib.sha256(tool_version(compiler).encode())
-    for name in sorted(bundle):
-        h.update(name.encode() + b'\0' + hashlib.sha256(bundle[name]).digest())
-    return h.hexdigest()
-
-
-def build_csim(bundle: dict[str, bytes], project: str, cache: Path | None = None) -> tuple[Path, bool, float]:
-    """The compiled library of bundle in this machine's cache (built now if missing):
-    (library path, built now, seconds)."""
-    compiler = shutil.which('g++')
-    if compiler is None:
-        raise ToolMissing('g++ not found on PATH: install the Debian package `g++` (apt-get install g++)')
-    key = csim_key(bundle, compiler)
-    build_dir = (cache or cache_dir('csim')) / f'{project}-{key[:16]}'
-    library = build_dir / 'firmware' / f'{project}-{SOURCES_STAMP}.so'
-    start = time.perf_counter()
-
-    def make(build_dir: Path) -> None:
-        unpack_files(bundle, build_dir)
-        proc = run_child(['bash', 'build_lib.sh'], capture_output=True, text=True, cwd=build_dir)
-        if proc.returncode != 0 or not library.is_file():
-            tail = '\n'.join((proc.stdout + proc.stderr).splitlines()[-15:])
-            raise CSimError(f'compiling the C simulation of {project} in {build_dir} failed:\n{tail}')
-
-    built = keyed_build(build_dir, key, make)
-    return library, built, time.perf_counter() - start if built else 0.0
 
 
 def run_library(library: Path, project: str, n_out: int, x: np.ndarray) -> np.ndarray:
