@@ -1,13 +1,11 @@
 """The reference models as tasks (verify/reference_runs.py): when they run as tasks, the image ranges, the
-golden model's tasks against the client, what a C-simulation task carries, and a failing compile reported.
-The C simulation as tasks on a real cluster against graph.predict: rtl_tests/test_cluster.py."""
-
-from pathlib import Path
+golden model's tasks against the client, the C simulation's time bound (what a task carries and how it is
+compiled: test_csim_build.py). The C simulation as tasks on a real cluster against graph.predict:
+rtl_tests/test_cluster.py."""
 
 import numpy as np
 import pytest
 
-from lenet5_hls.core.errors import ToolMissing
 from lenet5_hls.core.execution import session
 from lenet5_hls.golden import GoldenModel
 from lenet5_hls.verify import reference_runs as R
@@ -40,34 +38,6 @@ def test_golden_tasks_match_the_client():
         remote = R.golden_outputs(golden, x, tasks=True)
     assert remote.shape == (301, 3)
     assert np.array_equal(remote, golden.predict(x)) and np.array_equal(remote, R.golden_outputs(golden, x))
-
-
-def test_csim_bundle_is_what_build_lib_compiles(lenet5):
-    project_dir = Path(lenet5.graph.config.get_output_dir())
-    bundle = R.csim_bundle(project_dir, 'myproject')
-    assert {'build_lib.sh', 'myproject_bridge.cpp', 'firmware/myproject.cpp', 'firmware/weights/w3.txt'} <= set(bundle)
-    assert not [n for n in bundle if n.endswith('.so') or n.startswith('tb_data')]
-    assert b'\nLIB_STAMP=csim\n' in bundle['build_lib.sh']  # equal sources, equal key, whatever hls4ml's stamp
-    assert bundle['firmware/parameters.h'] == (project_dir / 'firmware' / 'parameters.h').read_bytes()
-    with pytest.raises(R.CSimError, match='no build_lib.sh, other_bridge.cpp or firmware/'):
-        R.csim_bundle(project_dir, 'other')
-
-
-def test_build_script_without_a_stamp_is_named(tmp_path):
-    for name in ('build_lib.sh', 'p_bridge.cpp', 'firmware/p.cpp'):
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_text('g++ -shared firmware/p.cpp -o firmware/p.so\n')
-    with pytest.raises(R.CSimError, match='no LIB_STAMP= line'):
-        R.csim_bundle(tmp_path, 'p')
-
-
-def test_failing_compile_is_reported(tmp_path, monkeypatch):
-    bundle = {'build_lib.sh': b'echo "error: no such type ap_fixed<0,0>" >&2; exit 3\n'}
-    with pytest.raises(R.CSimError, match=r'compiling the C simulation of p in .* failed:\nerror: no such type'):
-        R.build_csim(bundle, 'p', tmp_path)
-    monkeypatch.setenv('PATH', str(tmp_path))
-    with pytest.raises(ToolMissing, match='Debian package `g\\+\\+`'):
-        R.build_csim(bundle, 'p', tmp_path)
 
 
 def test_stalled_csim_is_stopped_and_named(tmp_path, monkeypatch):

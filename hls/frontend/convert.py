@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from lenet5_hls.core.cache import write_atomic
 from lenet5_hls.core.errors import UserError
 from lenet5_hls.core.output_dir import fresh_output_dir
 
@@ -185,10 +186,29 @@ def convert(
     return graph
 
 
-def write_and_compile(graph) -> None:
-    """Write the HLS project (synthesizable as is by Vitis/Vivado HLS) and build its C simulation with g++."""
+def write_and_compile(graph) -> bool:
+    """Write the HLS project (synthesizable as is by Vitis/Vivado HLS) and link its C simulation into the graph
+    (graph.predict). The library comes from the content-keyed cache (csim_build), compiled by the project's
+    build_lib.sh unless these sources were compiled on this machine before; True if g++ ran now."""
+    import ctypes
+
+    from lenet5_hls.frontend.csim_build import CSimError, build_csim, csim_bundle
+
     with contextlib.redirect_stdout(io.StringIO()):
-        graph.compile()  # writes the project, then runs its build_lib.sh
+        graph.write()
+    config = graph.config
+    project, out = config.get_project_name(), Path(config.get_output_dir())
+    try:
+        bundle = csim_bundle(out, project)
+    except CSimError:  # not a build_lib.sh project: hls4ml compiles it its own way
+        with contextlib.redirect_stdout(io.StringIO()):
+            graph.compile()
+        return True
+    library, built, _ = build_csim(bundle, project)
+    linked = out / 'firmware' / f'{project}-{config.get_config_value("Stamp")}.so'  # where hls4ml's compile puts it
+    write_atomic(linked, library.read_bytes())  # a new file: a library the process has loaded stays intact
+    graph._top_function_lib = ctypes.cdll.LoadLibrary(str(linked))  # as ModelGraph.compile links it
+    return built
 
 
 def build_project(
@@ -217,7 +237,8 @@ def build_project(
         source = {'backend': backend, 'io_type': 'io_stream', 'reuse_factor': reuse_factor, 'hls4ml': _hls4ml_version()}
         spec = extract(graph, source=source)
         progress(f'[hls] writing the HLS project to {out} and compiling the C simulation with g++')
-        write_and_compile(graph)
+        if not write_and_compile(graph):
+            progress('[hls] the C simulation of these sources was compiled before: the cached library is linked')
         spec.save(out / 'spec.json')
     return graph, spec
 
