@@ -44,6 +44,12 @@ def test_missing_tools_name_the_pypi_packages(monkeypatch, tmp_path):
         P.pnr_report(tmp_path)
 
 
+def test_unknown_placer_is_named_before_any_tool_runs(tmp_path):
+    with pytest.raises(P.PnrError, match=r"unknown placer 'sa': choose one of heap, static"):
+        P.place(Instance('r', 'relu_stream', 'relu', {'N': 2}), [], tmp_path / 'work', 100, placer='sa')
+    assert not (tmp_path / 'work').exists()
+
+
 @needs_yowasp
 @pytest.mark.slow  # a fresh YoWASP cache compiles Yosys and nextpnr first (about 1-2 min); cached: ~25 s
 def test_relu_stage_placed_and_larger_uses_more(tmp_path):

