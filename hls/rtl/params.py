@@ -68,7 +68,7 @@ def dense_pipeline(p: dict) -> tuple[int, int]:
     pipeline stage and the output FIFO's depth."""
     _, pi, steps = dense_folding(p['N_IN'], p['N_OUT'], p['MULTS'])
     tree_levels = (pi - 1).bit_length() if p.get('ACC_OVERFLOW', 0) == 0 and pi > 1 else 0
-    acc_stage = 4 + -(-tree_levels // p.get('ADD_LEVELS', ADD_LEVELS))
+    acc_stage = 5 + -(-tree_levels // p.get('ADD_LEVELS', ADD_LEVELS))
     return acc_stage, 1 + -(-(acc_stage + 3) // steps)
 
 

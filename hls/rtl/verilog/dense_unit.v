@@ -22,12 +22,15 @@
  * Pipeline (stage k = k cycles after a step is issued; every stage is a register, so no path holds more
  * than one of: ROM read, multiplier, cast, ADD_LEVELS adder levels, accumulator add):
  *   1  weight ROM read (block RAM read register), input block register
- *   2  the multipliers' operand registers: each multiplier's weight and its own copy of its input element
- *   3  product register (exact x*w); stages 2 and 3 are mult_bank's (MULT_TARGET 1: inside the
+ *   2  weight word register, input block delayed: a ROM deeper than one block RAM is several, whose
+ *      outputs a multiplexer selects; the block RAM's slow clock-to-output (ECP5: 5.8 ns) and that
+ *      multiplexer end here, not at the multipliers (fc1 on the ECP5: 83 MHz without this stage)
+ *   3  the multipliers' operand registers: each multiplier's weight and its own copy of its input element
+ *   4  product register (exact x*w); stages 3 and 4 are mult_bank's (MULT_TARGET 1: inside the
  *      ECP5's DSP blocks)
- *   4  products cast to the accumulator type
- *   4+s  adder tree stage s = 1..TREE_STAGES (ADD_LEVELS levels each) over the PI cast products
- *   ACC_STAGE = 4+TREE_STAGES  accumulator add: acc = (first block ? cast_acc(b) : acc) + sum
+ *   5  products cast to the accumulator type
+ *   5+s  adder tree stage s = 1..TREE_STAGES (ADD_LEVELS levels each) over the PI cast products
+ *   ACC_STAGE = 5+TREE_STAGES  accumulator add: acc = (first block ? cast_acc(b) : acc) + sum
  *   ACC_STAGE+1  output cast of a group's last accumulator value into the result vector
  *   ACC_STAGE+2  the complete result vector written into the output FIFO
  * A WRAP accumulator (ACC_OVERFLOW 0) sums the PI products of a step with a balanced tree: each cast
@@ -171,7 +174,7 @@ localparam integer STEPS = KB * G;
 localparam integer TREE_LEVELS = ACC_OVERFLOW == 0 && PI > 1 ? $clog2(PI) : 0;
 localparam integer TREE_STAGES = ADD_LEVELS > 0 ? (TREE_LEVELS + ADD_LEVELS - 1) / ADD_LEVELS : 0;
 // pipeline stage of the accumulator add (cycles after a step's issue)
-localparam integer ACC_STAGE = 4 + TREE_STAGES;
+localparam integer ACC_STAGE = 5 + TREE_STAGES;
 // vectors started and not yet taken from the output FIFO, at most (= FIFO depth): covers the round trip
 // from a vector's last step through the FIFO and back into the start condition
 localparam integer CREDITS = 1 + (ACC_STAGE + 3 + STEPS - 1) / STEPS;
@@ -364,9 +367,11 @@ initial begin
 end
 
 reg [(ACC_STAGE+1)*TAG_W-1:0] tag_pipe;
-// stage 1: ROM read register, input block; stages 2 to 4 are in each output's g_out block
+// stage 1: ROM read register, input block; stage 2: both again; stages 3 to 5 are in each output's g_out block
 reg [WWORD_W-1:0] weight_rd_reg;
 reg [BLOCK_W-1:0] x1_reg;
+reg [WWORD_W-1:0] weight_reg;
+reg [BLOCK_W-1:0] x2_reg;
 // bias word read two stages before the accumulator, cast one stage before
 reg [BWORD_W-1:0] bias_rd_reg;
 reg [PO*ACC_W-1:0] bias_acc_reg;
@@ -421,9 +426,9 @@ for (po = 0; po < PO; po = po + 1) begin : g_out
         .out_data(bias_acc[po*ACC_W +: ACC_W])
     );
 
-    // stages 2 and 3: this output's PI multipliers (mult_bank: registered operands, registered exact
+    // stages 3 and 4: this output's PI multipliers (mult_bank: registered operands, registered exact
     // products with PROD_FRAC fractional bits), each with its own copy of its input element, next to
-    // it, where a shared one would fan out to PO multipliers across the device; stage 4: the products
+    // it, where a shared one would fan out to PO multipliers across the device; stage 5: the products
     // cast to the accumulator type. Element pi at [pi*width +: width].
     wire [PI*PROD_W-1:0] prods;
     wire [PI*ACC_W-1:0] cprods;
@@ -439,8 +444,8 @@ for (po = 0; po < PO; po = po + 1) begin : g_out
     )
     mult_inst (
         .clk(clk),
-        .a(x1_reg),
-        .b(weight_rd_reg[po*PI*W_W +: PI*W_W]),
+        .a(x2_reg),
+        .b(weight_reg[po*PI*W_W +: PI*W_W]),
         .p(prods)
     );
 
@@ -571,6 +576,8 @@ always @(posedge clk) begin
     tag_pipe <= {tag_pipe[ACC_STAGE*TAG_W-1:0], issue_tag};
     weight_rd_reg <= weight_rom[addr_reg];
     x1_reg <= x_vec[BLOCK_W-1:0];
+    weight_reg <= weight_rd_reg;
+    x2_reg <= x1_reg;
     bias_rd_reg <= bias_word;
     bias_acc_reg <= bias_acc;
 
