@@ -48,6 +48,18 @@ def test_shared_data_goes_once_without_warnings():
         ]
 
 
+def total(data: np.ndarray) -> int:
+    return int(data.sum())
+
+
+def test_large_inputs_of_each_task_go_without_warnings():
+    """Each task's own 16 MB (a simulation shard's images): sent with the task, no warning on the console."""
+    shards = [np.full(2_000_000, k) for k in (1, 2)]
+    with session(workers=2), warnings.catch_warnings():
+        warnings.simplefilter('error')
+        assert run_tasks(total, [(shard,) for shard in shards], 'test', 'task') == [2_000_000, 4_000_000]
+
+
 @pytest.mark.parametrize(
     'address, reason',
     [('tcp://127.0.0.1:1', 'Timed out trying to connect'), ('foo://bar', 'unknown address scheme')],

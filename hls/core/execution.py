@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 # Retries of a task that raised an unexpected exception; a worker that dies mid-task is handled by the
 # scheduler itself (the task moves to another worker, distributed.scheduler.allowed-failures).
 RETRIES = 2
+LARGE_TASK_BYTES = '1GiB'  # a task's own inputs up to this size go without Dask's large-graph warning
 CONNECT_TIMEOUT = '10s'  # a scheduler that does not answer by then is reported, not waited for
 _client = contextvars.ContextVar('lenet5_hls_dask_client', default=None)
 # The tool processes this process's tasks are running (run_child), stopped when the client is interrupted.
@@ -121,6 +122,7 @@ def run_tasks(
     called on the client as task k completes. The first failure (a UserError as raised) or Ctrl-C cancels
     the rest. weights: progress units per task (default 1). shared: large inputs every task reads (a data
     set), sent to the cluster once rather than with every task."""
+    import dask
     from distributed import as_completed
 
     weights = weights or [1] * len(tasks)
@@ -135,7 +137,11 @@ def run_tasks(
         def submit_next() -> None:
             k, args = next(waiting, (None, None))
             if k is not None:
-                future = client.submit(_call, fn, args, *shared_data, retries=RETRIES, pure=False)
+                # A task's own inputs (a simulation shard's 5,000 images: 30 MB) go with it, once, to the worker
+                # that runs it and again if that worker dies; Dask's advice to scatter them instead would lose
+                # them with the worker, so its large-graph warning is not for these.
+                with dask.config.set({'distributed.admin.large-graph-warning-threshold': LARGE_TASK_BYTES}):
+                    future = client.submit(_call, fn, args, *shared_data, retries=RETRIES, pure=False)
                 index[future] = k
                 running.add(future)
 
