@@ -1,14 +1,14 @@
 """Fixtures shared by the whole-network RTL tests: the committed LeNet-5 through hls4ml, the spec, the
 generated RTL and golden outputs of real MNIST test images."""
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from harness import N_IMAGES
+
 REPO = Path(__file__).resolve().parent.parent
-N_IMAGES = int(os.environ.get('LENET5_RTL_IMAGES', '20'))
 
 
 @pytest.fixture(scope='session')

@@ -23,6 +23,8 @@ ROOT = TESTS_DIR.parent
 # LENET5_RTL_DIR: test another copy of the RTL library (e.g. mutation testing of the testbenches)
 RTL_DIR = Path(os.environ.get('LENET5_RTL_DIR', GENERATOR_RTL_DIR))
 SIM_BUILD = TESTS_DIR / 'sim_build'
+# MNIST test images of the whole-network tests (conftest.lenet5_rtl); a benchmark run sets LENET5_RTL_IMAGES=10000
+N_IMAGES = int(os.environ.get('LENET5_RTL_IMAGES', '20'))
 
 
 def rtl_sources(*modules: str) -> list[Path]:

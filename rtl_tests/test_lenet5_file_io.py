@@ -14,7 +14,7 @@ import cocotb
 import numpy as np
 import pytest
 
-from harness import assert_lint_clean, run_cocotb
+from harness import N_IMAGES, assert_lint_clean, run_cocotb
 from lenet5_hls.rtl.description import RtlDescription
 from lenet5_hls.verify.benches.config import BenchConfig
 from lenet5_hls.verify.benches.file_io_bench import HDL_FILES, prepare, public_modules, tb_verilog
@@ -23,7 +23,7 @@ from lenet5_hls.verify.sim_runner import network_build
 
 # The suite's 20 images: the C++ compile is the cost, so the model is built unoptimized (this file alone, cold
 # caches: 119 s of CPU instead of 143 s at -O2); a run of LENET5_RTL_IMAGES=10000 builds it optimized.
-OPTIMIZE = int(os.environ.get('LENET5_RTL_IMAGES', '20')) >= 200
+OPTIMIZE = N_IMAGES >= 200
 
 
 @cocotb.test()

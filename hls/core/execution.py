@@ -129,7 +129,15 @@ def run_tasks(
     results = [None] * len(tasks)
     waiting = iter(enumerate(tasks))
     index = {}
-    with current_client() as client, progress_bar(total=sum(weights), desc=desc, unit=unit) as bar:
+    # A task's own inputs (a simulation shard's 5,000 images: 30 MB) go with it, once, to the worker that runs it
+    # and again if that worker dies; Dask's advice to scatter them instead would lose them with the worker, so
+    # its large-graph warning is not for these.
+    no_large_graph_warning = dask.config.set({'distributed.admin.large-graph-warning-threshold': LARGE_TASK_BYTES})
+    with (
+        no_large_graph_warning,
+        current_client() as client,
+        progress_bar(total=sum(weights), desc=desc, unit=unit) as bar,
+    ):
         running = as_completed()
         # on every worker: a copy survives a worker that dies
         shared_data = client.scatter(list(shared), hash=False, broadcast=True) if shared else []
@@ -137,11 +145,7 @@ def run_tasks(
         def submit_next() -> None:
             k, args = next(waiting, (None, None))
             if k is not None:
-                # A task's own inputs (a simulation shard's 5,000 images: 30 MB) go with it, once, to the worker
-                # that runs it and again if that worker dies; Dask's advice to scatter them instead would lose
-                # them with the worker, so its large-graph warning is not for these.
-                with dask.config.set({'distributed.admin.large-graph-warning-threshold': LARGE_TASK_BYTES}):
-                    future = client.submit(_call, fn, args, *shared_data, retries=RETRIES, pure=False)
+                future = client.submit(_call, fn, args, *shared_data, retries=RETRIES, pure=False)
                 index[future] = k
                 running.add(future)
 
