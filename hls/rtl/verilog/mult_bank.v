@@ -135,14 +135,18 @@ end else begin : g_generic
     reg [N*A_W-1:0] a_reg;
     reg [N*B_W-1:0] b_reg;
     reg [N*P_W-1:0] p_reg;
-    wire [N*P_W-1:0] prods;
+    // all products in one process: a simulator evaluates it once a clock (a continuous assignment per
+    // product into one wide net costs Icarus a whole-net update per product)
+    reg [N*P_W-1:0] prods;
+    integer i;
 
-    for (n = 0; n < N; n = n + 1) begin : g_mult
-        wire [A_W-1:0] a_n = a_reg[n*A_W +: A_W];
-        wire [B_W-1:0] b_n = b_reg[n*B_W +: B_W];
-        wire signed [P_W-1:0] a_ext = {{(P_W-A_W){A_SIGNED != 0 ? a_n[A_W-1] : 1'b0}}, a_n};
-        wire signed [P_W-1:0] b_ext = {{(P_W-B_W){B_SIGNED != 0 ? b_n[B_W-1] : 1'b0}}, b_n};
-        assign prods[n*P_W +: P_W] = a_ext * b_ext;
+    always @* begin
+        for (i = 0; i < N; i = i + 1) begin
+            // operands sign/zero-extended to P_W bits: the low P_W bits of their product are a*b exactly
+            prods[i*P_W +: P_W] =
+                $signed({{(P_W-A_W){A_SIGNED != 0 ? a_reg[i*A_W+A_W-1] : 1'b0}}, a_reg[i*A_W +: A_W]})
+                * $signed({{(P_W-B_W){B_SIGNED != 0 ? b_reg[i*B_W+B_W-1] : 1'b0}}, b_reg[i*B_W +: B_W]});
+        end
     end
 
     // keep: synthesis must not merge these operand copies with another bank's
