@@ -1,6 +1,7 @@
 """One cocotb_tools.runner build or test, in a process of its own: the runner takes the simulator's
 settings (PATH, VERILATOR_ROOT, MAKEFLAGS, PYTHONPATH) from its process environment, so sim_runner
-gives each job an explicit environment instead of changing its own. Exit status: the runner's."""
+gives each job an explicit environment instead of changing its own. Run as a script (it imports nothing of
+lenet5_hls). Exit status: the runner's."""
 
 from __future__ import annotations
 

@@ -31,6 +31,7 @@ VERILATOR_QUICK = ['-CFLAGS', '-O0', '-Wno-fatal', *VERILATOR_VISIBILITY]
 # the generic path, which has the same cycles and results.
 PRIMITIVE_MODELS_DEFINE = 'LENET5_PRIMITIVE_MODELS'
 PRIMITIVE_MODELS = [Path(__file__).resolve().parent / 'hdl' / 'ecp5_mult18x18d.v']
+COCOTB_JOB = Path(__file__).resolve().parent / 'cocotb_job.py'
 # Whole networks (network_build): no signal visible to VPI but those of the modules a bench reads. The
 # public-depth option does not bound it there: LeNet-5's generated C++ is 35 MB with it, 6.7 MB without, and
 # its -O2 build 185 s instead of 50 s. Optimized: the model's per-cycle code (OPT_FAST below), not its
@@ -117,7 +118,9 @@ def lint(top: str, files: list, args: list[str] = ()) -> tuple[int, str]:
 def _cocotb_job(sim: str, action: str, kwargs: dict, python_path: list[Path] | None = None) -> int:
     """runner.<action>(**kwargs) in a child process with an explicit environment (see cocotb_job)."""
     job = json.dumps({'sim': sim, 'action': action, 'kwargs': kwargs}, default=str)
-    cmd = [sys.executable, '-m', 'lenet5_hls.verify.cocotb_job', job]
+    # run as a file, not as lenet5_hls.verify.cocotb_job: importing the package (its layer kinds, NumPy) would
+    # add half a second to each of the two jobs of every simulation
+    cmd = [sys.executable, str(COCOTB_JOB), job]
     return run_child(cmd, env=simulator_env(sim, python_path)).returncode
 
 
