@@ -42,8 +42,9 @@ def dask_cluster(tmp_path):
             args = [address, '--host', '127.0.0.1', '--worker-port', w.rsplit(':', 1)[1], '--nthreads', '1']
             workers[w] = subprocess.Popen([*DASK[:2], DASK[2].format('worker'), *args, '--no-nanny'], **start)
             procs.append(workers[w])
-        with Client(address, timeout='60s') as client:
-            client.wait_for_workers(2, timeout=90)
+        # generous: three Python processes start while the suite's other worker compiles or simulates
+        with Client(address, timeout='180s') as client:
+            client.wait_for_workers(2, timeout=180)
         yield address, workers
     finally:
         for p in procs:
@@ -149,10 +150,9 @@ def kill_when_busy(address: str, workers: dict, killed: list) -> None:
 
 
 def test_worker_killed_mid_run(dask_cluster, tmp_path):
-    """4 shards on two workers, one worker killed while it simulates: every image once, the same outputs."""
+    """4 shards on two workers, one worker killed while it simulates: every image once, the golden outputs."""
     address, workers = dask_cluster
     case = tiny_case(tmp_path, 400)
-    local, local_out = simulate_on(None, case, tmp_path / 'local', 1)
     killed = []
     killer = threading.Thread(target=kill_when_busy, args=(address, workers, killed))
     killer.start()
@@ -163,7 +163,7 @@ def test_worker_killed_mid_run(dask_cluster, tmp_path):
     assert killed, 'no worker was running a shard'
     assert workers[killed[0]].wait(timeout=10) == -signal.SIGKILL
     assert remote['images'] == 400 and remote['parallel_simulations'] == 4 and remote['mismatches'] == 0
-    assert np.array_equal(local_out, remote_out)
+    assert np.array_equal(remote_out.reshape(case[2].shape), case[2])
 
 
 def test_failing_shard_reports_its_error(tmp_path):
