@@ -32,10 +32,13 @@ def rtl_sources(*modules: str) -> list[Path]:
     return [RTL_DIR / f'{m}.v' for m in with_dependencies(modules)]
 
 
-def cases(param_sets: dict[str, dict], verilator_ids: tuple[str, ...] | None = None):
+def cases(
+    param_sets: dict[str, dict], verilator_ids: tuple[str, ...] | None = None, slow_verilator_ids: tuple[str, ...] = ()
+):
     """pytest.param(sim, case_id, params) for every simulator x parameter set.
 
-    verilator_ids limits the (slow to build) Verilator runs to some parameter sets; None = all."""
+    verilator_ids limits the (slow to build) Verilator runs to some parameter sets; None = all. Those also in
+    slow_verilator_ids run in the slow set only (every parameter set still runs under Icarus in the suite)."""
     import pytest
 
     out = []
@@ -43,7 +46,10 @@ def cases(param_sets: dict[str, dict], verilator_ids: tuple[str, ...] | None = N
         for case_id, params in param_sets.items():
             if sim == 'verilator' and verilator_ids is not None and case_id not in verilator_ids:
                 continue
-            out.append(pytest.param(sim, case_id, params, id=f'{sim}-{case_id}'))
+            slow = sim == 'verilator' and case_id in slow_verilator_ids
+            out.append(
+                pytest.param(sim, case_id, params, id=f'{sim}-{case_id}', marks=pytest.mark.slow if slow else ())
+            )
     return out
 
 

@@ -189,7 +189,14 @@ CASES = {
 
 @pytest.mark.parametrize(
     'sim, case_id, params',
-    cases(CASES, verilator_ids=('avg-8x8x4-p2-ufixed', 'avg-9x9x2-p3-sat', 'max-same-7x7x3-p3s2')),
+    cases(
+        CASES,
+        verilator_ids=('avg-8x8x4-p2-ufixed', 'avg-9x9x2-p3-sat', 'max-same-7x7x3-p3s2'),
+        slow_verilator_ids=(
+            'avg-8x8x4-p2-ufixed',
+            'max-same-7x7x3-p3s2',
+        ),  # for time: every case runs under Icarus in the suite
+    ),
 )
 def test_pool2d(sim, case_id, params):
     run_cocotb(

@@ -5,7 +5,7 @@ during extraction, naming the layer, or bit-exact; `scripts/bench_fuzz.py` runs 
 
 import pytest
 
-from lenet5_hls.verify.fuzz import SOFTMAX_IMPLEMENTATIONS, draw, run_case, unsupported
+from lenet5_hls.verify.fuzz import BACKENDS, SOFTMAX_IMPLEMENTATIONS, draw, run_case, unsupported
 
 # Seeds 0-21: the RTL test takes five of them (its run checks golden vs C simulation too), this file the rest;
 # 20 or more of the 22 extract (the ones drawn to be refused aside).
@@ -46,6 +46,8 @@ def test_suite_seeds_cover_the_kinds_and_refusals():
         'UnaryLUT',
     }
     assert any(spec.get('kernel') == 1 for case in drawn for spec in case.layers)  # hls4ml's PointwiseConv2D
+    # both backends on both sides (the golden tests of single kinds run Vivado in the slow set only)
+    assert {drawn[seed].backend for seed in RTL_SEEDS} == {drawn[seed].backend for seed in CSIM_SEEDS} == set(BACKENDS)
     # HGQ2 models (hls4ml's bit-exact type propagation) on both sides, C simulation and RTL
     assert (
         {bool(drawn[seed].hgq2) for seed in RTL_SEEDS}

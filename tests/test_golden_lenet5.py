@@ -4,6 +4,7 @@ Every output element of every image is compared (the logits, not only the argmax
 """
 
 import numpy as np
+import pytest
 
 from golden_checks import csim, mismatch_report
 from lenet5_hls.core.fixed_point import to_float
@@ -95,6 +96,7 @@ def test_trace_matches_csim_trace_per_layer(lenet5, mnist_data):
         assert not mismatch_report(expected, got, f'layer {layer.name}')
 
 
+@pytest.mark.slow  # a second C-simulation build of LeNet-5 (about 20 s); the suite's fuzz seeds draw Vivado
 def test_vivado_backend_also_matches(lenet5, mnist_data, tmp_path):
     """The older Vivado HLS backend writes the same arithmetic: its spec and C simulation agree too."""
     from lenet5_hls.frontend.convert import build_project

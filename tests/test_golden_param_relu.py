@@ -19,7 +19,7 @@ from lenet5_hls.core.kind import KINDS
 from lenet5_hls.golden import GoldenModel
 
 N = 1000
-BACKENDS = ('Vitis', 'Vivado')
+BACKENDS = ('Vitis', pytest.param('Vivado', marks=pytest.mark.slow))  # Vivado: in the slow set, for time
 FORMS = {
     'relu_layer': 'thresholded_relu',
     'leaky': 'leaky_relu',

@@ -84,11 +84,18 @@ MODELS = {
         },
     ),
 }
-BACKENDS = ('Vitis', 'Vivado')
+BACKENDS = ('Vitis', 'Vivado')  # Vivado: in the slow set, for time (the suite's fuzz seeds draw it)
 # hls4ml's layer configuration keys for the table: table_size and table_t (not a 'Precision' entry)
 
 
-@pytest.fixture(scope='module', params=[(m, b) for b in BACKENDS for m in MODELS], ids=lambda p: f'{p[0]}-{p[1]}')
+@pytest.fixture(
+    scope='module',
+    params=[
+        pytest.param((m, b), id=f'{m}-{b}', marks=() if b == 'Vitis' else pytest.mark.slow)
+        for b in BACKENDS
+        for m in MODELS
+    ],
+)
 def project(request, tmp_path_factory):
     from lenet5_hls.frontend.convert import build_project
 
