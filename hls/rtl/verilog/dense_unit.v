@@ -239,10 +239,8 @@ reg                 s_axis_tready_reg;
 reg                 skid_valid_reg, skid_valid_next;
 reg                 cur_valid_reg, cur_valid_next;
 // the current vector, rotated by PI elements per step so that its block kb sits at the bottom; it and the
-// skid register (the next vector) are built in chunks (g_vec_chunk below), each chunk's process writing its
-// bits of one vector register (a simulator then updates the vector once a chunk, not the chunk's net and
-// then the whole vector's)
-reg  [IN_VEC_W-1:0] x_vec;
+// skid register (the next vector) are built in chunks (g_vec_chunk below)
+wire [IN_VEC_W-1:0] x_vec;
 
 reg [KBW-1:0]       kb_reg, kb_next;
 reg [GW-1:0]        g_reg, g_next;
@@ -338,19 +336,22 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_vec_chunk
     wire step_copy_reg = vec_ctrl[ch*3+2];
 
     reg [W-1:0] skid_reg;
+    reg [W-1:0] x_reg;
 
     always @(posedge clk) begin
         if (in_ready_reg && !free_reg) begin
             skid_reg <= s_axis_tdata[LO +: W];
         end
         if (in_ready_reg && free_reg) begin
-            x_vec[LO +: W] <= s_axis_tdata[LO +: W];
+            x_reg <= s_axis_tdata[LO +: W];
         end else if (free_reg) begin
-            x_vec[LO +: W] <= skid_reg;
+            x_reg <= skid_reg;
         end else if (step_copy_reg) begin
-            x_vec[LO +: W] <= x_rot[LO +: W];
+            x_reg <= x_rot[LO +: W];
         end
     end
+
+    assign x_vec[LO +: W] = x_reg;
 end
 endgenerate
 
@@ -430,6 +431,7 @@ for (po = 0; po < PO; po = po + 1) begin : g_out
     // it, where a shared one would fan out to PO multipliers across the device; stage 5: the products
     // cast to the accumulator type. Element pi at [pi*width +: width].
     wire [PI*PROD_W-1:0] prods;
+    wire [PI*ACC_W-1:0] cprods;
     reg [PI*ACC_W-1:0] cprod_reg;
 
     mult_bank #(
@@ -447,9 +449,11 @@ for (po = 0; po < PO; po = po + 1) begin : g_out
         .p(prods)
     );
 
-    for (pi = 0; pi < PI; pi = pi + 1) begin : g_in
-        wire [ACC_W-1:0] cprod;
+    always @(posedge clk) begin
+        cprod_reg <= cprods;
+    end
 
+    for (pi = 0; pi < PI; pi = pi + 1) begin : g_in
         fxp_requant #(
             .IN_W(PROD_W), .IN_FRAC(PROD_FRAC), .IN_SIGNED(1),
             .OUT_W(ACC_W), .OUT_FRAC(ACC_FRAC), .OUT_SIGNED(ACC_SIGNED),
@@ -457,13 +461,8 @@ for (po = 0; po < PO; po = po + 1) begin : g_out
         )
         prod_cast_inst (
             .in_data(prods[pi*PROD_W +: PROD_W]),
-            .out_data(cprod)
+            .out_data(cprods[pi*ACC_W +: ACC_W])
         );
-
-        // each cast product registered into its bits of cprod_reg (not through one wide net of all PI)
-        always @(posedge clk) begin
-            cprod_reg[pi*ACC_W +: ACC_W] <= cprod;
-        end
     end
 
     // the accumulator value a step starts from: the bias at a group's first block
