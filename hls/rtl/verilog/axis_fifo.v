@@ -147,11 +147,6 @@ ctrl_inst (
     .q(ctrl)
 );
 
-// the output register; each chunk below writes its bits
-reg [DATA_W-1:0] out_data_reg;
-
-assign m_axis_tdata = out_data_reg;
-
 genvar ch;
 generate
 for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
@@ -171,19 +166,22 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
     wire chunk_write = s_axis_tvalid && in_ready_reg && !chunk_bypass;
 
     reg [W-1:0] mem [0:DEPTH-1];
+    reg [W-1:0] out_data_reg;
 
     always @(posedge clk) begin
         if (chunk_write) begin
             mem[wr_ptr_copy_reg] <= s_axis_tdata[LO +: W];
         end
         if (rst) begin
-            out_data_reg[LO +: W] <= {W{1'b0}};
+            out_data_reg <= {W{1'b0}};
         end else if (chunk_read) begin
-            out_data_reg[LO +: W] <= mem[rd_ptr_copy_reg];
+            out_data_reg <= mem[rd_ptr_copy_reg];
         end else if (chunk_bypass) begin
-            out_data_reg[LO +: W] <= s_axis_tdata[LO +: W];
+            out_data_reg <= s_axis_tdata[LO +: W];
         end
     end
+
+    assign m_axis_tdata[LO +: W] = out_data_reg;
 end
 endgenerate
 

@@ -102,11 +102,6 @@ ctrl_inst (
     .q(ctrl)
 );
 
-// the output register; each chunk below writes its bits
-reg [DATA_W-1:0] out_data_reg;
-
-assign m_axis_tdata = out_data_reg;
-
 genvar ch;
 generate
 for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
@@ -115,6 +110,7 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
 
     wire out_valid_reg = ctrl[ch*2];
     wire in_ready_reg = ctrl[ch*2+1];
+    reg [W-1:0] out_data_reg;
     reg [W-1:0] temp_data_reg;
 
     // the data moves as in the always block above: input -> output or skid register, skid -> output
@@ -125,19 +121,21 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
 
     always @(posedge clk) begin
         if (rst) begin
-            out_data_reg[LO +: W] <= {W{1'b0}};
+            out_data_reg <= {W{1'b0}};
             temp_data_reg <= {W{1'b0}};
         end else begin
             if (in_to_out) begin
-                out_data_reg[LO +: W] <= s_axis_tdata[LO +: W];
+                out_data_reg <= s_axis_tdata[LO +: W];
             end else if (temp_to_out) begin
-                out_data_reg[LO +: W] <= temp_data_reg;
+                out_data_reg <= temp_data_reg;
             end
             if (in_to_temp) begin
                 temp_data_reg <= s_axis_tdata[LO +: W];
             end
         end
     end
+
+    assign m_axis_tdata[LO +: W] = out_data_reg;
 end
 endgenerate
 

@@ -165,7 +165,7 @@ reg [ROW_CW-1:0] iy_reg, iy_next;      // scanned row, 0 = first real row (padde
 reg [COL_CW-1:0] ix_reg, ix_next;      // scanned column, 0 = first real column (padded column PAD_L)
 reg [RCD_W-1:0]  rcd_reg, rcd_next;    // rows until the next window bottom row (0: this row)
 reg [CCD_W-1:0]  ccd_reg, ccd_next;    // columns until the next window right column (0: this column)
-reg  [WR_W-1:0]  win_reg;              // last KW-1 columns, pixel (ky, kx) at (ky*WR_COLS + kx)*PIX_W
+wire [WR_W-1:0]  win_reg;              // last KW-1 columns, pixel (ky, kx) at (ky*WR_COLS + kx)*PIX_W
 reg [WR_W-1:0]   win_next;             // (registered in chunks: g_win_chunk)
 wire [WR_W-1:0]  win_old_chunks;       // win_reg, or zeros at a row's first column
 
@@ -386,14 +386,16 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_win_chunk
 
     // step, decoded from the copies
     wire chunk_step = (!emit_copy_reg || win_tready) && (!need_in_reg || s_axis_tvalid);
-    // this chunk's bits of the window register (written here, so that it is one register, not a net of chunks)
+    reg [W-1:0] win_chunk_reg;
+
     always @(posedge clk) begin
         if (chunk_step) begin
-            win_reg[LO +: W] <= win_next[LO +: W];
+            win_chunk_reg <= win_next[LO +: W];
         end
     end
 
-    assign win_old_chunks[LO +: W] = first_col_copy_reg ? {W{1'b0}} : win_reg[LO +: W];
+    assign win_reg[LO +: W] = win_chunk_reg;
+    assign win_old_chunks[LO +: W] = first_col_copy_reg ? {W{1'b0}} : win_chunk_reg;
 end
 endgenerate
 
