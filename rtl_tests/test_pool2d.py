@@ -187,17 +187,14 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize(
-    'sim, case_id, params',
-    cases(
-        CASES,
-        verilator_ids=('avg-8x8x4-p2-ufixed', 'avg-9x9x2-p3-sat', 'max-same-7x7x3-p3s2'),
-        slow_verilator_ids=(
-            'avg-8x8x4-p2-ufixed',
-            'max-same-7x7x3-p3s2',
-        ),  # for time: every case runs under Icarus in the suite
-    ),
+# for time: every case runs under Icarus in the suite, two of the three under Verilator in the slow set
+VERILATOR = dict(
+    verilator_ids=('avg-8x8x4-p2-ufixed', 'avg-9x9x2-p3-sat', 'max-same-7x7x3-p3s2'),
+    slow_verilator_ids=('avg-8x8x4-p2-ufixed', 'max-same-7x7x3-p3s2'),
 )
+
+
+@pytest.mark.parametrize('sim, case_id, params', cases(CASES, **VERILATOR))
 def test_pool2d(sim, case_id, params):
     run_cocotb(
         MODULE,

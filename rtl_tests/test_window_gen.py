@@ -152,16 +152,13 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize(
-    'sim, case_id, params',
-    cases(
-        CASES,
-        verilator_ids=('same-8x8x3-k3', 'stride2-9x7x2-k3-pad', 'rect-6x10x1-k2x3-s1x3'),
-        slow_verilator_ids=(
-            'same-8x8x3-k3',
-            'rect-6x10x1-k2x3-s1x3',
-        ),  # for time: every case runs under Icarus in the suite
-    ),
+# for time: every case runs under Icarus in the suite, two of the three under Verilator in the slow set
+VERILATOR = dict(
+    verilator_ids=('same-8x8x3-k3', 'stride2-9x7x2-k3-pad', 'rect-6x10x1-k2x3-s1x3'),
+    slow_verilator_ids=('same-8x8x3-k3', 'rect-6x10x1-k2x3-s1x3'),
 )
+
+
+@pytest.mark.parametrize('sim, case_id, params', cases(CASES, **VERILATOR))
 def test_window_gen(sim, case_id, params):
     run_cocotb(MODULE, 'test_window_gen', sim, case_id, params, rtl_sources(MODULE))
