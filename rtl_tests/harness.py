@@ -37,16 +37,17 @@ def cases(
 ):
     """pytest.param(sim, case_id, params) for every simulator x parameter set.
 
-    verilator_ids limits the (slow to build) Verilator runs to some parameter sets; None = all. Those also in
-    slow_verilator_ids run in the slow set only (every parameter set still runs under Icarus in the suite)."""
+    verilator_ids limits the suite's (slow to build) Verilator runs to some parameter sets; None = all.
+    slow_verilator_ids: parameter sets run under Verilator in the slow set only (every parameter set still runs
+    under Icarus in the suite)."""
     import pytest
 
     out = []
     for sim in SIMULATORS:
         for case_id, params in param_sets.items():
-            if sim == 'verilator' and verilator_ids is not None and case_id not in verilator_ids:
-                continue
             slow = sim == 'verilator' and case_id in slow_verilator_ids
+            if sim == 'verilator' and verilator_ids is not None and case_id not in verilator_ids and not slow:
+                continue
             out.append(
                 pytest.param(sim, case_id, params, id=f'{sim}-{case_id}', marks=pytest.mark.slow if slow else ())
             )

@@ -49,7 +49,7 @@ CASES = {
     # wide unsigned input into a narrow signed output, large right shift
     'u33i3-s7i2': _pair(FixedType(33, 3, False), FixedType(7, 2)),
 }
-VERILATOR_CASES = ('s10i4-s6i4', 's6im3-u4i3', 's40i20-s16i9')
+VERILATOR_CASES = ('s40i20-s16i9',)
 SLOW_VERILATOR_CASES = ('s10i4-s6i4', 's6im3-u4i3')  # for time: every case runs under Icarus in the suite
 
 

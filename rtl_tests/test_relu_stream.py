@@ -30,7 +30,7 @@ CASES = {
     # integer bits outside the word: all-fractional input (integer -2), negative-fraction output
     'n5-s6im2-s5i7-inf-satzero': _params(5, FixedType(6, -2), FixedType(5, 7, True, 'RND_INF', 'SAT_ZERO')),
 }
-VERILATOR_CASES = ('n4-s8i4-u8i4', 'n3-s10i4-u6i3-rnd-sat', 'n5-s6im2-s5i7-inf-satzero')
+VERILATOR_CASES = ('n3-s10i4-u6i3-rnd-sat',)
 # for time: every case runs under Icarus in the suite
 SLOW_VERILATOR_CASES = ('n4-s8i4-u8i4', 'n5-s6im2-s5i7-inf-satzero')
 
