@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lenet5_hls.rtl.generator import RTL_DIR as GENERATOR_RTL_DIR
 from lenet5_hls.rtl.generator import with_dependencies
-from lenet5_hls.verify.benches.streams import CLOCK_NS, assert_cycles, random_pauses, sim_ns
+from lenet5_hls.verify.benches.streams import CLOCK_NS, assert_cycles, random_pauses, resolvable, sim_ns
 from lenet5_hls.verify.sim_runner import SIMULATORS, default_cache_dir
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -226,8 +226,8 @@ class StreamBench:
         self.dut.rst.value = 0
         await RisingEdge(self.dut.clk)
         tvalid, tdata = self.dut.m_axis_tvalid.value, self.dut.m_axis_tdata.value
-        assert tvalid.is_resolvable and int(tvalid) == 0, f'm_axis_tvalid is {tvalid} after reset, expected 0'
-        assert tdata.is_resolvable, f'm_axis_tdata has X/Z after reset: {tdata}'
+        assert resolvable(tvalid) and int(tvalid) == 0, f'm_axis_tvalid is {tvalid} after reset, expected 0'
+        assert resolvable(tdata), f'm_axis_tdata has X/Z after reset: {tdata}'
 
     async def send(self, beats: list[int]) -> None:
         from cocotbext.axi import AxiStreamFrame
@@ -301,20 +301,20 @@ class HandshakeLog:
             await RisingEdge(dut.clk)
             await ReadOnly()
             rst = dut.rst.value
-            if not rst.is_resolvable or int(rst):
+            if not resolvable(rst) or int(rst):
                 prev_valid = 0
                 continue
             self.cycle += 1
             s_v, s_r = dut.s_axis_tvalid.value, dut.s_axis_tready.value
             m_v, m_r, m_d = dut.m_axis_tvalid.value, dut.m_axis_tready.value, dut.m_axis_tdata.value
-            if not (s_r.is_resolvable and m_v.is_resolvable and m_d.is_resolvable):
+            if not (resolvable(s_r) and resolvable(m_v) and resolvable(m_d)):
                 self.errors.append(
                     f'cycle {self.cycle}: X/Z on an output (s_axis_tready={s_r}, m_axis_tvalid={m_v}, '
-                    f'm_axis_tdata {"has X/Z" if not m_d.is_resolvable else "ok"})'
+                    f'm_axis_tdata {"has X/Z" if not resolvable(m_d) else "ok"})'
                 )
                 prev_valid = 0
                 continue
-            if not (s_v.is_resolvable and m_r.is_resolvable):
+            if not (resolvable(s_v) and resolvable(m_r)):
                 prev_valid = 0
                 continue
             s_v, s_r, m_v, m_r, m_d = int(s_v), int(s_r), int(m_v), int(m_r), int(m_d)

@@ -20,7 +20,7 @@ from cocotb.utils import get_sim_time
 
 from lenet5_hls.rtl.description import RtlDescription
 from lenet5_hls.verify.benches.config import BenchConfig
-from lenet5_hls.verify.benches.streams import CLOCK_NS, pack, random_pauses, sim_ns, unpack
+from lenet5_hls.verify.benches.streams import CLOCK_NS, pack, random_pauses, resolvable, sim_ns, unpack
 
 
 def load_description() -> RtlDescription:
@@ -107,7 +107,7 @@ class TopBench:
         valid, ready = self.signal(lane.tvalid), self.signal(lane.tready)
         while True:
             await RisingEdge(self.clk)
-            if valid.value.is_resolvable and ready.value.is_resolvable and int(valid.value) and int(ready.value):
+            if resolvable(valid.value) and resolvable(ready.value) and int(valid.value) and int(ready.value):
                 return sim_ns(get_sim_time())
 
     def queued_inputs(self) -> int:
