@@ -48,7 +48,12 @@ SCALING = {
 
 
 @needs_yosys
-@pytest.mark.parametrize('case', SCALING, ids=list(SCALING))
+@pytest.mark.parametrize(
+    'case',
+    # the DSP count of dense_unit in the default suite; LUTs and flip-flops of relu_stream (15 s) in the slow set
+    [pytest.param(c, marks=[pytest.mark.slow] if c.startswith('relu_stream') else []) for c in SCALING],
+    ids=list(SCALING),
+)
 def test_small_stage_counts_grow_with_parallelism(case, tmp_path):
     module, small, large, growing = SCALING[case]
     a, b = _synth(tmp_path, module, small(tmp_path)), _synth(tmp_path, module, large(tmp_path))
