@@ -80,8 +80,9 @@ def train(
     model = build(arch, weight_bits, activation_bits)
     steps = epochs * int(np.ceil(len(x_fit) / batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.02)
+    eager = steps <= EAGER_STEPS
     model.compile(
-        run_eagerly=steps <= EAGER_STEPS,
+        run_eagerly=eager,
         optimizer=keras.optimizers.Adam(schedule),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=arch not in PROBABILITY_OUTPUTS),
         metrics=['accuracy'],
@@ -110,7 +111,7 @@ def train(
         'data_subset': data.subset,
         'epochs': epochs,
         'batch_size': batch_size,
-        'eager': steps <= EAGER_STEPS,
+        'eager': eager,
         'learning_rate': learning_rate,
         'seed': seed,
         'weight_bits': weight_bits,

@@ -140,6 +140,7 @@ def test_train_small_run_writes_model_and_metrics(tmp_path, arch, dataset, proba
     assert main([*argv, '--epochs', '1']) == 0
     metrics = json.loads(out.with_suffix('.json').read_text())
     assert metrics['arch'] == arch and metrics['epochs'] == 1 and 0 <= metrics['test_accuracy'] <= 1
+    assert metrics['eager']  # 3 steps: no tf.function tracing
     assert metrics['data_source'].startswith('Fashion-MNIST' if dataset == 'fashion-mnist' else 'MNIST')
     assert max(metrics['quantizer_bits'].values()) <= 8
     assert np.isfinite(metrics['history']['loss'][0])

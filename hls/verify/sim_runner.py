@@ -58,8 +58,8 @@ def simulator_env(sim: str, python_path: list[Path] | None = None) -> dict[str, 
     cocotb 2.1 cannot build against) first on PATH; python_path goes first on PYTHONPATH."""
     env = dict(os.environ)
     # cocotb sets up pytest's assertion rewriting in the simulator; with plugin autoload, pytest also scans every
-    # installed distribution's entry points and imports their plugins (xdist, execnet ...): 1.2 s of a
-    # module bench's 4-5 s. The assertions are rewritten either way.
+    # installed distribution's entry points and imports their plugins (xdist, execnet ...): about 1 s of CPU
+    # per simulation. The assertions are rewritten either way.
     env['PYTEST_DISABLE_PLUGIN_AUTOLOAD'] = '1'
     if sim == 'verilator':
         root = verilator_root()
