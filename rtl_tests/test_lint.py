@@ -297,8 +297,7 @@ def _yosys_value(v) -> str:
 
 @pytest.mark.parametrize(
     'module, case',
-    [pytest.param(m, c, marks=[pytest.mark.slow] if (m, c) in SLOW_SYNTH else []) for m, c in CASE_IDS],
-    ids=[f'{m}-{c}' for m, c in CASE_IDS],
+    [pytest.param(m, c, id=f'{m}-{c}', marks=[pytest.mark.slow] if (m, c) in SLOW_SYNTH else []) for m, c in CASE_IDS],
 )
 def test_yosys_synth_no_latches(module, case, tmp_path):
     if shutil.which('yosys') is None:
