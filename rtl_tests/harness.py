@@ -289,6 +289,7 @@ class HandshakeLog:
         self.cycle = 0
         self.in_cycles: list[int] = []
         self.out_cycles: list[int] = []
+        self.levels: dict[int, tuple[int, int]] = {}  # cycle: (s_axis_tready, m_axis_tvalid)
         self.errors: list[str] = []
         cocotb.start_soon(self._run())
 
@@ -318,6 +319,7 @@ class HandshakeLog:
                 prev_valid = 0
                 continue
             s_v, s_r, m_v, m_r, m_d = int(s_v), int(s_r), int(m_v), int(m_r), int(m_d)
+            self.levels[self.cycle] = (s_r, m_v)
             if s_v and s_r:
                 self.in_cycles.append(self.cycle)
             if m_v and m_r:
@@ -333,6 +335,21 @@ class HandshakeLog:
 
     def check(self):
         assert not self.errors, 'AXI-stream rule violations on m_axis:\n' + '\n'.join(self.errors[:10])
+
+    def assert_buffer(self, depth: int) -> None:
+        """Cycle for cycle the timing model's Buffer(DEPTH) (rtl.timing), from the first cycle s_axis_tready is
+        high (reset over): s_axis_tready exactly while fewer than DEPTH beats are held, m_axis_tvalid exactly while
+        a beat accepted in an earlier cycle is held."""
+        ins, outs = set(self.in_cycles), set(self.out_cycles)
+        ready_from = min(c for c, (ready, _) in self.levels.items() if ready)
+        held = 0
+        for cycle in range(ready_from, max(self.levels) + 1):
+            ready, valid = self.levels[cycle]
+            assert (ready, valid) == (held < depth, held > 0), (
+                f'cycle {cycle}: {held} beats held of DEPTH={depth}, but s_axis_tready={ready} and '
+                f'm_axis_tvalid={valid} (expected {int(held < depth)} and {int(held > 0)})'
+            )
+            held += (cycle in ins) - (cycle in outs)
 
 
 def assert_image_cycles(

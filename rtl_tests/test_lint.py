@@ -199,7 +199,13 @@ LINT_CASES = {
     'axis_fifo': {
         'default': {},
         'depth1': dict(DEPTH=1),
+        'depth17-pipelined': dict(DEPTH=17),
         'depth37-chunked': dict(DATA_W=200, DEPTH=37),  # 4 memory chunks of CHUNK_W = 64, the last partial
+    },
+    'axis_fifo_regs': {
+        'default': {},
+        'depth1': dict(DEPTH=1),
+        'depth16-chunked': dict(DATA_W=70, DEPTH=16),
     },
     'window_gen': {
         'lenet-conv1': dict(IN_H=28, IN_W=28, C=1, ELEM_W=8, KH=5, KW=5),

@@ -204,10 +204,11 @@ def top_verilog(design: Design, timing: Timing) -> str:
 # the library modules each library module instantiates: the shared ones; a module of one layer kind is
 # registered by that kind's module (register_module)
 MODULE_DEPENDENCIES = {
-    'dense_unit': {'fxp_requant', 'axis_fifo', 'ctrl_copies', 'mult_bank'},
+    'dense_unit': {'fxp_requant', 'axis_fifo_regs', 'ctrl_copies', 'mult_bank'},
     'pool2d': {'fxp_requant', 'window_gen'},
     'window_gen': {'axis_skid_buffer', 'ctrl_copies'},
-    'axis_fifo': {'ctrl_copies'},
+    'axis_fifo': {'axis_fifo_regs', 'ctrl_copies'},
+    'axis_fifo_regs': {'ctrl_copies'},
     'axis_skid_buffer': {'ctrl_copies'},
 }
 

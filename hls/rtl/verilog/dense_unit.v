@@ -543,7 +543,7 @@ endgenerate
  */
 wire fifo_in_ready_unused;
 
-axis_fifo #(
+axis_fifo_regs #(
     .DATA_W(OUT_VEC_W),
     .DEPTH(CREDITS)
 )
