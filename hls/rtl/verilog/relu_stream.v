@@ -5,8 +5,9 @@
  * assignment to the output type (fxp_requant), exactly as hls4ml's nnet::relu and the golden model
  * lenet5_hls.kinds.relu's golden function do. Element i of a beat sits at bits [i*W +: W] on both sides.
  *
- * The result goes through a skid-buffer register stage (two entries, as verilog-axis' axis_register
- * with REG_TYPE=2): one beat per clock in steady state under any backpressure, and both
+ * The result goes through an axis_skid_buffer (two registers, as verilog-axis' axis_register with
+ * REG_TYPE=2, in 64-bit chunks with their own control copies: fc2's 1,344-bit beat had one control
+ * flip-flop fan out to every bit): one beat per clock in steady state under any backpressure, and both
  * m_axis_* and s_axis_tready come straight from registers (no combinational path through the
  * module). Latency: 1 cycle. A beat moves when valid && ready; beats are never lost, duplicated or
  * reordered.
@@ -98,80 +99,19 @@ for (i = 0; i < N; i = i + 1) begin : g_elem
 end
 endgenerate
 
-// skid-buffer register stage (output register + temporary register)
-// (reset, not initial values: the state is defined once rst has been high for a cycle)
-reg                  s_axis_tready_reg;
-
-reg [OUT_BEAT_W-1:0] m_axis_tdata_reg;
-reg                  m_axis_tvalid_reg, m_axis_tvalid_next;
-
-reg [OUT_BEAT_W-1:0] temp_tdata_reg;
-reg                  temp_tvalid_reg, temp_tvalid_next;
-
-// datapath control
-reg store_input_to_output;
-reg store_input_to_temp;
-reg store_temp_to_output;
-
-assign s_axis_tready = s_axis_tready_reg;
-
-assign m_axis_tdata = m_axis_tdata_reg;
-assign m_axis_tvalid = m_axis_tvalid_reg;
-
-// ready next cycle if the output is consumed now, or the temp register is empty and stays empty
-// (no incoming beat, or the incoming beat goes straight to an empty output register)
-wire s_axis_tready_early = m_axis_tready || (!temp_tvalid_reg && (!m_axis_tvalid_reg || !s_axis_tvalid));
-
-always @* begin
-    m_axis_tvalid_next = m_axis_tvalid_reg;
-    temp_tvalid_next = temp_tvalid_reg;
-
-    store_input_to_output = 1'b0;
-    store_input_to_temp = 1'b0;
-    store_temp_to_output = 1'b0;
-
-    if (s_axis_tready_reg) begin
-        // input is ready (temp register is empty)
-        if (m_axis_tready || !m_axis_tvalid_reg) begin
-            // output is ready or currently not valid: transfer input to output
-            m_axis_tvalid_next = s_axis_tvalid;
-            store_input_to_output = 1'b1;
-        end else begin
-            // output is stalled: park the input in the temp register
-            temp_tvalid_next = s_axis_tvalid;
-            store_input_to_temp = 1'b1;
-        end
-    end else if (m_axis_tready) begin
-        // input is not ready (temp register full), output is ready: temp to output
-        m_axis_tvalid_next = temp_tvalid_reg;
-        temp_tvalid_next = 1'b0;
-        store_temp_to_output = 1'b1;
-    end
-end
-
-always @(posedge clk) begin
-    m_axis_tvalid_reg <= m_axis_tvalid_next;
-    s_axis_tready_reg <= s_axis_tready_early;
-    temp_tvalid_reg <= temp_tvalid_next;
-
-    // datapath
-    if (store_input_to_output) begin
-        m_axis_tdata_reg <= relu_data;
-    end else if (store_temp_to_output) begin
-        m_axis_tdata_reg <= temp_tdata_reg;
-    end
-
-    if (store_input_to_temp) begin
-        temp_tdata_reg <= relu_data;
-    end
-
-    if (rst) begin
-        s_axis_tready_reg <= 1'b0;
-        m_axis_tvalid_reg <= 1'b0;
-        temp_tvalid_reg <= 1'b0;
-        m_axis_tdata_reg <= {OUT_BEAT_W{1'b0}};
-    end
-end
+axis_skid_buffer #(
+    .DATA_W(OUT_BEAT_W)
+)
+out_reg (
+    .clk(clk),
+    .rst(rst),
+    .s_axis_tdata(relu_data),
+    .s_axis_tvalid(s_axis_tvalid),
+    .s_axis_tready(s_axis_tready),
+    .m_axis_tdata(m_axis_tdata),
+    .m_axis_tvalid(m_axis_tvalid),
+    .m_axis_tready(m_axis_tready)
+);
 
 endmodule
 
