@@ -14,7 +14,8 @@
  *      tree: N values split at the largest power of two below N, recursively; op(left, right).
  *      Max (POOL_OP = 0): the larger value (signed or unsigned compare per ACC_SIGNED). With no cast
  *      between nodes the maximum is the same in any order, so the RTL compares all pairs of the N
- *      leaves at once (one compare level, not log2(N)) and selects the first largest (g_max).
+ *      leaves at once (one compare level, not log2(N); g_max) and, after tree_reg, selects the first
+ *      largest (g_select): compare and select are two register stages, not one path.
  *      Average (POOL_OP = 1): a + b computed one bit wider and cast back to the accumulator type
  *      at every node (fxp_requant, accumulator modes: saturation/wrap happen where hls4ml's do);
  *   3. average only: sum / (POOL_H*POOL_W), truncated toward zero (ap_fixed division); the cast
@@ -31,7 +32,8 @@
  * the tree into the cast. Throughput and cycles per image are window_gen's (one scan position per
  * clock; IN_H*IN_W clocks per image without bottom/right padding); latency 3 clocks. Storage:
  * window_gen's ((POOL_H-1)*IN_W*C*DIN_W line buffer bits, window register, 2 x POOL_H*POOL_W*C*DIN_W
- * output skid) plus 2 x C*ACC_W tree and 2 x C*DOUT_W output bits.
+ * output skid) plus 2 x C*ACC_W tree bits (max: 2 x C*(N*ACC_W + N*(N-1)/2), the leaves and their compares)
+ * and 2 x C*DOUT_W output bits.
  *
  * Types: *_W total bits, *_FRAC fractional bits (ap_fixed width minus integer bits, may be
  * negative), *_SIGNED 1 for ap_fixed / 0 for ap_ufixed. Rounding codes: 0 TRN, 1 TRN_ZERO, 2 RND,
@@ -260,14 +262,18 @@ window_gen #(
 
 // ------------------------------------------------------------------------------- reduce
 
-wire [C*ACC_W-1:0]  totals;
-wire [C*ACC_W-1:0]  tree_tdata;
+// max: the pairs (a, b), a < b, of the N leaves, pair(a, b) its index among PAIRS
+localparam PAIRS = N * (N - 1) / 2;
+// what tree_reg holds per channel: max over N > 1 leaves, the leaves and their pairwise compares (the
+// select of the first largest comes after the register); otherwise the reduced value
+localparam MAX_SELECT = (POOL_OP == 0) && (N > 1);
+localparam RED_W = MAX_SELECT ? N * ACC_W + PAIRS : ACC_W;
+
+wire [C*RED_W-1:0]  reduced;
+wire [C*RED_W-1:0]  tree_tdata;
 wire                tree_tvalid;
 wire                tree_tready;
 wire [C*DOUT_W-1:0] pooled;
-
-// max: the pairs (a, b), a < b, of the N leaves, pair(a, b) its index among PAIRS
-localparam PAIRS = N * (N - 1) / 2;
 
 function integer pair(input integer a, input integer b);
     pair = a * N - a * (a + 1) / 2 + (b - a - 1);
@@ -291,14 +297,8 @@ generate
             );
         end
 
-        if (N == 1) begin : g_one
-            assign totals[c*ACC_W +: ACC_W] = node[ACC_W-1:0];
-        end else if (POOL_OP == 0) begin : g_max
+        if (MAX_SELECT) begin : g_max
             wire [PAIRS-1:0] ge;                  // ge[pair(a, b)]: leaf a >= leaf b
-            wire [N-1:0]     wins;                // one-hot: the first largest leaf
-            reg  [ACC_W-1:0] largest;
-            integer k;
-
             for (i = 0; i < N; i = i + 1) begin : g_a
                 for (j = i + 1; j < N; j = j + 1) begin : g_b
                     wire [ACC_W-1:0] a = node[i*ACC_W +: ACC_W];
@@ -306,33 +306,11 @@ generate
                     assign ge[pair(i, j)] = (ACC_SIGNED != 0) ? ($signed(a) >= $signed(b)) : (a >= b);
                 end
             end
-
-            for (i = 0; i < N; i = i + 1) begin : g_win
-                reg w;
-                integer m;
-                // >= every later leaf, > every earlier one
-                always @* begin
-                    w = 1'b1;
-                    for (m = 0; m < N; m = m + 1) begin
-                        if (m > i) begin
-                            w = w & ge[pair(i, m)];
-                        end else if (m < i) begin
-                            w = w & !ge[pair(m, i)];
-                        end
-                    end
-                end
-                assign wins[i] = w;
-            end
-
-            always @* begin
-                largest = {ACC_W{1'b0}};
-                for (k = 0; k < N; k = k + 1) begin
-                    largest = largest | ({ACC_W{wins[k]}} & node[k*ACC_W +: ACC_W]);
-                end
-            end
-            assign totals[c*ACC_W +: ACC_W] = largest;
+            assign reduced[c*RED_W +: RED_W] = {ge, node};
+        end else if (N == 1) begin : g_one
+            assign reduced[c*RED_W +: RED_W] = node[ACC_W-1:0];
         end else begin : g_tree
-            assign totals[c*ACC_W +: ACC_W] = node[RESULT*ACC_W +: ACC_W];
+            assign reduced[c*RED_W +: RED_W] = node[RESULT*ACC_W +: ACC_W];
         end
 
         for (j = 0; j < N_OPS && POOL_OP == 1; j = j + 1) begin : g_op
@@ -355,11 +333,11 @@ generate
 endgenerate
 
 axis_skid_buffer #(
-    .DATA_W(C * ACC_W)
+    .DATA_W(C * RED_W)
 ) tree_reg (
     .clk(clk),
     .rst(rst),
-    .s_axis_tdata(totals),
+    .s_axis_tdata(reduced),
     .s_axis_tvalid(win_tvalid),
     .s_axis_tready(win_tready),
     .m_axis_tdata(tree_tdata),
@@ -371,8 +349,43 @@ axis_skid_buffer #(
 
 generate
     for (c = 0; c < C; c = c + 1) begin : g_out
-        wire [ACC_W-1:0] total = tree_tdata[c*ACC_W +: ACC_W];
+        wire [ACC_W-1:0] total;
         wire [ACC_W-1:0] result;
+
+        if (MAX_SELECT) begin : g_select
+            // the first largest leaf: >= every later leaf, > every earlier one (one-hot)
+            wire [N*ACC_W-1:0] leaf = tree_tdata[c*RED_W +: N*ACC_W];
+            wire [PAIRS-1:0]   ge = tree_tdata[c*RED_W + N*ACC_W +: PAIRS];
+            wire [N-1:0]       wins;
+            reg  [ACC_W-1:0]   largest;
+            integer k;
+
+            for (i = 0; i < N; i = i + 1) begin : g_win
+                reg w;
+                integer m;
+                always @* begin
+                    w = 1'b1;
+                    for (m = 0; m < N; m = m + 1) begin
+                        if (m > i) begin
+                            w = w & ge[pair(i, m)];
+                        end else if (m < i) begin
+                            w = w & !ge[pair(m, i)];
+                        end
+                    end
+                end
+                assign wins[i] = w;
+            end
+
+            always @* begin
+                largest = {ACC_W{1'b0}};
+                for (k = 0; k < N; k = k + 1) begin
+                    largest = largest | ({ACC_W{wins[k]}} & leaf[k*ACC_W +: ACC_W]);
+                end
+            end
+            assign total = largest;
+        end else begin : g_total
+            assign total = tree_tdata[c*RED_W +: ACC_W];
+        end
 
         if (POOL_OP == 0 || N == 1) begin : g_nodiv
             assign result = total;
