@@ -17,6 +17,8 @@
  *     directly while the memory and the read pipeline are empty, and drives m_axis.
  * The credit loop (credit register, memory, read register, queue) takes four clocks, so a queue of PREFETCH = 4
  * beats is refilled before it runs dry while the memory holds beats: no bubble the plain FIFO would not have.
+ * Storage: DEPTH x DATA_W block RAM (its read port register included), the DATA_W-bit read register and the
+ * queue (3 x DATA_W distributed RAM plus its DATA_W-bit output register).
  */
 
 `resetall
