@@ -13,8 +13,8 @@
  * the next vector is already accepted, so vectors stream back to back:
  *   s_axis_tready = !m_axis_tvalid || m_axis_tready   (one combinational path from m_axis_tready)
  * Throughput: one input beat per clock, BEATS clocks per output vector; latency 1 clock.
- * Storage: N*ELEM_W register bits (the output word itself; no second buffer). Reset clears the
- * register, so m_axis_tdata never shows X.
+ * Storage: N*ELEM_W register bits (the output word itself; no second buffer), in 64-bit chunks each with
+ * its own copy of m_axis_tvalid_reg. Reset clears the register, so m_axis_tdata never shows X.
  */
 
 `timescale 1ns / 1ps
@@ -55,9 +55,14 @@ initial begin
     end
 end
 
-reg [OUT_DW-1:0] data_reg, data_next;
-reg              m_axis_tvalid_reg, m_axis_tvalid_next;
-reg [CNT_W-1:0]  cnt_reg, cnt_next;
+// the register in chunks of at most CHUNK_W bits, each loading on its own copy of m_axis_tvalid_reg: one
+// enable for every bit of fc1's 2,048-bit vector set its clock
+localparam integer CHUNK_W = 64;
+localparam integer CHUNKS = (OUT_DW + CHUNK_W - 1) / CHUNK_W;
+
+wire [OUT_DW-1:0] data;
+reg               m_axis_tvalid_reg, m_axis_tvalid_next;
+reg [CNT_W-1:0]   cnt_reg, cnt_next;
 
 wire accept = s_axis_tvalid && s_axis_tready;
 
@@ -65,22 +70,20 @@ wire accept = s_axis_tvalid && s_axis_tready;
 wire [OUT_DW-1:0] shifted;
 generate
     if (BEATS > 1) begin : g_shift
-        assign shifted = {s_axis_tdata, data_reg[OUT_DW-1:IN_DW]};
+        assign shifted = {s_axis_tdata, data[OUT_DW-1:IN_DW]};
     end else begin : g_load
         assign shifted = s_axis_tdata;
     end
 endgenerate
 
 assign s_axis_tready = !m_axis_tvalid_reg || m_axis_tready;
-assign m_axis_tdata  = data_reg;
+assign m_axis_tdata  = data;
 assign m_axis_tvalid = m_axis_tvalid_reg;
 
 always @* begin
-    data_next = data_reg;
     cnt_next = cnt_reg;
     m_axis_tvalid_next = m_axis_tvalid_reg && !m_axis_tready;
     if (accept) begin
-        data_next = shifted;
         if (cnt_reg == CNT_LAST) begin
             cnt_next = {CNT_W{1'b0}};
             m_axis_tvalid_next = 1'b1;
@@ -90,13 +93,42 @@ always @* begin
     end
 end
 
+genvar ch;
+generate
+    for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
+        localparam integer LO = ch * CHUNK_W;
+        localparam integer W = OUT_DW - LO < CHUNK_W ? OUT_DW - LO : CHUNK_W;
+        reg [W-1:0] data_reg;
+        // (keep on the register and its process: Yosys would merge the identical copies into one)
+        (* keep *)
+        reg valid_copy_reg;
+
+        (* keep *)
+        always @(posedge clk) begin
+            if (rst) begin
+                valid_copy_reg <= 1'b0;
+            end else begin
+                valid_copy_reg <= m_axis_tvalid_next;
+            end
+        end
+
+        always @(posedge clk) begin
+            if (rst) begin
+                data_reg <= {W{1'b0}};
+            end else if (s_axis_tvalid && (!valid_copy_reg || m_axis_tready)) begin
+                data_reg <= shifted[LO +: W];
+            end
+        end
+
+        assign data[LO +: W] = data_reg;
+    end
+endgenerate
+
 always @(posedge clk) begin
     if (rst) begin
-        data_reg <= {OUT_DW{1'b0}};
         m_axis_tvalid_reg <= 1'b0;
         cnt_reg <= {CNT_W{1'b0}};
     end else begin
-        data_reg <= data_next;
         m_axis_tvalid_reg <= m_axis_tvalid_next;
         cnt_reg <= cnt_next;
     end
