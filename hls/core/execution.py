@@ -71,6 +71,9 @@ def session(scheduler: str | None = None, workers: int | None = None) -> Iterato
         try:
             yield client
         except BaseException:
+            # the workers' heartbeats to a scheduler that is shutting down now fail, and distributed logs each as
+            # an ERROR with its traceback (seen after Ctrl-C on a loaded machine): the user has the real reason
+            logging.getLogger('distributed').setLevel(logging.CRITICAL)
             stop_children()  # else the local workers' threads, and the command, wait for their tools to finish
             raise
         finally:
