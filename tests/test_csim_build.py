@@ -19,16 +19,32 @@ def test_csim_bundle_is_what_build_lib_compiles(lenet5):
     assert {'build_lib.sh', 'myproject_bridge.cpp', 'firmware/myproject.cpp', 'firmware/weights/w3.txt'} <= set(bundle)
     assert not [n for n in bundle if n.endswith('.so') or n.startswith('tb_data')]
     assert b'\nLIB_STAMP=csim\n' in bundle['build_lib.sh']  # equal sources, equal key, whatever hls4ml's stamp
+    # one translation unit of both sources, hls4ml's flags but -O2, its link step's output
+    script = bundle['build_lib.sh'].decode()
+    assert bundle[B.UNITY_SOURCE] == b'#include "firmware/myproject.cpp"\n#include "myproject_bridge.cpp"\n'
+    assert 'CFLAGS="-O2 -fPIC"' in script and '-O3' not in script and ' -c ' not in script
+    assert '-shared csim_unity.cpp -o firmware/${PROJECT}-${LIB_STAMP}.so\n' in script
     assert bundle['firmware/parameters.h'] == (project_dir / 'firmware' / 'parameters.h').read_bytes()
     with pytest.raises(B.CSimError, match='no build_lib.sh, other_bridge.cpp or firmware/'):
         B.csim_bundle(project_dir, 'other')
 
 
-def test_build_script_without_a_stamp_is_named(tmp_path):
+@pytest.mark.parametrize(
+    'script, message',
+    [
+        ('g++ -shared firmware/p.cpp -o firmware/p.so\n', 'no LIB_STAMP= line'),
+        (
+            'CFLAGS="-O3"\nLIB_STAMP=s\ng++ -shared firmware/p.cpp -o firmware/p.so\n',
+            'not the compile, link and CFLAGS',
+        ),
+    ],
+    ids=['no-stamp', 'no-compile-lines'],
+)
+def test_build_script_not_hls4mls_is_named(tmp_path, script, message):
     for name in ('build_lib.sh', 'p_bridge.cpp', 'firmware/p.cpp'):
         (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_text('g++ -shared firmware/p.cpp -o firmware/p.so\n')
-    with pytest.raises(B.CSimError, match='no LIB_STAMP= line'):
+        (tmp_path / name).write_text(script)
+    with pytest.raises(B.CSimError, match=message):
         B.csim_bundle(tmp_path, 'p')
 
 
