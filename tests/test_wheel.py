@@ -25,7 +25,7 @@ from pathlib import Path
 from lenet5_hls.cli import TENSORFLOW_NOISE
 
 REPO = Path(__file__).resolve().parent.parent
-IMAGES = 6  # the packaging is under test; the scoreboard measures the II from 5 images on
+IMAGES = 1  # the packaging is under test: one image's latency (the II, from 5 images on, is test_lenet5's)
 SHIPPED = {'.py', '.v', '.keras', '.json'}  # modules, Verilog library and benches, the committed model and metrics
 # run by the new environment's python: where lenet5_hls comes from, sys.path, and any editable-install finder
 PROBE = """
@@ -133,7 +133,7 @@ def test_installed_wheel_runs_the_flow(tmp_path):
     assert s['images'] == IMAGES and s['simulator'] == 'icarus' and s['output_elements_compared'] == elements
     assert s['rtl_vs_golden_mismatches'] == s['golden_vs_csim_mismatches'] == s['golden_vs_keras_mismatches'] == 0
     assert set(s['accuracy']) == {'keras', 'csim', 'golden', 'rtl'} and len(set(s['accuracy'].values())) == 1
-    assert s['ii_cycles'] == s['analytical']['ii_cycles'] == 784
+    assert s['ii_cycles'] is None and s['analytical']['ii_cycles'] == 784
     assert s['latency_cycles'] == s['analytical']['latency_cycles'] == 3114
     assert s['multipliers'] == 406 and s['rtl_images_per_s'] > 0 and s['csim_images_per_s'] > 0
     assert f'RTL vs golden           0 of {elements} elements differ' in flow.stdout
