@@ -76,7 +76,7 @@ def simulate_on(scheduler, case, out, jobs: int) -> tuple[dict, np.ndarray]:
     return result, np.load(out / 'rtl_outputs.npy')
 
 
-def test_sim_on_cluster_matches_local(lenet5_project, lenet5_rtl, lenet5_dir, dask_cluster, tmp_path, capsys):
+def test_sim_on_cluster_matches_local(lenet5_project, dask_cluster, tmp_path):
     address, _ = dask_cluster
     case = tiny_case(tmp_path, 20)
     (local, local_out), (remote, remote_out) = (
@@ -84,14 +84,19 @@ def test_sim_on_cluster_matches_local(lenet5_project, lenet5_rtl, lenet5_dir, da
     )
     assert remote['images'] == 20 and remote['mismatches'] == local['mismatches'] == 0
     assert np.array_equal(local_out, remote_out) and (tmp_path / 'cluster' / 'sim.log').stat().st_size
-    # the command: LeNet-5's RTL (its Icarus simulation runs a few images a second)
+    references_on_cluster(address, *lenet5_project)
+
+
+@pytest.mark.slow  # LeNet-5 under Icarus on a worker: about 20 s; the simulation tasks are in the test above
+def test_sim_command_on_cluster(lenet5_rtl, lenet5_dir, dask_cluster, tmp_path, capsys):
+    """`lenet5-hls sim --scheduler`: LeNet-5's RTL simulated on the cluster, the golden outputs."""
+    address, _ = dask_cluster
     spec = str(lenet5_dir / 'hls' / 'spec.json')
     argv = ['sim', '--spec', spec, '--rtl', str(lenet5_dir / 'rtl'), '--images', '2', '--sim', 'icarus']
     assert main([*argv, '--out', str(tmp_path / 'cli'), '--scheduler', address]) == 0
     assert '[sim] 2 images: 0 of 20 output elements differ' in capsys.readouterr().out
     expected = np.load(lenet5_rtl[1])['expected'][:2]
     assert np.array_equal(np.load(tmp_path / 'cli' / 'rtl_outputs.npy').reshape(expected.shape), expected)
-    references_on_cluster(address, *lenet5_project)
 
 
 def references_on_cluster(address: str, graph, spec) -> None:

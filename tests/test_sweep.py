@@ -83,12 +83,12 @@ def test_bit_widths_reach_the_quantizers(weight_bits, activation_bits):
     assert {b for k, b in bits.items() if k.endswith('.iq')} == {activation_bits}
 
 
-SMALL = ['--bits', '3:3,8:8', '--target-ii', '784,3136', '--epochs', '1', '--train-images', '1200', '--images', '40']
+SMALL = ['--bits', '3:3,8:8', '--target-ii', '784,3136', '--epochs', '1', '--train-images', '256', '--images', '40']
 
 
 @pytest.fixture(scope='module')
 def small_sweep(tmp_path_factory):
-    """Two bit-width pairs x two rates, one epoch on 1,200 images, no synthesis: what CI runs."""
+    """Two bit-width pairs x two rates, one epoch on 256 images, no synthesis: what CI runs."""
     out = tmp_path_factory.mktemp('sweep') / 's'
     assert main(['sweep', '--out', str(out), '--no-synth', *SMALL]) == 0
     return out
