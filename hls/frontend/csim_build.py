@@ -25,6 +25,9 @@ OPT_LEVEL = '-O2'  # for hls4ml's -O3
 UNITY_SOURCE = 'csim_unity.cpp'  # includes the sources build_lib.sh compiles one by one
 _COMPILE = re.compile(r'^(\$\{CC\} .*) -c (\S+) -o \S+\.o$', re.M)  # one object per source
 _LINK = re.compile(r'^\$\{CC\} .* -shared (?:\S+\.o )+(-o .*)$', re.M)  # the objects into the library
+_CFLAGS = re.compile(r'^CFLAGS="[^"]*-O3\b[^"]*"$', re.M)
+# what a script not of hls4ml's shape leaves the caller to do
+_NOT_HLS4ML = '(hls4ml changed its build script); run the C simulation in the process (tasks=False)'
 
 
 class CSimError(UserError):
@@ -50,10 +53,7 @@ def csim_bundle(project_dir: Path, project: str) -> dict[str, bytes]:
     _, files = pack_files([script, bridge, *firmware])
     text, stamps = re.subn(r'^LIB_STAMP=.*$', f'LIB_STAMP={SOURCES_STAMP}', script.read_text(), flags=re.M)
     if stamps != 1:
-        raise CSimError(
-            f'{script}: no LIB_STAMP= line to name the library by (hls4ml changed its build script); '
-            'run the C simulation in the process (tasks=False)'
-        )
+        raise CSimError(f'{script}: no LIB_STAMP= line to name the library by {_NOT_HLS4ML}')
     files['build_lib.sh'], files[UNITY_SOURCE] = one_unit(text, project, script)
     return files
 
@@ -63,12 +63,9 @@ def one_unit(script_text: str, project: str, script: Path) -> tuple[bytes, bytes
     lines replaced by one that builds the library from UNITY_SOURCE, with the first compile line's flags and
     the link line's output."""
     compiles, link = list(_COMPILE.finditer(script_text)), list(_LINK.finditer(script_text))
-    flags = re.findall(r'^CFLAGS="[^"]*-O3\b[^"]*"$', script_text, flags=re.M)
+    flags = _CFLAGS.findall(script_text)
     if not compiles or len(link) != 1 or len(flags) != 1:
-        raise CSimError(
-            f"{script}: not the compile, link and CFLAGS= lines of hls4ml's build_lib.sh (hls4ml changed its "
-            'build script); run the C simulation in the process (tasks=False)'
-        )
+        raise CSimError(f"{script}: not the compile, link and CFLAGS= lines of hls4ml's build_lib.sh {_NOT_HLS4ML}")
     unit = f'{compiles[0].group(1)} -shared {UNITY_SOURCE} {link[0].group(1)}'
     text = script_text[: compiles[0].start()] + unit + script_text[link[0].end() :]
     text = text.replace(flags[0], flags[0].replace('-O3', OPT_LEVEL))
