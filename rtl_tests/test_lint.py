@@ -244,6 +244,7 @@ LINT_CASES = {
     'ctrl_copies': {
         'default': {},
         'three-bits-five-copies': dict(CTRL_W=3, COPIES=5, RESET_VALUE="3'b101"),
+        'one-bit-four-copies': dict(CTRL_W=1, COPIES=4),
     },
     'ap_ctrl_stream': {
         'lenet': dict(IN_BEATS=784, OUT_BEATS=1),

@@ -210,6 +210,7 @@ MODULE_DEPENDENCIES = {
     'axis_fifo': {'axis_fifo_regs', 'ctrl_copies'},
     'axis_fifo_regs': {'ctrl_copies'},
     'axis_skid_buffer': {'ctrl_copies'},
+    'stream_flatten': {'ctrl_copies'},
 }
 
 

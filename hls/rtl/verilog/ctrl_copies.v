@@ -4,10 +4,10 @@
  * A wide register (a 2,048-bit vector, a 1,200-bit window) whose enables all decode one control flip-flop
  * makes that flip-flop fan out to every bit, and its routing sets the clock. Built in chunks of at most
  * 64 bits, each decoding its enables from its own copy of the control state, the fan-out is one chunk.
- * Synthesis would merge identical flip-flops back into one, hence (* keep *). A one-bit word cannot be copied
- * this way: its copies form a vector of one signal, which Yosys's wreduce narrows to a single flip-flop as
- * if it were a sign extension (keep does not stop it), so CTRL_W = 1 takes one copy only (stream_flatten
- * keeps its one-bit copies as separate registers instead).
+ * Synthesis would merge identical flip-flops back into one, hence (* keep *) on each copy's register and on
+ * its process (Yosys's opt_merge folds kept registers of identical processes). Each copy is a register of
+ * its own: copies in one vector are one signal repeated, which Yosys's wreduce narrows to a single word as if
+ * it were a sign extension (keep does not stop it).
  *
  *   q[c*CTRL_W +: CTRL_W] = d one cycle later (RESET_VALUE while rst is high), for c = 0 .. COPIES-1
  */
@@ -19,7 +19,7 @@
 module ctrl_copies #(
     // Bits of the control word, >= 1
     parameter integer CTRL_W = 1,
-    // Copies of it, >= 1 (1 for a one-bit word)
+    // Copies of it, >= 1
     parameter integer COPIES = 1,
     // The word's value while in reset
     parameter [CTRL_W-1:0] RESET_VALUE = {CTRL_W{1'b0}}
@@ -36,25 +36,26 @@ initial begin
         $error("ctrl_copies: CTRL_W and COPIES must be >= 1 (got %0d, %0d)", CTRL_W, COPIES);
         $finish;
     end
-    if (CTRL_W == 1 && COPIES > 1) begin
-        $error("ctrl_copies: %0d copies of a one-bit word synthesize to one flip-flop; keep them as separate registers with (* keep *) on each and on its process (see stream_flatten)", COPIES);
-        $finish;
-    end
 end
 
-(* keep *)
-reg [COPIES*CTRL_W-1:0] q_reg;
+genvar c;
+generate
+    for (c = 0; c < COPIES; c = c + 1) begin : g_copy
+        (* keep *)
+        reg [CTRL_W-1:0] q_reg;
 
-(* keep *)
-always @(posedge clk) begin
-    if (rst) begin
-        q_reg <= {COPIES{RESET_VALUE}};
-    end else begin
-        q_reg <= {COPIES{d}};
+        (* keep *)
+        always @(posedge clk) begin
+            if (rst) begin
+                q_reg <= RESET_VALUE;
+            end else begin
+                q_reg <= d;
+            end
+        end
+
+        assign q[c*CTRL_W +: CTRL_W] = q_reg;
     end
-end
-
-assign q = q_reg;
+endgenerate
 
 endmodule
 

@@ -61,6 +61,7 @@ localparam integer CHUNK_W = 64;
 localparam integer CHUNKS = (OUT_DW + CHUNK_W - 1) / CHUNK_W;
 
 wire [OUT_DW-1:0] data;
+wire [CHUNKS-1:0] valid_copy;  // m_axis_tvalid_reg, one copy per chunk
 reg               m_axis_tvalid_reg, m_axis_tvalid_next;
 reg [CNT_W-1:0]   cnt_reg, cnt_next;
 
@@ -93,29 +94,28 @@ always @* begin
     end
 end
 
+ctrl_copies #(
+    .CTRL_W(1),
+    .COPIES(CHUNKS)
+)
+valid_copies_inst (
+    .clk(clk),
+    .rst(rst),
+    .d(m_axis_tvalid_next),
+    .q(valid_copy)
+);
+
 genvar ch;
 generate
     for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
         localparam integer LO = ch * CHUNK_W;
         localparam integer W = OUT_DW - LO < CHUNK_W ? OUT_DW - LO : CHUNK_W;
         reg [W-1:0] data_reg;
-        // (keep on the register and its process: Yosys would merge the identical copies into one)
-        (* keep *)
-        reg valid_copy_reg;
-
-        (* keep *)
-        always @(posedge clk) begin
-            if (rst) begin
-                valid_copy_reg <= 1'b0;
-            end else begin
-                valid_copy_reg <= m_axis_tvalid_next;
-            end
-        end
 
         always @(posedge clk) begin
             if (rst) begin
                 data_reg <= {W{1'b0}};
-            end else if (s_axis_tvalid && (!valid_copy_reg || m_axis_tready)) begin
+            end else if (s_axis_tvalid && (!valid_copy[ch] || m_axis_tready)) begin
                 data_reg <= shifted[LO +: W];
             end
         end
