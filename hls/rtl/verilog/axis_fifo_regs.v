@@ -169,13 +169,15 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
     reg [W-1:0] mem [0:DEPTH-1];
     reg [W-1:0] out_data_reg;
 
+    initial begin
+        out_data_reg = {W{1'b0}};  // zero from configuration, not from rst (see axis_skid_buffer)
+    end
+
     always @(posedge clk) begin
         if (chunk_write) begin
             mem[wr_ptr_copy_reg] <= s_axis_tdata[LO +: W];
         end
-        if (rst) begin
-            out_data_reg <= {W{1'b0}};
-        end else if (chunk_read) begin
+        if (chunk_read) begin
             out_data_reg <= mem[rd_ptr_copy_reg];
         end else if (chunk_bypass) begin
             out_data_reg <= s_axis_tdata[LO +: W];

@@ -10,9 +10,12 @@
  *
  * Handshake: a beat moves when tvalid && tready; m_axis_tvalid never waits for
  * m_axis_tready; beats are neither lost, duplicated nor reordered under any backpressure.
- * Latency: 1 clock. Storage: 2 * DATA_W flip-flops. Data registers are reset to zero, so no
- * X reaches m_axis_tdata after reset; they load only with valid beats. Wide beats are registered in
- * chunks of 64 bits, each with its own copy of two control flip-flops (see CHUNK_W).
+ * Latency: 1 clock. Storage: 2 * DATA_W flip-flops. Data registers start at zero (their initial
+ * value, the FPGA's configuration), so no X reaches m_axis_tdata; rst clears only the control
+ * flip-flops, as verilog-axis does, since a reset fanning out to every data bit of a wide beat set
+ * the clock (conv2's window generator placed alone on the ECP5: 82.0 MHz, the reset's route to the
+ * data registers the critical path). Data registers load only with valid beats. Wide beats are
+ * registered in chunks of 64 bits, each with its own copy of two control flip-flops (see CHUNK_W).
  */
 
 `timescale 1ns / 1ps
@@ -113,6 +116,12 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
     reg [W-1:0] out_data_reg;
     reg [W-1:0] temp_data_reg;
 
+    // zero from configuration, not from rst: a reset would fan out to every data bit (verilog-axis does the same)
+    initial begin
+        out_data_reg = {W{1'b0}};
+        temp_data_reg = {W{1'b0}};
+    end
+
     // the data moves as in the always block above: input -> output or skid register, skid -> output
     wire out_free = m_axis_tready || !out_valid_reg;
     wire in_to_out = in_ready_reg && out_free && s_axis_tvalid;
@@ -120,18 +129,13 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
     wire temp_to_out = !in_ready_reg && m_axis_tready;
 
     always @(posedge clk) begin
-        if (rst) begin
-            out_data_reg <= {W{1'b0}};
-            temp_data_reg <= {W{1'b0}};
-        end else begin
-            if (in_to_out) begin
-                out_data_reg <= s_axis_tdata[LO +: W];
-            end else if (temp_to_out) begin
-                out_data_reg <= temp_data_reg;
-            end
-            if (in_to_temp) begin
-                temp_data_reg <= s_axis_tdata[LO +: W];
-            end
+        if (in_to_out) begin
+            out_data_reg <= s_axis_tdata[LO +: W];
+        end else if (temp_to_out) begin
+            out_data_reg <= temp_data_reg;
+        end
+        if (in_to_temp) begin
+            temp_data_reg <= s_axis_tdata[LO +: W];
         end
     end
 

@@ -112,10 +112,12 @@ generate
         localparam integer W = OUT_DW - LO < CHUNK_W ? OUT_DW - LO : CHUNK_W;
         reg [W-1:0] data_reg;
 
+        initial begin
+            data_reg = {W{1'b0}};  // zero from configuration, not from rst (see axis_skid_buffer)
+        end
+
         always @(posedge clk) begin
-            if (rst) begin
-                data_reg <= {W{1'b0}};
-            end else if (s_axis_tvalid && (!valid_copy[ch] || m_axis_tready)) begin
+            if (s_axis_tvalid && (!valid_copy[ch] || m_axis_tready)) begin
                 data_reg <= shifted[LO +: W];
             end
         end

@@ -174,11 +174,12 @@ wire [WR_W-1:0]  win_old_chunks;       // win_reg, or zeros at a row's first col
 // right-padding column), a window's corner, and per window row ky < KH-1
 // whether it lies above the image (top padding, or rows of the previous image still in the line buffer)
 reg real_row_reg, real_col_reg, emit_reg;
+reg need_in_reg;                        // real_row_reg && real_col_reg, one flip-flop: the output's valid is one LUT
 reg [LB_ROWS-1:0] above_reg;
 
 wire real_row = real_row_reg;
 wire real_col = real_col_reg;
-wire need_in  = real_row && real_col;  // this position consumes one s_axis beat
+wire need_in  = need_in_reg;           // this position consumes one s_axis beat
 wire emit     = emit_reg;
 
 wire win_tready;                        // output skid buffer can take a window
@@ -334,6 +335,7 @@ always @(posedge clk) begin
         rcd_reg <= RCD_START;
         ccd_reg <= CCD_START;
         real_row_reg <= 1'b1;
+        need_in_reg <= 1'b1;
         real_col_reg <= 1'b1;
         emit_reg <= EMIT_START;
         above_reg <= {LB_ROWS{1'b1}};
@@ -345,6 +347,7 @@ always @(posedge clk) begin
         rcd_reg <= rcd_next;
         ccd_reg <= ccd_next;
         real_row_reg <= real_row_next;
+        need_in_reg <= real_row_next && real_col_next;
         real_col_reg <= real_col_next;
         emit_reg <= emit_next;
         above_reg <= above_next;
@@ -380,12 +383,12 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_win_chunk
     localparam integer LO = ch * CHUNK_W;
     localparam integer W = WR_W - LO < CHUNK_W ? WR_W - LO : CHUNK_W;
 
-    wire need_in_reg = win_ctrl[ch*3];
+    wire need_in_copy_reg = win_ctrl[ch*3];
     wire emit_copy_reg = win_ctrl[ch*3+1];
     wire first_col_copy_reg = win_ctrl[ch*3+2];
 
     // step, decoded from the copies
-    wire chunk_step = (!emit_copy_reg || win_tready) && (!need_in_reg || s_axis_tvalid);
+    wire chunk_step = (!emit_copy_reg || win_tready) && (!need_in_copy_reg || s_axis_tvalid);
     reg [W-1:0] win_chunk_reg;
 
     always @(posedge clk) begin
