@@ -1,10 +1,10 @@
 """The committed LeNet-5 generated for the ECP5-85k (`--device ecp5-85k`: II 2,880, 107 of the part's 156
 MULT18X18D) synthesized with Yosys and placed and routed as one design with nextpnr (speed grade 6, seed 1).
-It takes about 45 minutes (slow set).
+It takes 20 to 45 minutes, depending on the machine (slow set).
 
 It routes since the folding leaves the router 30 % of the DSP blocks: at 153 of 156 the router did not
-converge. Its Fmax, 66.9 MHz, is below the 100 MHz target (issue 11): the guard catches a design that no
-longer routes or loses more than placement noise, not the target."""
+converge. Its Fmax, 80.2 MHz, is below the 100 MHz target (issue 11): the guard catches a design that no
+longer routes or loses more than placement noise (a near-identical netlist routed at 64.5), not the target."""
 
 import importlib.util
 
@@ -21,7 +21,7 @@ pytestmark = [
     ),
 ]
 
-FMAX_GUARD_MHZ = 60  # routed at 66.9 MHz
+FMAX_GUARD_MHZ = 60  # routed at 80.2 MHz
 
 
 def test_ecp5_device_lenet5_routes_whole(lenet5_spec, tmp_path):

@@ -366,8 +366,8 @@ end
 
 // The weight ROM is marked for block RAM when deeper than a LUT4's 16 words: a deeper ROM built of LUTs
 // stacks multiplexers on every bit and fans the address out to all of them (conv2 of the ecp5-85k design,
-// 40 words of 424 bits: 6 LUT levels, the whole design's critical path at 73.4 MHz; 126.7 MHz alone in 12
-// DP16KD instead of 109.9 in 1,409 more LUT4)
+// 40 words of 424 bits: 6 LUT levels, the whole design's critical path at 73.4 MHz; placed alone 116.4 MHz
+// in 12 DP16KD, 109.9 in 1,409 more LUT4)
 localparam integer ROM_LUT_DEPTH = 16;
 wire [WWORD_W-1:0] weight_word;  // weight_rom[addr_reg]
 
