@@ -281,6 +281,7 @@ end
 
 // the next position's state and decodes (first_col: its column is the row's first)
 reg real_row_next, real_col_next, emit_next, first_col_next, col_last_next, row_last_next;
+wire need_in_next = real_row_next && real_col_next;  // the next position consumes a beat
 reg [LB_ROWS-1:0] above_next;
 
 always @* begin
@@ -347,7 +348,7 @@ always @(posedge clk) begin
         rcd_reg <= rcd_next;
         ccd_reg <= ccd_next;
         real_row_reg <= real_row_next;
-        need_in_reg <= real_row_next && real_col_next;
+        need_in_reg <= need_in_next;
         real_col_reg <= real_col_next;
         emit_reg <= emit_next;
         above_reg <= above_next;
@@ -373,7 +374,7 @@ ctrl_copies #(
 win_ctrl_inst (
     .clk(clk),
     .rst(rst),
-    .d({first_col_next, emit_next, real_row_next && real_col_next}),
+    .d({first_col_next, emit_next, need_in_next}),
     .q(win_ctrl)
 );
 
