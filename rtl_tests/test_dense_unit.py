@@ -98,6 +98,15 @@ CASES = {
             input=F(8, 3, False), weight=F(6, 1), bias=F(8, 2), accum=F(20, 8), output=F(12, 6, True, 'RND', 'SAT')
         ),
     ),
+    # a weight ROM deeper than one block RAM bank (1,040 steps: 3 banks of 347 words, the last part-filled):
+    # the banks' words side by side, a register stage before the bank multiplexer
+    'banked-40x26-m1': dict(
+        kind='dense',
+        shape=(40, 26),
+        mults=1,
+        expect=(),
+        types=dict(input=F(6, 2), weight=F(5, 2), bias=F(8, 3), accum=F(14, 5), output=F(10, 4, True, 'RND', 'SAT')),
+    ),
     # the ECP5 DSP primitives (MULT18X18D with their registers, on the primitive's model): the widest
     # operands they take (17-bit unsigned input, 18-bit weight; a 37-bit product), PO=4 x PI=2
     'ecp5-widest-6x4-m8': dict(

@@ -61,6 +61,15 @@ def dense_folding(n_in: int, n_out: int, mults: int) -> tuple[int, int, int]:
 ADD_LEVELS = 2
 # dense_unit's MULT_TARGET codes (mult_bank's TARGET): where the multipliers go
 MULT_TARGETS = {'generic': 0, 'ecp5': 1}
+# dense_unit's weight ROM deeper than this is banks side by side (its ROM_BANK_DEPTH: one ECP5 block RAM
+# at its widest, 512 x 36)
+ROM_BANK_DEPTH = 512
+
+
+def dense_rom_banks(steps: int) -> tuple[int, int]:
+    """(ROM_BANKS, ROM_DEPTH) of dense_unit's weight ROM for STEPS step words, as its localparams."""
+    banks = -(-steps // ROM_BANK_DEPTH) if steps > ROM_BANK_DEPTH else 1
+    return banks, -(-steps // banks)
 
 
 def dense_pipeline(p: dict) -> tuple[int, int]:
@@ -68,7 +77,8 @@ def dense_pipeline(p: dict) -> tuple[int, int]:
     pipeline stage and the output FIFO's depth."""
     _, pi, steps = dense_folding(p['N_IN'], p['N_OUT'], p['MULTS'])
     tree_levels = (pi - 1).bit_length() if p.get('ACC_OVERFLOW', 0) == 0 and pi > 1 else 0
-    acc_stage = 5 + -(-tree_levels // p.get('ADD_LEVELS', ADD_LEVELS))
+    rom_stages = 1 if dense_rom_banks(steps)[0] > 1 else 0
+    acc_stage = 5 + rom_stages + -(-tree_levels // p.get('ADD_LEVELS', ADD_LEVELS))
     return acc_stage, 1 + -(-(acc_stage + 3) // steps)
 
 
@@ -102,10 +112,15 @@ def write_mem_files(
     n_in, n_out = w.shape
     po, pi, steps = dense_folding(n_in, n_out, mults)
     kb_count, groups = n_in // pi, n_out // po
-    # word g*KB + kb, element po*PI + pi = w[kb*PI + pi, g*PO + po]
+    # step word g*KB + kb, element po*PI + pi = w[kb*PI + pi, g*PO + po]
     blocks = w.reshape(kb_count, pi, groups, po).transpose(2, 0, 3, 1).reshape(steps, mults)
+    # file word r: the step words k*depth + r of the banks k side by side, zero past the last step
+    banks, depth = dense_rom_banks(steps)
+    padded = np.zeros((banks * depth, mults), dtype=np.int64)
+    padded[:steps] = blocks
+    words = padded.reshape(banks, depth, mults).transpose(1, 0, 2).reshape(depth, banks * mults)
     weight_path, bias_path = Path(weight_path), Path(bias_path)
-    weight_path.write_text(_hex_words(blocks.tolist(), layer.types['weight'].width))
+    weight_path.write_text(_hex_words(words.tolist(), layer.types['weight'].width))
     bias_path.write_text(_hex_words(b.reshape(groups, po).tolist(), layer.types['bias'].width))
     return weight_path, bias_path
 

@@ -22,17 +22,20 @@
  * Pipeline (stage k = k cycles after a step is issued; every stage is a register, so no path holds more
  * than one of: ROM read, multiplier, cast, ADD_LEVELS adder levels, accumulator add):
  *   1  weight ROM read (block RAM read register), input block register
- *   2  weight word register, input block delayed: a ROM deeper than one block RAM is several, whose
- *      outputs a multiplexer selects; the block RAM's slow clock-to-output (ECP5: 5.8 ns) and that
- *      multiplexer end here, not at the multipliers (fc1 on the ECP5: 83 MHz without this stage)
+ *   (1+1  only with ROM_BANKS > 1, ROM_STAGES = 1: the banks' words registered, input block delayed;
+ *      the block RAM's slow clock-to-output (ECP5: 5.83 ns) ends here, in a flip-flop, not in the
+ *      bank multiplexer: fc1 placed alone 96.3 MHz without this stage, its critical path that multiplexer)
+ *   2  weight word register (the step's bank selected), input block delayed; the routes from the block
+ *      RAMs end here, not at the multipliers (fc1 on the ECP5: 83 MHz without this stage)
  *   3  the multipliers' operand registers: each multiplier's weight and its own copy of its input element
  *   4  product register (exact x*w); stages 3 and 4 are mult_bank's (MULT_TARGET 1: inside the
  *      ECP5's DSP blocks)
  *   5  products cast to the accumulator type
  *   5+s  adder tree stage s = 1..TREE_STAGES (ADD_LEVELS levels each) over the PI cast products
- *   ACC_STAGE = 5+TREE_STAGES  accumulator add: acc = (first block ? cast_acc(b) : acc) + sum
+ *   ACC_STAGE = 5+ROM_STAGES+TREE_STAGES  accumulator add: acc = (first block ? cast_acc(b) : acc) + sum
  *   ACC_STAGE+1  output cast of a group's last accumulator value into the result vector
  *   ACC_STAGE+2  the complete result vector written into the output FIFO
+ * (stages 2 to 5+TREE_STAGES come ROM_STAGES cycles later than their numbers)
  * A WRAP accumulator (ACC_OVERFLOW 0) sums the PI products of a step with a balanced tree: each cast
  * after an addition keeps the low ACC_W bits and addition modulo 2^ACC_W is associative, so the result
  * equals the golden model's chain. A saturating accumulator is order dependent: its PI products are
@@ -49,9 +52,12 @@
  * lenet5_hls.rtl.params.dense_pipeline computes ACC_STAGE and CREDITS as the localparams below.
  *
  * ROM files ($readmemh, hex, one word per line, written by lenet5_hls.rtl.params):
- *   WEIGHT_FILE: STEPS words of MULTS*W_W bits; word a = g*(N_IN/PI) + kb holds, for po < PO and
+ *   WEIGHT_FILE: step a = g*(N_IN/PI) + kb uses the MULTS*W_W-bit step word that holds, for po < PO and
  *                pi < PI, the raw weight w[kb*PI + pi][g*PO + po] (W_W-bit two's complement or
- *                unsigned) at bits [(po*PI + pi)*W_W +: W_W].
+ *                unsigned) at bits [(po*PI + pi)*W_W +: W_W]. The file has ROM_DEPTH words of ROM_BANKS
+ *                step words: word r holds step k*ROM_DEPTH + r at bits [k*MULTS*W_W +: MULTS*W_W] for
+ *                bank k < ROM_BANKS (zero past the last step). ROM_BANKS = ceil(STEPS/ROM_BANK_DEPTH)
+ *                for a ROM deeper than ROM_BANK_DEPTH words, else 1 (then the file is the step words).
  *   BIAS_FILE:   N_OUT/PO words of PO*B_W bits; word g holds raw bias b[g*PO + po] at [po*B_W +: B_W].
  * Both ROMs are read synchronously from registered addresses. Conv2d weights (kh, kw, cin, cout) are
  * used as an (kh*kw*cin) x cout matrix, input index (ky*KW + kx)*C + c.
@@ -170,18 +176,30 @@ localparam integer KB = N_IN / PI;
 localparam integer G = N_OUT / PO;
 // steps per vector (= N_IN*N_OUT/MULTS)
 localparam integer STEPS = KB * G;
+// weight ROM: LUTs up to ROM_LUT_DEPTH words, else block RAM. A ROM deeper than ROM_BANK_DEPTH (one ECP5
+// block RAM at its widest, 512 x 36) is ROM_BANKS banks side by side in one ROM_DEPTH-deep word, so no
+// block RAM is cascaded in depth: synthesis would select the cascade's outputs with a multiplexer right
+// after the block RAM's clock-to-output; here the banks' words are registered first (ROM_STAGES)
+localparam integer ROM_LUT_DEPTH = 16;
+localparam integer ROM_BANK_DEPTH = 512;
+localparam integer ROM_BANKS = STEPS > ROM_BANK_DEPTH ? (STEPS + ROM_BANK_DEPTH - 1) / ROM_BANK_DEPTH : 1;
+localparam integer ROM_DEPTH = (STEPS + ROM_BANKS - 1) / ROM_BANKS;
+localparam integer ROM_STAGES = ROM_BANKS > 1 ? 1 : 0;
 // adder-tree levels over a step's PI products (WRAP accumulators only) and their register stages
 localparam integer TREE_LEVELS = ACC_OVERFLOW == 0 && PI > 1 ? $clog2(PI) : 0;
 localparam integer TREE_STAGES = ADD_LEVELS > 0 ? (TREE_LEVELS + ADD_LEVELS - 1) / ADD_LEVELS : 0;
 // pipeline stage of the accumulator add (cycles after a step's issue)
-localparam integer ACC_STAGE = 5 + TREE_STAGES;
+localparam integer ACC_STAGE = 5 + ROM_STAGES + TREE_STAGES;
 // vectors started and not yet taken from the output FIFO, at most (= FIFO depth): covers the round trip
 // from a vector's last step through the FIFO and back into the start condition
 localparam integer CREDITS = 1 + (ACC_STAGE + 3 + STEPS - 1) / STEPS;
 // counter widths
 localparam integer KBW = KB > 1 ? $clog2(KB) : 1;
 localparam integer GW = G > 1 ? $clog2(G) : 1;
-localparam integer AW = STEPS > 1 ? $clog2(STEPS) : 1;
+localparam integer AW = ROM_DEPTH > 1 ? $clog2(ROM_DEPTH) : 1;
+localparam integer BKW = ROM_BANKS > 1 ? $clog2(ROM_BANKS) : 1;
+localparam integer ADDR_LAST_INT = ROM_DEPTH - 1;
+localparam [AW-1:0] ADDR_LAST = ADDR_LAST_INT[AW-1:0];
 localparam integer CW = $clog2(CREDITS + 1);
 // last values of the block and group counters
 localparam integer KB_LAST_INT = KB - 1;
@@ -196,6 +214,7 @@ localparam integer OUT_VEC_W = N_OUT * OUT_W;
 localparam integer GROUP_W = PO * OUT_W;
 // ROM word widths
 localparam integer WWORD_W = MULTS * W_W;
+localparam integer ROM_WORD_W = ROM_BANKS * WWORD_W;
 localparam integer BWORD_W = PO * B_W;
 // exact product: both operands sign/zero-extended by one bit, product of the extended widths
 localparam integer PROD_W = IN_W + W_W + 2;
@@ -244,12 +263,14 @@ wire [IN_VEC_W-1:0] x_vec;
 
 reg [KBW-1:0]       kb_reg, kb_next;
 reg [GW-1:0]        g_reg, g_next;
+// the step's weight ROM word: address within a bank, bank
 reg [AW-1:0]        addr_reg, addr_next;
+reg [BKW-1:0]       bank_reg, bank_next;
 reg [CW-1:0]        credit_cnt_reg, credit_cnt_next;
 // decoded a cycle early from the next state, so that the issue decisions (which select the wide vector
 // registers) are flip-flops: the counters are at a block's/group's first or last value, a vector's
 // start, a step is issued, the current-vector register can take a new vector
-reg                 kb_first_reg, kb_last_reg, g_last_reg, vector_start_reg;
+reg                 kb_first_reg, kb_last_reg, g_last_reg, addr_last_reg, vector_start_reg;
 reg                 step_reg, cur_free_reg;
 reg                 vector_start_next, credit_free_next, step_next, cur_free_next;
 
@@ -287,12 +308,21 @@ always @* begin
     kb_next = kb_reg;
     g_next = g_reg;
     addr_next = addr_reg;
+    bank_next = bank_reg;
     if (step) begin
         kb_next = kb_last_reg ? {KBW{1'b0}} : kb_reg + 1'b1;
         if (kb_last_reg) begin
             g_next = g_last_reg ? {GW{1'b0}} : g_reg + 1'b1;
         end
-        addr_next = (kb_last_reg && g_last_reg) ? {AW{1'b0}} : addr_reg + 1'b1;
+        if (kb_last_reg && g_last_reg) begin
+            addr_next = {AW{1'b0}};
+            bank_next = {BKW{1'b0}};
+        end else if (addr_last_reg) begin
+            addr_next = {AW{1'b0}};
+            bank_next = bank_reg + 1'b1;
+        end else begin
+            addr_next = addr_reg + 1'b1;
+        end
     end
     credit_cnt_next = credit_cnt_reg + {{(CW-1){1'b0}}, step && vector_start_reg} - {{(CW-1){1'b0}}, vector_taken};
 
@@ -368,25 +398,28 @@ end
 // stacks multiplexers on every bit and fans the address out to all of them (conv2 of the ecp5-85k design,
 // 40 words of 424 bits: 6 LUT levels, the whole design's critical path at 73.4 MHz; placed alone 116.4 MHz
 // in 12 DP16KD, 109.9 in 1,409 more LUT4)
-localparam integer ROM_LUT_DEPTH = 16;
-wire [WWORD_W-1:0] weight_word;  // weight_rom[addr_reg]
+wire [ROM_WORD_W-1:0] weight_word;  // weight_rom[addr_reg]
 
 generate
     if (STEPS > ROM_LUT_DEPTH) begin : g_rom_block
-        (* rom_style = "block" *) reg [WWORD_W-1:0] weight_rom [0:STEPS-1];
+        (* rom_style = "block" *) reg [ROM_WORD_W-1:0] weight_rom [0:ROM_DEPTH-1];
         initial $readmemh(WEIGHT_FILE, weight_rom);
         assign weight_word = weight_rom[addr_reg];
     end else begin : g_rom_lut
-        reg [WWORD_W-1:0] weight_rom [0:STEPS-1];
+        reg [ROM_WORD_W-1:0] weight_rom [0:ROM_DEPTH-1];
         initial $readmemh(WEIGHT_FILE, weight_rom);
         assign weight_word = weight_rom[addr_reg];
     end
 endgenerate
 
 reg [(ACC_STAGE+1)*TAG_W-1:0] tag_pipe;
-// stage 1: ROM read register, input block; stage 2: both again; stages 3 to 5 are in each output's g_out block
-reg [WWORD_W-1:0] weight_rd_reg;
+// stage 1: ROM read register (every bank), input block; with ROM_STAGES, both again (g_rom_bank_stage);
+// stage 2: the step's weight word, input block; stages 3 to 5 are in each output's g_out block
+reg [ROM_WORD_W-1:0] weight_rd_reg;
 reg [BLOCK_W-1:0] x1_reg;
+// the step's bank word and input block one stage later (ROM_STAGES 1) or not
+wire [WWORD_W-1:0] weight_sel;
+wire [BLOCK_W-1:0] x_sel;
 reg [WWORD_W-1:0] weight_reg;
 reg [BLOCK_W-1:0] x2_reg;
 // bias word read two stages before the accumulator, cast one stage before
@@ -417,6 +450,27 @@ wire [OUT_VEC_W-1:0] res_shifted;
 wire [IN_VEC_W-1:0] x_rot;
 
 generate
+if (ROM_STAGES > 0) begin : g_rom_bank_stage
+    // the step's bank in stages 1 and 1+1
+    reg [BKW-1:0] bank1_reg;
+    reg [BKW-1:0] bank2_reg;
+    reg [ROM_WORD_W-1:0] weight_banks_reg;
+    reg [BLOCK_W-1:0] xb_reg;
+
+    always @(posedge clk) begin
+        bank1_reg <= bank_reg;
+        weight_banks_reg <= weight_rd_reg;
+        bank2_reg <= bank1_reg;
+        xb_reg <= x1_reg;
+    end
+
+    assign weight_sel = weight_banks_reg[bank2_reg*WWORD_W +: WWORD_W];
+    assign x_sel = xb_reg;
+end else begin : g_rom_one_bank
+    assign weight_sel = weight_rd_reg;
+    assign x_sel = x1_reg;
+end
+
 if (KB > 1) begin : g_rotate
     assign x_rot = {x_vec[BLOCK_W-1:0], x_vec[IN_VEC_W-1:BLOCK_W]};
 end else begin : g_no_rotate
@@ -582,6 +636,8 @@ always @(posedge clk) begin
     kb_reg <= kb_next;
     g_reg <= g_next;
     addr_reg <= addr_next;
+    bank_reg <= bank_next;
+    addr_last_reg <= addr_next == ADDR_LAST;
     credit_cnt_reg <= credit_cnt_next;
     kb_first_reg <= kb_next == {KBW{1'b0}};
     kb_last_reg <= kb_next == KB_LAST;
@@ -593,8 +649,8 @@ always @(posedge clk) begin
     tag_pipe <= {tag_pipe[ACC_STAGE*TAG_W-1:0], issue_tag};
     weight_rd_reg <= weight_word;
     x1_reg <= x_vec[BLOCK_W-1:0];
-    weight_reg <= weight_rd_reg;
-    x2_reg <= x1_reg;
+    weight_reg <= weight_sel;
+    x2_reg <= x_sel;
     bias_rd_reg <= bias_word;
     bias_acc_reg <= bias_acc;
 
@@ -613,6 +669,8 @@ always @(posedge clk) begin
         kb_reg <= {KBW{1'b0}};
         g_reg <= {GW{1'b0}};
         addr_reg <= {AW{1'b0}};
+        bank_reg <= {BKW{1'b0}};
+        addr_last_reg <= ROM_DEPTH == 1;
         credit_cnt_reg <= {CW{1'b0}};
         kb_first_reg <= 1'b1;
         kb_last_reg <= KB == 1;
