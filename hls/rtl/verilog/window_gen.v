@@ -123,7 +123,7 @@ localparam CCD_W = (CCD_MAX > 0) ? $clog2(CCD_MAX + 1) : 1;
 localparam integer ROWS_M1 = ROWS - 1;
 localparam integer COLS_M1 = COLS - 1;
 localparam integer IN_H_I = IN_H;
-localparam integer IN_W_I = IN_W;
+localparam integer IN_W_M1 = IN_W - 1;
 localparam integer SH_M1 = STRIDE_H - 1;
 localparam integer SW_M1 = STRIDE_W - 1;
 localparam integer RCD_INIT_I = RCD_INIT;
@@ -131,7 +131,7 @@ localparam integer CCD_INIT_I = CCD_INIT;
 localparam [ROW_CW-1:0] ROW_LAST = ROWS_M1[ROW_CW-1:0];
 localparam [COL_CW-1:0] COL_LAST = COLS_M1[COL_CW-1:0];
 localparam [ROW_CW-1:0] ROW_REAL = IN_H_I[ROW_CW-1:0];
-localparam [COL_CW-1:0] COL_REAL = IN_W_I[COL_CW-1:0];
+localparam [COL_CW-1:0] COL_REAL_LAST = IN_W_M1[COL_CW-1:0];
 localparam [RCD_W-1:0] RCD_RELOAD = SH_M1[RCD_W-1:0];
 localparam [CCD_W-1:0] CCD_RELOAD = SW_M1[CCD_W-1:0];
 localparam [RCD_W-1:0] RCD_START = RCD_INIT_I[RCD_W-1:0];
@@ -264,23 +264,19 @@ end
 // computed for each of the four from registers alone, then selected by the step, so that the handshake (step)
 // passes one multiplexer to reach a flip-flop, never a counter's adder or compare.
 reg col_last_reg, row_last_reg;        // ix_reg == COLS-1, iy_reg == ROWS-1
+reg col_real_last_reg;                 // ix_reg == IN_W-1: the last image column
 
 wire [COL_CW-1:0] ix_inc = ix_reg + 1'b1;
 wire [ROW_CW-1:0] iy_inc = iy_reg + 1'b1;
 wire [CCD_W-1:0]  ccd_adv = (ccd_reg == {CCD_W{1'b0}}) ? CCD_RELOAD : ccd_reg - 1'b1;
 wire [RCD_W-1:0]  rcd_adv = (rcd_reg == {RCD_W{1'b0}}) ? RCD_RELOAD : rcd_reg - 1'b1;
-wire [31:0]       iy_inc32 = {{(32 - ROW_CW){1'b0}}, iy_inc};
-reg  [LB_ROWS-1:0] above_inc;          // above_reg of the next row
-integer r;
-
-always @* begin
-    for (r = 0; r < LB_ROWS; r = r + 1) begin
-        above_inc[r] = iy_inc32 + r + 1 < KH;
-    end
-end
+// above_reg of the next row: slot ky of row iy is above the image while iy + ky + 1 < KH, so the next row's
+// slot ky is this row's slot ky+1 (and the top slot is never above after the first row)
+wire [LB_ROWS-1:0] above_inc = above_reg >> 1;
 
 // the next position's state and decodes (first_col: its column is the row's first)
 reg real_row_next, real_col_next, emit_next, first_col_next, col_last_next, row_last_next;
+reg col_real_last_next;
 wire need_in_next = real_row_next && real_col_next;  // the next position consumes a beat
 reg [LB_ROWS-1:0] above_next;
 
@@ -295,21 +291,24 @@ always @* begin
     first_col_next = ix_reg == {COL_CW{1'b0}};
     col_last_next  = col_last_reg;
     row_last_next  = row_last_reg;
+    col_real_last_next = col_real_last_reg;
     above_next     = above_reg;
     if (step) begin
         if (!col_last_reg) begin                                          // next column
             ix_next  = ix_inc;
             ccd_next = ccd_adv;
-            real_col_next  = ix_inc < COL_REAL;
+            real_col_next  = real_col_reg && !col_real_last_reg;
             emit_next      = rcd_reg == {RCD_W{1'b0}} && ccd_adv == {CCD_W{1'b0}};
             first_col_next = 1'b0;
             col_last_next  = ix_inc == COL_LAST;
+            col_real_last_next = ix_inc == COL_REAL_LAST;
         end else begin
             ix_next  = {COL_CW{1'b0}};
             ccd_next = CCD_START;
             real_col_next  = 1'b1;
             first_col_next = 1'b1;
             col_last_next  = COLS == 1;
+            col_real_last_next = IN_W == 1;
             if (!row_last_reg) begin                                      // next row
                 iy_next  = iy_inc;
                 rcd_next = rcd_adv;
@@ -342,6 +341,7 @@ always @(posedge clk) begin
         above_reg <= {LB_ROWS{1'b1}};
         col_last_reg <= COLS == 1;
         row_last_reg <= ROWS == 1;
+        col_real_last_reg <= IN_W == 1;
     end else begin
         iy_reg  <= iy_next;
         ix_reg  <= ix_next;
@@ -354,6 +354,7 @@ always @(posedge clk) begin
         above_reg <= above_next;
         col_last_reg <= col_last_next;
         row_last_reg <= row_last_next;
+        col_real_last_reg <= col_real_last_next;
     end
 end
 
