@@ -90,6 +90,7 @@ end else begin : g_pipelined
     localparam integer ALMOST = DEPTH - 1;
     localparam [CNT_W-1:0] ALMOST_CNT = ALMOST[CNT_W-1:0];
     localparam [CRED_W-1:0] PREFETCH_CRED = PREFETCH[CRED_W-1:0];
+    localparam [CNT_W-1:0] ONE_CNT = {{(CNT_W-1){1'b0}}, 1'b1};
     // the memory and its read register in chunks of at most CHUNK_W bits, each decoding its enables from its
     // own copy of the control state (ctrl_copies): one flip-flop would fan out to every bit and RAM
     localparam integer CHUNK_W = 64;
@@ -113,6 +114,10 @@ end else begin : g_pipelined
     wire beat_out = m_axis_tvalid && m_axis_tready;
     wire bypass = beat_in && bypass_ok_reg;
     wire write = beat_in && !bypass_ok_reg;
+    // mem_count_next == 0 decided from compares of the register, not from the adder's sum: the memory is empty
+    // and stays so, or holds one beat that this clock reads (the read and bypass decisions are on this path)
+    wire mem_empty_next = (mem_count_reg == {CNT_W{1'b0}} && write == read_reg)
+        || (mem_count_reg == ONE_CNT && !write && read_reg);
 
     assign s_axis_tready = s_axis_tready_reg;
 
@@ -122,9 +127,9 @@ end else begin : g_pipelined
         mem_count_next = mem_count_reg + {{(CNT_W-1){1'b0}}, write} - {{(CNT_W-1){1'b0}}, read_reg};
         credit_next = credit_reg - {{(CRED_W-1){1'b0}}, read_reg} - {{(CRED_W-1){1'b0}}, bypass}
             + {{(CRED_W-1){1'b0}}, beat_out};
-        read_next = mem_count_next != {CNT_W{1'b0}} && credit_next != {CRED_W{1'b0}};
+        read_next = !mem_empty_next && credit_next != {CRED_W{1'b0}};
         // nothing in the memory or in flight next clock (this clock's read and the one in the read port)
-        bypass_ok_next = mem_count_next == {CNT_W{1'b0}} && !read_reg && !rd_valid_reg
+        bypass_ok_next = mem_empty_next && !read_reg && !rd_valid_reg
             && credit_next != {CRED_W{1'b0}};
 
         // accept another beat next clock only if fewer than DEPTH beats are held then (as axis_fifo_regs)
