@@ -415,6 +415,7 @@ generate
 endgenerate
 
 reg [(ACC_STAGE+1)*TAG_W-1:0] tag_pipe;
+integer t;
 // stage 1: ROM read register (every bank), input block; with ROM_STAGES, both again (g_rom_bank_stage);
 // stage 2: the step's weight word, input block; stages 3 to 5 are in each output's g_out block
 reg [ROM_WORD_W-1:0] weight_rd_reg;
@@ -680,7 +681,9 @@ always @(posedge clk) begin
         vector_start_reg <= 1'b1;
         step_reg <= 1'b0;
         cur_free_reg <= 1'b1;
-        tag_pipe <= {(ACC_STAGE+1)*TAG_W{1'b0}};
+        for (t = 0; t <= ACC_STAGE; t = t + 1) begin
+            tag_pipe[t*TAG_W] <= 1'b0;  // the valid bits: a tag's other fields count only with its valid
+        end
         res_valid_reg <= 1'b0;
     end
 end
