@@ -3,8 +3,9 @@ nextpnr is seeded, so a netlist gives the same figure on every run of the pinned
 
 The default suite places conv1's stage (dense_unit, 25 inputs x 6 outputs) as `rtl --device ecp5-85k` builds
 it: 30 multipliers, each between the A/B and output registers of its MULT18X18D, with `report --pnr`'s
-placer (HeAP): 142.9 MHz (134.4 and 141.5 on earlier RTL of its FIFO), Yosys 5 s + nextpnr
-27 s on the machine of that run (13 s + 44 s on an earlier, slower one). Before the pipeline (one combinational
+placer (HeAP): 162.6 MHz since only its tag pipeline's valid bits take the reset (142.9 before; 134.4 and
+141.5 on earlier RTL of its FIFO), Yosys 5 s + nextpnr 27 s on the machine of that run (13 s + 44 s on an
+earlier, slower one). Before the pipeline (one combinational
 multiply-add-cast stage) conv1's MAC was 29.0 MHz.
 
 The slow set places the unfolded stage of the II-784 design (150 multipliers: one 5x5 window per clock) with
