@@ -125,15 +125,15 @@ def test_padding_costs_scan_positions(tmp_path, pad):
 
 def test_lenet5_latency(lenet5_rtl):
     """Committed LeNet-5: input-bound (II 784), so the first image after reset and the steady state have
-    the same latency; 3117 cycles was measured in simulation (flow, tests/test_wheel.py), 3076 before the
+    the same latency; 3116 cycles was measured in simulation (flow, tests/test_wheel.py), 3076 before the
     pipelined dense_unit (31 cycles more for its pipeline stages in the five MAC layers), 3107 before
     pool2d's tree register (one cycle more in each of the two pooling layers), 3109 before dense_unit's
-    weight word register (one cycle more in each MAC layer) and 3114 before its block-RAM read register
-    (one cycle more in fc1, fc2 and the logits, whose 768, 720 and 420 steps are in block RAM)."""
+    weight word register (one cycle more in each MAC layer) and 3114 before its ROM banks' register (one
+    cycle more in fc1 and fc2, whose 768 and 720 steps are two banks)."""
     desc, _ = lenet5_rtl
     t = desc.timing
     assert t.ii_cycles == desc.folding.ii_cycles == 784
-    assert t.latency_cycles == t.steady_state_latency_cycles == 3117
+    assert t.latency_cycles == t.steady_state_latency_cycles == 3116
     assert [s.instance for s in t.stages] == [s.instance for s in desc.stages]
 
 

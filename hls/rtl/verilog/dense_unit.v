@@ -22,10 +22,9 @@
  * Pipeline (stage k = k cycles after a step is issued; every stage is a register, so no path holds more
  * than one of: ROM read, multiplier, cast, ADD_LEVELS adder levels, accumulator add):
  *   1  weight ROM read (block RAM read register), input block register
- *   (1+1  only for a block-RAM ROM, ROM_STAGES = 1: the banks' words registered, input block delayed;
- *      the block RAM's slow clock-to-output (ECP5: 5.83 ns) ends here, in a flip-flop placed for it, not
- *      in the bank multiplexer or at the multipliers: fc1 placed alone 96.3 MHz without this stage, its
- *      critical path that multiplexer; conv2 101.7 MHz, its path one 4.0 ns route from a block RAM)
+ *   (1+1  only with ROM_BANKS > 1, ROM_STAGES = 1: the banks' words registered, input block delayed;
+ *      the block RAM's slow clock-to-output (ECP5: 5.83 ns) ends here, in a flip-flop, not in the
+ *      bank multiplexer: fc1 placed alone 96.3 MHz without this stage, its critical path that multiplexer)
  *   2  weight word register (the step's bank selected), input block delayed; the routes from the block
  *      RAMs end here, not at the multipliers (fc1 on the ECP5: 83 MHz without this stage)
  *   3  the multipliers' operand registers: each multiplier's weight and its own copy of its input element
@@ -180,13 +179,14 @@ localparam integer STEPS = KB * G;
 // weight ROM: LUTs up to ROM_LUT_DEPTH words, else block RAM. A ROM deeper than ROM_BANK_DEPTH (one ECP5
 // block RAM at its widest, 512 x 36) is ROM_BANKS banks side by side in one ROM_DEPTH-deep word, so no
 // block RAM is cascaded in depth: synthesis would select the cascade's outputs with a multiplexer right
-// after the block RAM's clock-to-output; here the banks' words are registered first (ROM_STAGES, every
-// block-RAM ROM)
+// after the block RAM's clock-to-output; here the banks' words are registered first (ROM_STAGES). (The same
+// register after every block-RAM ROM, conv2's one bank too, sped up conv2's MAC placed alone, 101.7 -> 108.1
+// MHz, but the whole ecp5-85k design's router then stopped converging: banked ROMs only.)
 localparam integer ROM_LUT_DEPTH = 16;
 localparam integer ROM_BANK_DEPTH = 512;
 localparam integer ROM_BANKS = STEPS > ROM_BANK_DEPTH ? (STEPS + ROM_BANK_DEPTH - 1) / ROM_BANK_DEPTH : 1;
 localparam integer ROM_DEPTH = (STEPS + ROM_BANKS - 1) / ROM_BANKS;
-localparam integer ROM_STAGES = STEPS > ROM_LUT_DEPTH ? 1 : 0;
+localparam integer ROM_STAGES = ROM_BANKS > 1 ? 1 : 0;
 // adder-tree levels over a step's PI products (WRAP accumulators only) and their register stages
 localparam integer TREE_LEVELS = ACC_OVERFLOW == 0 && PI > 1 ? $clog2(PI) : 0;
 localparam integer TREE_STAGES = ADD_LEVELS > 0 ? (TREE_LEVELS + ADD_LEVELS - 1) / ADD_LEVELS : 0;
@@ -469,7 +469,7 @@ if (ROM_STAGES > 0) begin : g_rom_bank_stage
 
     assign weight_sel = weight_banks_reg[bank2_reg*WWORD_W +: WWORD_W];
     assign x_sel = xb_reg;
-end else begin : g_rom_lut_read
+end else begin : g_rom_one_bank
     assign weight_sel = weight_rd_reg;
     assign x_sel = x1_reg;
 end
