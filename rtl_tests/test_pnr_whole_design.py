@@ -4,7 +4,10 @@ It takes 20 to 45 minutes, depending on the machine (slow set).
 
 It routes since the folding leaves the router 30 % of the DSP blocks: at 153 of 156 the router did not
 converge. Its Fmax, 80.2 MHz, is below the 100 MHz target (issue 11): the guard catches a design that no
-longer routes or loses more than placement noise (a near-identical netlist routed at 64.5), not the target."""
+longer routes or loses more than placement noise (a near-identical netlist routed at 64.5), not the target.
+That figure is for the RTL before fc1's ROM banks, the unmerged pointer copies and the registered reset. On
+the current RTL the router had not converged in the runs made when those landed (docs/results.md), so this
+test is not known to pass on it."""
 
 import importlib.util
 
