@@ -164,7 +164,6 @@ async def check_elementwise(
     import numpy as np
 
     from lenet5_hls.core.kind import KINDS
-    from lenet5_hls.rtl.timing import stream_timing
     from lenet5_hls.verify.benches.streams import pack, unpack
 
     n, t_in, t_out = x.shape[1], layer.types['input'], layer.types['output']
@@ -188,10 +187,7 @@ async def check_elementwise(
         f'{len(log.in_cycles)} s_axis / {len(log.out_cycles)} m_axis handshakes for {len(x)} beats'
     )
     if not idle and not backpressure:
-        model = stream_timing([(module, timing_params or {})], len(x), 1)[0]
-        t0 = log.in_cycles[0]
-        assert [c - t0 for c in log.in_cycles] == model['in'], 's_axis handshake cycles differ from rtl/timing.py'
-        assert [c - t0 for c in log.out_cycles] == model['out'], 'm_axis handshake cycles differ from rtl/timing.py'
+        log.assert_model([(module, timing_params or {})], len(x), 1)
 
 
 class StreamBench:
@@ -277,7 +273,8 @@ class StreamBench:
 class HandshakeLog:
     """Per-cycle monitor of one DUT's s_axis and m_axis (start it before reset is released).
 
-    Records the clock cycle of every s_axis and m_axis handshake (for FINN-style cycle checks) and checks the
+    Records the clock cycle of every s_axis and m_axis handshake (for FINN-style cycle checks) and of each
+    s_axis beat's first offer (to replay the input's pauses in the cycle model), and checks the
     AXI-stream rules on m_axis every cycle: once m_axis_tvalid is high it stays high, with m_axis_tdata stable,
     until the beat is accepted; no X/Z on s_axis_tready, m_axis_tvalid or m_axis_tdata after reset.
     """
@@ -288,6 +285,7 @@ class HandshakeLog:
         self.dut = dut
         self.cycle = 0
         self.in_cycles: list[int] = []
+        self.in_offered: list[int] = []  # the cycle each s_axis beat was first offered
         self.out_cycles: list[int] = []
         self.levels: dict[int, tuple[int, int]] = {}  # cycle: (s_axis_tready, m_axis_tvalid)
         self.errors: list[str] = []
@@ -320,6 +318,8 @@ class HandshakeLog:
                 continue
             s_v, s_r, m_v, m_r, m_d = int(s_v), int(s_r), int(m_v), int(m_r), int(m_d)
             self.levels[self.cycle] = (s_r, m_v)
+            if s_v and len(self.in_offered) == len(self.in_cycles):
+                self.in_offered.append(self.cycle)
             if s_v and s_r:
                 self.in_cycles.append(self.cycle)
             if m_v and m_r:
@@ -332,6 +332,17 @@ class HandshakeLog:
                         f'cycle {self.cycle}: m_axis_tdata changed while m_axis_tvalid high and not accepted'
                     )
             prev_valid, prev_ready, prev_data = m_v, m_r, m_d
+
+    def assert_model(self, stages: list[tuple[str, dict]], beats_in: int, images: int, paused: bool = False):
+        """Every handshake at the cycle rtl/timing.py gives for stages (module, params) and an always-ready
+        consumer; the input offered continuously or, paused, at the cycles the bench offered it."""
+        from lenet5_hls.rtl.timing import stream_timing
+
+        t0 = self.in_offered[0]
+        offered = [c - t0 for c in self.in_offered] if paused else None
+        model = stream_timing(stages, beats_in, images, offered)[0]
+        assert [c - t0 for c in self.in_cycles] == model['in'], 's_axis handshake cycles differ from rtl/timing.py'
+        assert [c - t0 for c in self.out_cycles] == model['out'], 'm_axis handshake cycles differ from rtl/timing.py'
 
     def check(self):
         assert not self.errors, 'AXI-stream rule violations on m_axis:\n' + '\n'.join(self.errors[:10])

@@ -47,21 +47,56 @@ class Timing:
 
 
 def window_geometry(p: dict) -> dict:
-    """window_gen's scan (parameters as its Verilog): output size, ROWS x COLS scan positions per image
-    (one per clock), and the scan position that completes the last window."""
-    ph, pw = p['IN_H'] + p['PAD_T'] + p['PAD_B'], p['IN_W'] + p['PAD_L'] + p['PAD_R']
-    oh, ow = (ph - p['KH']) // p['STRIDE_H'] + 1, (pw - p['KW']) // p['STRIDE_W'] + 1
-    last_row = (oh - 1) * p['STRIDE_H'] + p['KH'] - 1
-    last_col = (ow - 1) * p['STRIDE_W'] + p['KW'] - 1
-    rows = max(p['IN_H'], last_row + 1 - p['PAD_T'])
-    cols = max(p['IN_W'], last_col + 1 - p['PAD_L'])
+    """window_gen's scan (parameters as its Verilog): output size, a ROWS x COLS grid of scan positions per
+    image (one per clock; ROWS x COLS = IN_H x IN_W for 'same' padding), what each position does, the flush.
+
+    Windows whose right edge lies in the right padding are emitted while the next row's first columns are
+    scanned (HT of them per row; those find no window of their own row there), windows whose bottom edge lies
+    in the bottom padding while the next image's first rows are (HR rows); padding positions that cannot be
+    overlapped like this (E columns, ER rows: pads wider than the kernel's margin or than the image) are scanned
+    on their own with no input taken. When the next image is not there at its first position, the scan flushes
+    instead: FLUSH positions of the next image's grid walked with no input, then the image starts over.
+    grid[i] = (takes an input beat, emits a window of this image, emits one of the previous image)."""
+    kh, kw, sh, sw = p['KH'], p['KW'], p['STRIDE_H'], p['STRIDE_W']
+    in_h, in_w = p['IN_H'], p['IN_W']
+    ph, pw = in_h + p['PAD_T'] + p['PAD_B'], in_w + p['PAD_L'] + p['PAD_R']
+    oh, ow = (ph - kh) // sh + 1, (pw - kw) // sw + 1
+    # image row / column of the first and last window's bottom-right corner (past the image: in the padding)
+    r0, c0 = kh - 1 - p['PAD_T'], kw - 1 - p['PAD_L']
+    last_r, last_c = (oh - 1) * sh + r0, (ow - 1) * sw + c0
+    rows_pad, cols_pad = max(0, last_r + 1 - in_h), max(0, last_c + 1 - in_w)  # padding rows/columns with windows
+    ht = min(cols_pad, c0, in_w)
+    hr = min(rows_pad, r0, in_h - (ht > 0))
+    rows, cols = in_h + rows_pad - hr, in_w + cols_pad - ht
+    flush = hr * cols + ht
+
+    def win(y: int, x: int) -> bool:
+        return r0 <= y <= last_r and (y - r0) % sh == 0 and c0 <= x <= last_c and (x - c0) % sw == 0
+
+    def tail(y: int, hx: int) -> bool:  # the window of row y whose right edge is hosted at column hx
+        return hx < ht and win(y, cols + hx)
+
+    grid = [
+        (
+            y < in_h and x < in_w,
+            win(y, x) or (y >= 1 and tail(y - 1, x)),
+            (y < hr and win(rows + y, x)) or (y <= hr and tail(rows + y - 1, x)),
+        )
+        for y in range(rows)
+        for x in range(cols)
+    ]
+    emits = [i for i, (_, own, _) in enumerate(grid) if own]
+    flushed = [i for i, (_, _, prev) in enumerate(grid[:flush]) if prev]
     return dict(
         out_h=oh,
         out_w=ow,
         rows=rows,
         cols=cols,
         ii=rows * cols,
-        last_pos=(last_row - p['PAD_T']) * cols + (last_col - p['PAD_L']),
+        grid=grid,
+        flush=flush,
+        # scan position of an image's last window when no image follows (counted from its first position)
+        last_pos=rows * cols + flushed[-1] if flushed else emits[-1],
     )
 
 
@@ -85,10 +120,22 @@ class Element:
         return self.out[j]
 
 
+NEVER = 1 << 62  # the offer cycle of a beat past the last one
+
+
 class _Source(Element):
-    """Continuous input: the next beat is offered the cycle after the previous handshake."""
+    """BEATS beats: the next offered the cycle after the previous handshake; or, given the cycle each beat was
+    first offered (a testbench's pauses), then."""
+
+    def __init__(self, beats: int, schedule: list[int] | None = None):
+        super().__init__()
+        self.beats, self.schedule = beats, schedule
 
     def offered(self, j: int) -> int:
+        if j >= self.beats:
+            return NEVER
+        if self.schedule is not None:
+            return self.schedule[j]
         return self.down.accepted(j - 1) + 1 if j else 0
 
 
@@ -122,35 +169,43 @@ class Buffer(Element):
 
 
 class _Scan(Element):
-    """window_gen's raster scan: one position per clock, waiting at a real pixel for the input and at
-    a window's corner for room in its output register; padding positions take no input."""
+    """window_gen's scan: one grid position per clock, waiting at an input position for the input and at a
+    window for room in its output register. The first position of an image that follows one with windows left
+    over (window_geometry's flush > 0) does not wait: the input there scans the image, its absence the flush."""
 
     def __init__(self, p: dict):
         super().__init__()
-        g = window_geometry(p)
-        r0, c0 = p['KH'] - 1 - p['PAD_T'], p['KW'] - 1 - p['PAD_L']
-        self.pattern = [
-            (
-                iy < p['IN_H'] and ix < p['IN_W'],
-                iy >= r0 and (iy - r0) % p['STRIDE_H'] == 0 and ix >= c0 and (ix - c0) % p['STRIDE_W'] == 0,
-            )
-            for iy in range(g['rows'])
-            for ix in range(g['cols'])
-        ]
-        self.pos, self.t = 0, -1  # scan positions done, cycle of the last one
+        self.g = window_geometry(p)
+        self.pos, self.t = 0, -1  # grid position, cycle of the last step
+        self.merged = False  # the positions also emit the previous image's left-over windows
+        self.decide = False  # at the first position of such an image
+        self.flushing = False  # walking the grid for the previous image's windows, no input taken
 
     def _step(self):
-        need_in, emit = self.pattern[self.pos % len(self.pattern)]
+        g, i = self.g, self.pos
+        real, own, prev = g['grid'][i]
+        if self.flushing:
+            real, own = False, False
+        emit = own or (self.merged and prev)
         t = self.t + 1
-        if need_in:
+        if real and not self.decide:
             t = max(t, self.up.offered(len(self.acc)))
         if emit:
             t = max(t, self.down.ready(len(self.out)))
-        self.pos, self.t = self.pos + 1, t
-        if need_in:
-            self.acc.append(t)
+        self.t = t
         if emit:
             self.out.append(t)
+        if self.decide:
+            self.decide = False
+            self.flushing = self.up.offered(len(self.acc)) > t
+        if real and not self.flushing:
+            self.acc.append(t)
+        self.pos = i + 1
+        if self.flushing and self.pos == g['flush']:
+            self.pos, self.flushing, self.merged = 0, False, False  # the image starts over, alone
+        elif self.pos == len(g['grid']):
+            self.pos, self.merged = 0, g['flush'] > 0
+            self.decide = self.merged
 
     _accept_next = _offer_next = _step
 
@@ -263,10 +318,13 @@ def _elements(module: str, p: dict, beats_in: int) -> tuple[list[Element], int]:
     return ELEMENTS[module](p, beats_in)
 
 
-def stream_timing(stages: list[tuple[str, dict]], beats_in: int, images: int) -> list[dict]:
+def stream_timing(
+    stages: list[tuple[str, dict]], beats_in: int, images: int, offered: list[int] | None = None
+) -> list[dict]:
     """Per stage (module, params), for `images` images streamed back to back: the handshake cycle of
-    every input beat ('in') and output beat ('out'), cycle 0 = the network's first input beat."""
-    chain: list[Element] = [_Source()]
+    every input beat ('in') and output beat ('out'), cycle 0 = the network's first input beat.
+    offered: the cycle each input beat is first offered, when the input pauses (default: continuous)."""
+    chain: list[Element] = [_Source(images * beats_in, offered)]
     spans = []  # per stage: first element, last element, beats per image in and out
     for module, p in stages:
         elems, beats_out = _elements(module, p, beats_in)
