@@ -152,6 +152,21 @@ def test_padding_costs_no_clocks(tmp_path, pad):
     assert desc.timing.ii_cycles == desc.folding.ii_cycles == 36
 
 
+def test_zero_padding_layer_costs_no_clocks(tmp_path):
+    """A ZeroPadding2D before a 'valid' conv (hls4ml's form of a 'same' one) is built into the conv's window
+    generator: the conv takes the 36 unpadded beats, and the folding counts those, not the 64 padded ones."""
+    conv_same = conv_spec(pad=(1, 1, 1, 1))
+    conv = conv_same.layers[0]
+    pad = S.Layer(
+        'zp', 'zeropad2d', (6, 6, 1), (8, 8, 1), {'input': U4, 'output': U4}, {'padding': [1, 1, 1, 1]}, 1, 1, 'l1'
+    )
+    conv = S.Layer(**{**vars(conv), 'input_shape': (8, 8, 1), 'attrs': {**conv.attrs, 'padding': [0, 0, 0, 0]}})
+    spec = S.Spec('tiny_zp', conv_same.input, conv_same.output, [pad, conv, *conv_same.layers[1:]])
+    desc = generate(spec, tmp_path)
+    assert [p.cycles_per_image for p in desc.folding.layers[:2]] == [36, 36]
+    assert desc.timing.ii_cycles == desc.folding.ii_cycles == 36
+
+
 def test_lenet5_latency(lenet5_rtl):
     """Committed LeNet-5: input-bound (II 784), so the first image after reset and the steady state have
     the same latency; 3116 cycles was measured in simulation (flow, tests/test_wheel.py), 3076 before the

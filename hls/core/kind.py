@@ -40,6 +40,9 @@ class LayerKind(ABC):
     # softmax; batchnorm's x * scale + bias in float32): then even HGQ2 models differ from Keras
     # (reports.keras_parity).
     keras_exact: bool = True
+    # True where the layer's RTL is built into the next layer's (zero padding into the convolution's window
+    # generator): the next layer's RTL then takes this layer's input stream.
+    builds_into_next: bool = False
 
     def extract(self, hls_layer, common: dict, types: dict[str, FixedType], input_type: FixedType) -> Layer | None:
         """The spec layer for an hls4ml layer (common: name, shapes, beats, stream; types: input and output),
@@ -55,9 +58,10 @@ class LayerKind(ABC):
         """Raw outputs for raw inputs x (N, *input_shape), bit-exact to the hls4ml C++."""
 
     @abstractmethod
-    def plan(self, layer: Layer, target_ii: int, override: int | None):
+    def plan(self, layer: Layer, target_ii: int, override: int | None, beats_in: int):
         """The layer's rtl.folding.LayerPlan (multipliers, cycles per image) for the target II; override: the
-        multipliers asked for on the command line (a layer without multipliers ignores it; folding reports it)."""
+        multipliers asked for on the command line (a layer without multipliers ignores it; folding reports it);
+        beats_in: beats per image of the stream its RTL takes (rtl.folding.plan)."""
 
     def check_rtl(self, spec: Spec, index: int, where: str) -> None:  # noqa: B027 - optional; by default buildable
         """Reject a spec.layers[index] the RTL cannot build (raises RtlGenerationError)."""

@@ -118,7 +118,7 @@ class BatchNorm(Elementwise):
         total = prod + (bias << (frac - t['bias'].frac))
         return cast(total, frac, t['output']).reshape(x.shape)
 
-    def plan(self, layer, target_ii, override):
+    def plan(self, layer, target_ii, override, beats_in):
         """One multiplier per element of a beat, one beat per clock: not foldable."""
         beat = layer.in_elements_per_beat
         if override is not None and override != beat:

@@ -34,8 +34,8 @@ class Elementwise(LayerKind):
                 'Put the layer before the Flatten'
             )
 
-    def plan(self, layer, target_ii, override):
-        return stream_plan(layer)
+    def plan(self, layer, target_ii, override, beats_in):
+        return stream_plan(layer, beats_in)
 
 
 MAX_TABLE_SIZE = 1 << 20  # entries of a lookup table (hls4ml's default is 1,024; HGQ2 sizes it to the input)
@@ -77,8 +77,8 @@ class TableLookup(Elementwise):
             raise SpecError(f'{where}.arrays.table: shape {layer.arrays["table"].shape}, expected ({size},)')
         super().check(layer, where)
 
-    def plan(self, layer, target_ii, override):
-        return stream_plan(layer, rom_bits=layer.attrs['table_size'] * layer.types['table'].width)
+    def plan(self, layer, target_ii, override, beats_in):
+        return stream_plan(layer, beats_in, rom_bits=layer.attrs['table_size'] * layer.types['table'].width)
 
     def golden(self, x, layer):
         size = layer.attrs['table_size']

@@ -33,8 +33,8 @@ class Flatten(LayerKind):
     def golden(self, x, layer):
         return cast(x.reshape(x.shape[0], -1), layer.types['input'].frac, layer.types['output'])
 
-    def plan(self, layer, target_ii, override):
-        return stream_plan(layer, int(np.prod(layer.output_shape)) * layer.types['output'].width)
+    def plan(self, layer, target_ii, override, beats_in):
+        return stream_plan(layer, beats_in, int(np.prod(layer.output_shape)) * layer.types['output'].width)
 
     def check_rtl(self, spec, index, where):
         layer = spec.layers[index]

@@ -13,7 +13,7 @@ from lenet5_hls.core.fixed_point import FixedType
 from lenet5_hls.core.kind import LayerKind
 from lenet5_hls.core.spec import Layer, SpecError
 from lenet5_hls.frontend.extract import fixed_type, loaded_weights, require_multiplication
-from lenet5_hls.rtl.folding import FoldingError, LayerPlan, choose_multipliers, divisors, input_beats
+from lenet5_hls.rtl.folding import FoldingError, LayerPlan, choose_multipliers, divisors
 from lenet5_hls.rtl.generator import MEM_DIR, Design
 from lenet5_hls.rtl.params import DENSE_FILE_PARAMS, dense_params, write_mem_files
 
@@ -46,7 +46,7 @@ class MacKind(LayerKind):
         """Buffers before the vector register (conv2d: its line buffer)."""
         return 0
 
-    def plan(self, layer: Layer, target_ii: int, override: int | None) -> LayerPlan:
+    def plan(self, layer: Layer, target_ii: int, override: int | None, beats_in: int) -> LayerPlan:
         n_in = int(np.prod(layer.arrays['weight'].shape[:-1]))
         n_out = layer.arrays['weight'].shape[-1]
         macs = n_in * n_out
@@ -63,7 +63,7 @@ class MacKind(LayerKind):
         steps = macs // m
         buffers = n_in * layer.types['input'].width * 2 + self.input_buffer_bits(layer)  # + vector and skid register
         rom = macs * layer.types['weight'].width + n_out * layer.types['bias'].width
-        cycles = max(vectors * steps, input_beats(layer))
+        cycles = max(vectors * steps, beats_in)
         return LayerPlan(layer.name, layer.kind, m, vectors, macs, steps, cycles, buffers, rom)
 
     @staticmethod

@@ -65,8 +65,8 @@ class Pool2d(LayerKind):
             result = _tree_reduce(terms, np.maximum)
         return cast(result, t_acc.frac, layer.types['output'])
 
-    def plan(self, layer, target_ii, override):
-        return stream_plan(layer, window_buffer_bits(layer, 'pool'))
+    def plan(self, layer, target_ii, override, beats_in):
+        return stream_plan(layer, beats_in, window_buffer_bits(layer, 'pool'))
 
     def check_rtl(self, spec, index, where):
         check_window_rtl(spec.layers[index], 'pool', where)

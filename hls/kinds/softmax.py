@@ -278,7 +278,7 @@ class Softmax(LayerKind):
             y = cast(e * inv, t['accum'].frac + t['inv_table'].frac, t['output'])
         return y.reshape(x.shape)
 
-    def plan(self, layer, target_ii, override):
+    def plan(self, layer, target_ii, override, beats_in):
         impl, n, t = layer.attrs['implementation'], layer.in_elements_per_beat, layer.types
         mults = 0 if impl == 'argmax' else 1
         if override is not None and override != mults:

@@ -21,6 +21,7 @@ class ZeroPad2d(LayerKind):
     name = 'zeropad2d'
     hls4ml_classes = ('ZeroPadding2D',)
     attrs = ('padding',)
+    builds_into_next = True  # the next convolution's window generator makes the zeros
 
     def extract(self, hls_layer, common, types, input_type):
         return Layer(kind=self.name, types=types, attrs={'padding': hls4ml_padding(hls_layer)}, **common)
@@ -31,8 +32,8 @@ class ZeroPad2d(LayerKind):
     def golden(self, x, layer):
         return cast(_pad(x, layer.attrs['padding']), layer.types['input'].frac, layer.types['output'])
 
-    def plan(self, layer, target_ii, override):
-        return stream_plan(layer)
+    def plan(self, layer, target_ii, override, beats_in):
+        return stream_plan(layer, beats_in)
 
     def check_rtl(self, spec, index, where):
         layer, following = spec.layers[index], spec.layers[index + 1 : index + 2]

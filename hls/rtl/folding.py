@@ -95,9 +95,9 @@ def input_beats(layer: Layer) -> int:
     return int(np.prod(layer.input_shape)) // layer.in_elements_per_beat
 
 
-def stream_plan(layer: Layer, buffer_bits: int = 0, rom_bits: int = 0) -> LayerPlan:
-    """A layer without multipliers: busy one cycle per input beat."""
-    return LayerPlan(layer.name, layer.kind, 0, 0, 0, 0, input_beats(layer), buffer_bits, rom_bits)
+def stream_plan(layer: Layer, beats_in: int, buffer_bits: int = 0, rom_bits: int = 0) -> LayerPlan:
+    """A layer without multipliers: busy one cycle per beat of the stream its RTL takes."""
+    return LayerPlan(layer.name, layer.kind, 0, 0, 0, 0, beats_in, buffer_bits, rom_bits)
 
 
 def plan(spec: Spec, target_ii: int | None = None, overrides: dict[str, int] | None = None) -> Plan:
@@ -107,7 +107,12 @@ def plan(spec: Spec, target_ii: int | None = None, overrides: dict[str, int] | N
     target = target_ii or input_beats_per_image
     if target < 1:
         raise FoldingError(f'target II must be >= 1 cycle, got {target}')
-    plans = [kind(layer.kind).plan(layer, target, overrides.get(layer.name)) for layer in spec.layers]
+    plans, beats = [], None
+    for i, layer in enumerate(spec.layers):
+        # the beats of the stream the layer's RTL takes: its input's, or those of a layer built into it
+        if not (i and kind(spec.layers[i - 1].kind).builds_into_next):
+            beats = input_beats(layer)
+        plans.append(kind(layer.kind).plan(layer, target, overrides.get(layer.name), beats))
     unused = set(overrides) - {p.name for p in plans if p.multipliers}
     if unused:
         raise FoldingError(f'folding overrides name unknown or non-MAC layers: {", ".join(sorted(unused))}')
