@@ -11,10 +11,14 @@
  * Handshake: a beat moves when tvalid && tready; m_axis_tvalid never waits for
  * m_axis_tready; beats are neither lost, duplicated nor reordered under any backpressure.
  * Latency: 1 clock. Storage: 2 * DATA_W flip-flops. Data registers start at zero (their initial
- * value, the FPGA's configuration), so no X reaches m_axis_tdata; rst clears only the control
- * flip-flops, as verilog-axis does, since a reset fanning out to every data bit of a wide beat set
- * the clock (conv2's window generator placed alone on the ECP5: 82.0 MHz, the reset's route to the
- * data registers the critical path). Data registers load only with valid beats. Wide beats are
+ * value, the FPGA's configuration); rst clears only the control flip-flops, as verilog-axis does, since
+ * a reset fanning out to every data bit of a wide beat set the clock (conv2's window generator placed
+ * alone on the ECP5: 82.0 MHz, the reset's route to the data registers the critical path). A data
+ * register not holding a beat takes s_axis_tdata whether or not a beat is offered, so its enable never
+ * decodes s_axis_tvalid: where that is a wide module's decode (window_gen's window valid), its fan-out to
+ * every chunk's enable set the clock (conv2's window generator alone: 96.9 MHz; 122.5 without it). So
+ * m_axis_tdata is s_axis_tdata of earlier clocks while m_axis_tvalid is low: no X as long as the upstream's
+ * data has none (the library's modules start their data registers and memories at zero). Wide beats are
  * registered in chunks of 64 bits, each with its own copy of two control flip-flops (see CHUNK_W).
  */
 
@@ -123,9 +127,11 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
     end
 
     // the data moves as in the always block above: input -> output or skid register, skid -> output
+    // the registers take the input whether or not it is a beat (a register not holding one is free): the
+    // enables then decode three flip-flop outputs, never s_axis_tvalid
     wire out_free = m_axis_tready || !out_valid_reg;
-    wire in_to_out = in_ready_reg && out_free && s_axis_tvalid;
-    wire in_to_temp = in_ready_reg && !out_free && s_axis_tvalid;
+    wire in_to_out = in_ready_reg && out_free;
+    wire in_to_temp = in_ready_reg && !out_free;
     wire temp_to_out = !in_ready_reg && m_axis_tready;
 
     always @(posedge clk) begin

@@ -279,6 +279,15 @@ generate
         reg [LB_W-1:0] lb_mem [0:IN_W-1];
         wire [LB_AW-1:0] lb_addr = ix_reg[LB_AW-1:0];
         wire [LB_W-1:0]  lb_wr;
+        integer i;
+
+        // zeros from the configuration: what is read before a row was written is never a window's but
+        // reaches the output register (which takes its input whether or not it is a beat), so no X
+        initial begin
+            for (i = 0; i < IN_W; i = i + 1) begin
+                lb_mem[i] = {LB_W{1'b0}};
+            end
+        end
 
         assign lb_rd = lb_mem[lb_addr];
         // shift the column up by one row: slot k <- slot k+1, slot KH-2 <- the new pixel
@@ -533,6 +542,8 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_win_chunk
     // step, decoded from the copies
     wire chunk_step = (!emit_copy_reg || win_tready) && (!need_in_copy_reg || s_axis_tvalid);
     reg [W-1:0] win_chunk_reg;
+
+    initial win_chunk_reg = {W{1'b0}};  // as the line buffer
 
     always @(posedge clk) begin
         if (chunk_step) begin
