@@ -203,12 +203,14 @@ localparam integer BKW = ROM_BANKS > 1 ? $clog2(ROM_BANKS) : 1;
 localparam integer ADDR_LAST_INT = ROM_DEPTH - 1;
 localparam [AW-1:0] ADDR_LAST = ADDR_LAST_INT[AW-1:0];
 localparam integer CW = $clog2(CREDITS + 1);
-// last values of the block and group counters
-localparam integer KB_LAST_INT = KB - 1;
-localparam integer G_LAST_INT = G - 1;
-localparam [KBW-1:0] KB_LAST = KB_LAST_INT[KBW-1:0];
-localparam [GW-1:0] G_LAST = G_LAST_INT[GW-1:0];
-localparam [CW-1:0] CREDITS_CNT = CREDITS[CW-1:0];
+// one before the last block / group, and credit (the block and group counters' last values are decoded from
+// these: kb_last_next, g_last_next; the first two unused when there is one block / group)
+localparam integer KB_PENULT_INT = KB > 1 ? KB - 2 : 0;
+localparam integer G_PENULT_INT = G > 1 ? G - 2 : 0;
+localparam integer CREDITS_M1 = CREDITS - 1;
+localparam [KBW-1:0] KB_PENULT = KB_PENULT_INT[KBW-1:0];
+localparam [GW-1:0] G_PENULT = G_PENULT_INT[GW-1:0];
+localparam [CW-1:0] CREDITS_M1_CNT = CREDITS_M1[CW-1:0];
 // packed vector widths
 localparam integer IN_VEC_W = N_IN * IN_W;
 localparam integer BLOCK_W = PI * IN_W;
@@ -275,6 +277,12 @@ reg [CW-1:0]        credit_cnt_reg, credit_cnt_next;
 reg                 kb_first_reg, kb_last_reg, g_last_reg, addr_last_reg, vector_start_reg;
 reg                 step_reg, cur_free_reg;
 reg                 vector_start_next, credit_free_next, step_next, cur_free_next;
+// and the decodes of those decodes: the next values of the last-block/group and credits-used flags come
+// from flip-flops through one multiplexer, no counter adder, since step_next and cur_free_next drive a copy
+// in every chunk of the vector registers, spread over the part (the whole design placed by nextpnr's static
+// placer: kb_reg's adder, its compare and the route to fc1's chunks, 13.6 ns)
+reg                 kb_penult_reg, g_penult_reg, credit_m1_reg, credit_full_reg;
+reg                 kb_last_next, g_last_next, credit_full_next;
 
 assign s_axis_tready = s_axis_tready_reg;
 
@@ -328,10 +336,20 @@ always @* begin
     end
     credit_cnt_next = credit_cnt_reg + {{(CW-1){1'b0}}, step && vector_start_reg} - {{(CW-1){1'b0}}, vector_taken};
 
-    vector_start_next = kb_next == {KBW{1'b0}} && g_next == {GW{1'b0}};
-    credit_free_next = credit_cnt_next != CREDITS_CNT;
+    // kb_next == KB-1, g_next == G-1, kb_next and g_next zero, credit_cnt_next == CREDITS
+    kb_last_next = step ? (kb_last_reg ? KB == 1 : kb_penult_reg) : kb_last_reg;
+    g_last_next = step && kb_last_reg ? (g_last_reg ? G == 1 : g_penult_reg) : g_last_reg;
+    vector_start_next = step ? kb_last_reg && g_last_reg : vector_start_reg;
+    if (step && vector_start_reg && !vector_taken) begin
+        credit_full_next = credit_m1_reg;
+    end else if (vector_taken && !(step && vector_start_reg)) begin
+        credit_full_next = 1'b0;
+    end else begin
+        credit_full_next = credit_full_reg;
+    end
+    credit_free_next = !credit_full_next;
     step_next = cur_valid_next && (!vector_start_next || credit_free_next);
-    cur_free_next = !cur_valid_next || (step_next && kb_next == KB_LAST && g_next == G_LAST);
+    cur_free_next = !cur_valid_next || (step_next && kb_last_next && g_last_next);
 end
 
 /*
@@ -643,8 +661,12 @@ always @(posedge clk) begin
     addr_last_reg <= addr_next == ADDR_LAST;
     credit_cnt_reg <= credit_cnt_next;
     kb_first_reg <= kb_next == {KBW{1'b0}};
-    kb_last_reg <= kb_next == KB_LAST;
-    g_last_reg <= g_next == G_LAST;
+    kb_last_reg <= kb_last_next;
+    g_last_reg <= g_last_next;
+    kb_penult_reg <= kb_next == KB_PENULT;
+    g_penult_reg <= g_next == G_PENULT;
+    credit_m1_reg <= credit_cnt_next == CREDITS_M1_CNT;
+    credit_full_reg <= credit_full_next;
     vector_start_reg <= vector_start_next;
     step_reg <= step_next;
     cur_free_reg <= cur_free_next;
@@ -678,6 +700,10 @@ always @(posedge clk) begin
         kb_first_reg <= 1'b1;
         kb_last_reg <= KB == 1;
         g_last_reg <= G == 1;
+        kb_penult_reg <= KB == 2;
+        g_penult_reg <= G == 2;
+        credit_m1_reg <= CREDITS == 1;
+        credit_full_reg <= 1'b0;
         vector_start_reg <= 1'b1;
         step_reg <= 1'b0;
         cur_free_reg <= 1'b1;
