@@ -30,8 +30,9 @@
  * reduce of one window -> axis_skid_buffer (tree_reg) -> steps 3-4, quotient and output cast ->
  * axis_skid_buffer (out_reg): two register stages, so that no path runs from the window through
  * the tree into the cast. Throughput and cycles per image are window_gen's (one scan position per
- * clock; IN_H*IN_W clocks per image without bottom/right padding); latency 3 clocks. Storage:
- * window_gen's ((POOL_H-1)*IN_W*C*DIN_W line buffer bits, window register, 2 x POOL_H*POOL_W*C*DIN_W
+ * clock; IN_H*IN_W clocks per image with continuous input where its padding overlaps, see window_gen);
+ * latency 3 clocks. Storage: window_gen's ((POOL_H-1)*IN_W*C*DIN_W line buffer bits, window register,
+ * 2 x POOL_H*POOL_W*C*DIN_W
  * output skid) plus 2 x C*ACC_W tree bits (max: 2 x C*(N*ACC_W + N*(N-1)/2), the leaves and their compares)
  * and 2 x C*DOUT_W output bits.
  *
