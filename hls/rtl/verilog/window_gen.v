@@ -398,13 +398,10 @@ always @* begin
     tail_col_mask_next = tail_col_mask_reg;
     if (step) begin
         decide_next = 1'b0;
-        flush_next  = flush_now;
+        flush_next  = flush_now && !flush_last_reg;
         // the next column, of this row or the next's first: right-padding windows shift along
         tail_ends_next     = tail_ends_reg >> 1;
         tail_col_mask_next = tail_col_mask_reg >> 1;
-        if (restart) begin
-            flush_next = 1'b0;
-        end
         if (!col_last_reg && !restart) begin                              // next column
             ix_next  = ix_inc;
             ccd_next = ccd_adv;
@@ -412,7 +409,7 @@ always @* begin
             col_last_next      = ix_inc == COL_LAST;
             col_real_last_next = ix_inc == COL_REAL_LAST;
             flush_last_next    = iy_reg == ROW_FLUSH && ix_inc == COL_FLUSH;
-            col_mask_next      = (col_mask_reg >> 1) | ({KW{real_col_reg && !col_real_last_reg}} & COL_MASK_START);
+            col_mask_next      = (col_mask_reg >> 1) | ({KW{real_col_next}} & COL_MASK_START);
             emit_next          = (row_ends_reg && ccd_adv == {CCD_W{1'b0}}) || tail_ends_next[0];
         end else begin
             ix_next  = {COL_CW{1'b0}};
@@ -431,7 +428,7 @@ always @* begin
                 real_row_next   = iy_inc < ROW_REAL;
                 row_last_next   = iy_inc == ROW_LAST;
                 flush_last_next = iy_inc == ROW_FLUSH && COL_FLUSH == 0;
-                row_mask_next   = (row_mask_reg >> 1) | ({KH{iy_inc < ROW_REAL}} & ROW_MASK_START);
+                row_mask_next   = (row_mask_reg >> 1) | ({KH{real_row_next}} & ROW_MASK_START);
                 pad_ends_next   = pad_ends_reg >> 1;
                 pad_mask_next   = pad_mask_reg >> 1;
                 row_ends_next   = rcd_adv == {RCD_W{1'b0}} || pad_ends_next[0];
