@@ -3,6 +3,8 @@ serving queued windows one per cycles_per_vector, padding at no cost, backpressu
 its place in the RTL description and the `rtl` command. Checked against simulation of the whole
 LeNet-5 (Verilator, every stage boundary's handshakes) for the figures below."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from lenet5_hls.core import spec as S
 from lenet5_hls.core.fixed_point import FixedType
 from lenet5_hls.rtl.generator import generate
 from lenet5_hls.rtl.params import dense_pipeline
-from lenet5_hls.rtl.timing import stream_timing, window_geometry
+from lenet5_hls.rtl.timing import pipeline_timing, stream_timing, window_geometry
 
 U4 = FixedType(4, 0, False)
 W4 = FixedType(4, 1, True)
@@ -101,15 +103,72 @@ def test_mac_serves_queued_windows_one_per_cycles_per_vector(tmp_path):
 
 
 def test_design_slower_than_its_input(tmp_path):
-    """II 16 windows x 18 cycles > 36 input beats: the window FIFO holds the first image, the second one's
-    input stalls; the model's II is the folding's, and in steady state an image's first beat is taken
+    """II 16 windows x 18 cycles > 36 input beats: the window FIFO holds only what the II needs, so the first
+    image's input stalls; the model's II is the folding's, and in steady state an image's first beat is taken
     before the previous image drained."""
     desc = generate(conv_spec(), tmp_path, overrides={'conv': 1})
     t = desc.timing
     assert desc.folding.ii_cycles == t.ii_cycles == 16 * 18
     taken = stream_timing([(s.module, s.params) for s in desc.stages], 36, 2)[0]['in']
-    assert taken[35] == 35 and taken[71] > 71
+    assert taken[35] > 35 and taken[71] > 71
     assert t.steady_state_latency_cycles > t.latency_cycles
+
+
+def two_conv_spec() -> S.Spec:
+    """8x8x1 -> conv 3x3x2 -> conv 3x3x2 -> flatten -> dense 3: a folded MAC feeding another."""
+    one = conv_spec(size=8)
+    conv1 = one.layers[0]
+    conv2 = S.Layer(
+        **{
+            **vars(conv1),
+            'name': 'conv2',
+            'input_shape': (6, 6, 2),
+            'output_shape': (4, 4, 2),
+            'types': {**conv1.types, 'input': C8},
+            'in_elements_per_beat': 2,
+            'stream': 'l2',
+            'arrays': {'weight': RNG.integers(-8, 8, (3, 3, 2, 2)), 'bias': RNG.integers(-32, 32, 2)},
+        }
+    )
+    flat, dense = one.layers[1:]
+    flat = S.Layer(**{**vars(flat), 'input_shape': (4, 4, 2), 'output_shape': (32,)})
+    return S.Spec('tiny2', one.input, one.output, [conv1, conv2, flat, _dense('fc', 32, 3, C8, 2)])
+
+
+def _timing_ii(stages, beats: int) -> int:
+    return pipeline_timing([(s.instance, s.module, s.params) for s in stages], beats).ii_cycles
+
+
+@pytest.mark.parametrize(
+    'spec, overrides, queues',
+    [
+        (conv_spec, {'conv': 1}, []),
+        (two_conv_spec, {'conv': 2, 'conv2': 2}, ['conv2_pixel_fifo']),
+        (two_conv_spec, {}, ['conv2_window_fifo']),
+    ],
+    ids=['none-needed', 'pixels-queue', 'windows-queue'],
+)
+def test_fifos_are_as_shallow_as_the_ii_allows(tmp_path, spec, overrides, queues):
+    """size_fifos: every FIFO a conv asks for has the fewest beats that keep the II of the folding: one beat
+    fewer (or none at all) and the model's II is longer, four times as many and it is the same. Pixels queue
+    where a folded MAC feeds the window generator, windows where the scan's rows without a window outlast the
+    windows the generator's and the MAC's registers hold; a FIFO not needed is left out."""
+    desc = generate(spec(), tmp_path, overrides=overrides)
+    beats = desc.controller.params['IN_BEATS']
+    ii = desc.timing.ii_cycles
+    assert ii == max(la.cycles_per_image for la in desc.folding.layers)
+    fifos = [i for i, s in enumerate(desc.stages) if s.module == 'axis_fifo']
+    assert [desc.stages[i].instance for i in fifos] == queues
+    for i in fifos:
+        depth = desc.stages[i].params['DEPTH']
+        shallower = [
+            replace(s, params={**s.params, 'DEPTH': depth - 1}) if j == i else s for j, s in enumerate(desc.stages)
+        ]
+        deeper = [
+            replace(s, params={**s.params, 'DEPTH': 4 * depth}) if j == i else s for j, s in enumerate(desc.stages)
+        ]
+        assert _timing_ii(shallower if depth > 1 else shallower[:i] + shallower[i + 1 :], beats) > ii
+        assert _timing_ii(deeper, beats) == ii
 
 
 def _keras_same(size: int, kernel: int, stride: int) -> tuple[int, int]:

@@ -24,21 +24,6 @@ from lenet5_hls.kinds.spatial import (
 )
 
 
-def _window_fifo_depth(layer: Layer, cycles_per_window: int, ii: int) -> int:
-    """Windows that queue up while a conv's input rows arrive faster than its MACs consume them.
-
-    Windows are produced while rows KH-1..H-1 of the input arrive (about (H-KH+1)/H of the II) and
-    consumed at one per cycles_per_window; twice that backlog absorbs the bursts of the upstream
-    pooling. The whole-network test measures the II that results.
-    """
-    h = layer.input_shape[0] + sum(layer.attrs['padding'][:2])
-    kh = layer.attrs['kernel'][0]
-    windows = int(np.prod(layer.output_shape[:2]))
-    span = ii * (h - kh + 1) / h
-    backlog = max(0.0, windows - span / cycles_per_window)
-    return max(2, int(np.ceil(2 * backlog)) + 2)
-
-
 @register
 class Conv2d(MacKind):
     name = 'conv2d'
@@ -99,34 +84,26 @@ class Conv2d(MacKind):
         kh, kw = layer.attrs['kernel']
         sh, sw = layer.attrs['stride']
         n_in = kh * kw * c
-        fp = design.plan.layer(layer.name)
-        design.add(
-            f'{layer.name}_window',
-            'window_gen',
-            layer.name,
-            {
-                'IN_H': h,
-                'IN_W': w,
-                'C': c,
-                'ELEM_W': t_in.width,
-                'KH': kh,
-                'KW': kw,
-                'STRIDE_H': sh,
-                'STRIDE_W': sw,
-                'PAD_T': pads[0],
-                'PAD_B': pads[1],
-                'PAD_L': pads[2],
-                'PAD_R': pads[3],
-            },
-            n_in * t_in.width,
-        )
-        if fp.cycles_per_vector > 1:
-            depth = _window_fifo_depth(layer, fp.cycles_per_vector, design.plan.ii_cycles)
-            design.add(
-                f'{layer.name}_fifo',
-                'axis_fifo',
-                layer.name,
-                {'DATA_W': n_in * t_in.width, 'DEPTH': depth},
-                n_in * t_in.width,
-            )
+        window = {
+            'IN_H': h,
+            'IN_W': w,
+            'C': c,
+            'ELEM_W': t_in.width,
+            'KH': kh,
+            'KW': kw,
+            'STRIDE_H': sh,
+            'STRIDE_W': sw,
+            'PAD_T': pads[0],
+            'PAD_B': pads[1],
+            'PAD_L': pads[2],
+            'PAD_R': pads[3],
+        }
+        # a folded MAC takes a window every few clocks: pixels queue before the window generator while a folded
+        # MAC upstream keeps its pace, windows after it while the scan crosses rows with no window
+        folded = design.plan.layer(layer.name).cycles_per_vector > 1
+        if folded:
+            design.add_fifo(f'{layer.name}_pixel_fifo', layer.name, c * t_in.width)
+        design.add(f'{layer.name}_window', 'window_gen', layer.name, window, n_in * t_in.width)
+        if folded:
+            design.add_fifo(f'{layer.name}_window_fifo', layer.name, n_in * t_in.width)
         self.add_dense_unit(design, layer)

@@ -13,8 +13,10 @@ rtl/description.py for how tools find them).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +41,7 @@ from lenet5_hls.rtl.description import (
 from lenet5_hls.rtl.device import DEVICES, Device, fit_plan, place_multipliers
 from lenet5_hls.rtl.device import device as get_device  # `device` is generate()'s argument
 from lenet5_hls.rtl.folding import Plan
-from lenet5_hls.rtl.timing import Timing, pipeline_timing, register_elements
+from lenet5_hls.rtl.timing import Timing, pipeline_timing, register_elements, stream_timing
 
 RTL_DIR = Path(__file__).resolve().parent / 'verilog'
 MEM_DIR = 'mem'  # ROM files, in the output directory
@@ -61,6 +63,11 @@ class Design:
     def elements_per_beat(self, t: FixedType) -> int:
         """Elements of type t per beat on the last stream (the next layer's input)."""
         return self.stages[-1].out_width // t.width if self.stages else self.spec.input.elements_per_beat
+
+    def add_fifo(self, instance: str, layer: str, width: int) -> None:
+        """An axis_fifo of `width`-bit beats whose depth the generator chooses once every stage is laid out
+        (size_fifos; none at all where the cycle model shows the II does not need it)."""
+        self.add(instance, 'axis_fifo', layer, {'DATA_W': width, 'DEPTH': None}, width)
 
     def add(self, instance: str, module: str, layer: str, params: dict, out_width: int, file_params=()) -> None:
         """Append a stage reading the last stream s<n-1> and driving s<n> (out_width data bits)."""
@@ -106,7 +113,52 @@ def build_design(
     for i, layer in enumerate(spec.layers):
         kind(layer.kind).emit(design, layer, i)
     design.stages = place_multipliers(design.stages, dev)
+    size_fifos(design)
     return design
+
+
+def size_fifos(design: Design) -> None:
+    """Give each FIFO of Design.add_fifo the fewest beats that keep the II the cycle model gives with every
+    such FIFO an image deep (0 beats: the stage is left out), the widest first, so that narrow queues (pixels
+    before a window generator) take what a wide one (its windows) need not.
+
+    A queue sized by the model rather than by a formula: how many windows or pixels back up depends on the
+    bursts of every stage upstream and the pace of every one downstream."""
+    sized = [i for i, s in enumerate(design.stages) if s.module == 'axis_fifo' and s.params['DEPTH'] is None]
+    if not sized:
+        return
+    beats = design.controller.params['IN_BEATS']
+
+    def stages(depths: dict[int, int]) -> list[Stage]:
+        return [
+            dataclasses.replace(s, params={**s.params, 'DEPTH': depths[i]}) if i in depths else s
+            for i, s in enumerate(design.stages)
+            if depths.get(i, 1)  # 0 beats: no FIFO
+        ]
+
+    def ii(depths: dict[int, int]) -> int:
+        return pipeline_timing([(s.instance, s.module, s.params) for s in stages(depths)], beats).ii_cycles
+
+    per_image = stream_timing([(s.module, s.params) for s in stages(dict.fromkeys(sized, 1))], beats, images=1)
+    depths = {i: per_image[i]['in_per_image'] for i in sized}  # an image deep
+    target = ii(depths)
+    for i in sorted(sized, key=lambda i: -design.stages[i].params['DATA_W']):
+        # an image deep meets the target: the FIFOs sized before were sized with this one so
+        depths[i] = _fewest(lambda depth, i=i: ii({**depths, i: depth}) == target, depths[i])
+    design.stages = [
+        dataclasses.replace(s, in_stream=_stream(n), out_stream=_stream(n + 1)) for n, s in enumerate(stages(depths))
+    ]
+
+
+def _fewest(meets: Callable[[int], bool], cap: int) -> int:
+    """The smallest n in 0..cap that meets (monotone; cap does): doubling from 0, then bisection."""
+    lo, hi = 0, 0  # hi meets, lo does not (unless both are 0)
+    while hi < cap and not meets(hi):
+        lo, hi = hi, min(max(1, 2 * hi), cap)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if meets(mid) else (mid, hi)
+    return hi
 
 
 def _param_text(value) -> str:
