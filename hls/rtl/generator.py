@@ -206,17 +206,14 @@ def top_verilog(design: Design, timing: Timing) -> str:
         f'    input  wire {o_port.name}_TREADY',
         ');',
         '',
-        "// ap_rst_n registered once: the stages leave reset one clock after it rises, and the reset's fan-out",
-        '// starts at a flip-flop the placer can put among its loads',
-        'reg rst;',
+        '// ap_rst_n registered once for each instance: the stages leave reset one clock after it rises, and each',
+        "// instance's reset fans out from a flip-flop of its own that the placer can put among its loads (one",
+        '// flip-flop reaching every stage spans the part)',
+        f"wire [{len(design.stages)}:0] rst;  // rst[0]: the controller's, rst[k]: stage k's",
         '',
-        'initial begin',
-        "    rst = 1'b1;",
-        'end',
-        '',
-        'always @(posedge ap_clk) begin',
-        '    rst <= !ap_rst_n;',
-        'end',
+        f"ctrl_copies #(.CTRL_W(1), .COPIES({len(design.stages) + 1}), .RESET_VALUE(1'b1)) rst_copies (",
+        "    .clk(ap_clk), .rst(1'b0), .d(!ap_rst_n), .q(rst)",
+        ');',
         '',
         f'wire [{in_bits - 1}:0] {first}_tdata = {i_port.name}_TDATA[{in_bits - 1}:0];',
         f'wire {first}_tvalid;',
@@ -231,19 +228,19 @@ def top_verilog(design: Design, timing: Timing) -> str:
     lines += _instance(
         design.controller,
         [
-            '    .clk(ap_clk), .rst(rst),',
+            '    .clk(ap_clk), .rst(rst[0]),',
             '    .ap_start(ap_start), .ap_done(ap_done), .ap_idle(ap_idle), .ap_ready(ap_ready),',
             f'    .s_tvalid({i_port.name}_TVALID), .s_tready({first}_tready),',
             f'    .gate_tvalid({first}_tvalid), .gate_tready({i_port.name}_TREADY),',
             f'    .m_tvalid({last}_tvalid), .m_tready({o_port.name}_TREADY)',
         ],
     )
-    for stage in design.stages:
+    for k, stage in enumerate(design.stages, 1):
         s_in, s_out = stage.in_stream, stage.out_stream
         lines += _instance(
             stage,
             [
-                '    .clk(ap_clk), .rst(rst),',
+                f'    .clk(ap_clk), .rst(rst[{k}]),',
                 f'    .s_axis_tdata({s_in}_tdata), .s_axis_tvalid({s_in}_tvalid), .s_axis_tready({s_in}_tready),',
                 f'    .m_axis_tdata({s_out}_tdata), .m_axis_tvalid({s_out}_tvalid), .m_axis_tready({s_out}_tready)',
             ],
@@ -298,7 +295,7 @@ def with_dependencies(modules) -> list[str]:
 
 def library_modules(design: Design) -> list[str]:
     """Library files the top needs, dependencies included."""
-    return with_dependencies({design.controller.module} | {s.module for s in design.stages})
+    return with_dependencies({design.controller.module, 'ctrl_copies'} | {s.module for s in design.stages})
 
 
 def description(design: Design, out: Path, files: list[Path], timing: Timing) -> RtlDescription:
