@@ -12,7 +12,7 @@ from lenet5_hls.core import spec as S
 from lenet5_hls.core.fixed_point import FixedType
 from lenet5_hls.rtl.generator import generate
 from lenet5_hls.rtl.params import dense_pipeline
-from lenet5_hls.rtl.timing import pipeline_timing, stream_timing, window_geometry
+from lenet5_hls.rtl.timing import MODELLED_IMAGES, pipeline_timing, stream_timing, window_geometry
 
 U4 = FixedType(4, 0, False)
 W4 = FixedType(4, 1, True)
@@ -198,6 +198,24 @@ def test_scan_grid_emits_each_window_once(kernel, stride):
             same = (*_keras_same(size_h, kernel, stride), *_keras_same(size_w, kernel, stride))
             if (pt, pb, pl, pr) == same and min(size_h, size_w) >= kernel:
                 assert g['ii'] == size_h * size_w, where
+
+
+def test_fifo_sizing_checks_its_short_model(monkeypatch, tmp_path):
+    """size_fifos tries depths on a model of SIZING_IMAGES images; when the depths it finds do not keep the II
+    of the whole model (MODELLED_IMAGES), it sizes again on the whole model."""
+    from lenet5_hls.rtl import generator as G
+
+    real = G.pipeline_timing
+
+    def short_model_needs_nothing(stages, beats, images=MODELLED_IMAGES):
+        t = real(stages, beats, images)
+        return replace(t, ii_cycles=0) if images == G.SIZING_IMAGES else t
+
+    monkeypatch.setattr(G, 'pipeline_timing', short_model_needs_nothing)
+    desc = generate(two_conv_spec(), tmp_path, overrides={'conv': 2, 'conv2': 2})
+    assert [(s.instance, s.params['DEPTH']) for s in desc.stages if s.module == 'axis_fifo'] == [
+        ('conv2_pixel_fifo', 4)
+    ]
 
 
 @pytest.mark.parametrize('pad', [(1, 1, 1, 1), (0, 2, 0, 1)], ids=['same', 'bottom-right'])

@@ -121,6 +121,7 @@ class Element:
 
 
 NEVER = 1 << 62  # the offer cycle of a beat past the last one
+MODELLED_IMAGES = 10  # pipeline_timing's back-to-back images: the II is the last two's output spacing
 
 
 class _Source(Element):
@@ -346,7 +347,7 @@ def stream_timing(
     ]
 
 
-def pipeline_timing(stages: list[tuple[str, str, dict]], beats_in: int, images: int = 10) -> Timing:
+def pipeline_timing(stages: list[tuple[str, str, dict]], beats_in: int, images: int = MODELLED_IMAGES) -> Timing:
     """The timing of the RTL description, from stages (instance, module, params): latency of the
     first image after reset and of the last of `images` back-to-back images (steady state; larger when
     the design is slower than its input, whose first beats are then taken before the pipeline drains),
