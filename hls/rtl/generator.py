@@ -45,9 +45,9 @@ from lenet5_hls.rtl.timing import MODELLED_IMAGES, Timing, pipeline_timing, regi
 
 RTL_DIR = Path(__file__).resolve().parent / 'verilog'
 MEM_DIR = 'mem'  # ROM files, in the output directory
-# size_fifos: images of the cycle model per trial (three times faster than MODELLED_IMAGES, the same depths for
-# LeNet-5 and the textbook one at every II tried), then MODELLED_IMAGES to check the result
-SIZING_IMAGES = 4
+# size_fifos: images of the cycle model per trial (a third of MODELLED_IMAGES' time; the same depths for LeNet-5
+# and the textbook one at every II tried, with 2 images too), then MODELLED_IMAGES to check the result
+SIZING_IMAGES = 3
 
 
 class RtlGenerationError(UserError):
