@@ -276,13 +276,21 @@ reg [CW-1:0]        credit_cnt_reg, credit_cnt_next;
 // start, a step is issued, the current-vector register can take a new vector
 reg                 kb_first_reg, kb_last_reg, g_last_reg, addr_last_reg, vector_start_reg;
 reg                 step_reg, cur_free_reg;
-reg                 vector_start_next, credit_free_next, step_next, cur_free_next;
+reg                 vector_start_next, step_next, cur_free_next;
 // and the decodes of those decodes: the next values of the last-block/group and credits-used flags come
 // from flip-flops through one multiplexer, no counter adder, since step_next and cur_free_next drive a copy
 // in every chunk of the vector registers, spread over the part (the whole design placed by nextpnr's static
 // placer: kb_reg's adder, its compare and the route to fc1's chunks, 13.6 ns)
 reg                 kb_penult_reg, g_penult_reg, credit_m1_reg, credit_full_reg;
 reg                 kb_last_next, g_last_next, credit_full_next;
+// and step_next / cur_free_next themselves two multiplexers from flip-flops: everything they need but the
+// input valid and the output handshake is registered a clock early (a Shannon expansion on those two):
+// the input register takes s_axis_tvalid this clock (else cur_valid_next is cv_keep), a step may issue
+// when no vector / a vector leaves the output FIFO, the current vector's last step would be this one
+// (the whole design routed at 81.9 MHz: the logits MAC's five LUT levels from cur_free_reg to a copy)
+reg                 load_in_reg, cv_keep_reg, go_idle_reg, go_taken_reg, last_reg;
+reg                 load_in_next, cv_keep_next, go_idle_next, go_taken_next, last_next;
+reg                 vector_start_after, kb_last_after, g_last_after, credit_start_after;
 
 assign s_axis_tready = s_axis_tready_reg;
 
@@ -347,9 +355,20 @@ always @* begin
     end else begin
         credit_full_next = credit_full_reg;
     end
-    credit_free_next = !credit_full_next;
-    step_next = cur_valid_next && (!vector_start_next || credit_free_next);
-    cur_free_next = !cur_valid_next || (step_next && kb_last_next && g_last_next);
+    step_next = (load_in_reg ? s_axis_tvalid : cv_keep_reg) && (vector_taken ? go_taken_reg : go_idle_reg);
+    cur_free_next = !(load_in_reg ? s_axis_tvalid : cv_keep_reg) || ((vector_taken ? go_taken_reg : go_idle_reg) && last_reg);
+
+    // the same decodes on the next state: vector_start_next, kb_last_next and g_last_next one clock on, and
+    // whether the next clock's step starts a vector (it takes a credit)
+    vector_start_after = step_next ? kb_last_next && g_last_next : vector_start_next;
+    kb_last_after = step_next ? (kb_last_next ? KB == 1 : kb_next == KB_PENULT) : kb_last_next;
+    g_last_after = step_next && kb_last_next ? (g_last_next ? G == 1 : g_next == G_PENULT) : g_last_next;
+    credit_start_after = step_next && vector_start_next;
+    load_in_next = s_axis_tready_early && cur_free_next;
+    cv_keep_next = !s_axis_tready_early && cur_free_next ? skid_valid_next : cur_valid_next;
+    go_idle_next = !vector_start_after || !(credit_start_after ? credit_cnt_next == CREDITS_M1_CNT : credit_full_next);
+    go_taken_next = !vector_start_after || !(credit_start_after && credit_full_next);
+    last_next = kb_last_after && g_last_after;
 end
 
 /*
@@ -670,6 +689,11 @@ always @(posedge clk) begin
     vector_start_reg <= vector_start_next;
     step_reg <= step_next;
     cur_free_reg <= cur_free_next;
+    load_in_reg <= load_in_next;
+    cv_keep_reg <= cv_keep_next;
+    go_idle_reg <= go_idle_next;
+    go_taken_reg <= go_taken_next;
+    last_reg <= last_next;
 
     tag_pipe <= {tag_pipe[ACC_STAGE*TAG_W-1:0], issue_tag};
     weight_rd_reg <= weight_word;
@@ -707,6 +731,11 @@ always @(posedge clk) begin
         vector_start_reg <= 1'b1;
         step_reg <= 1'b0;
         cur_free_reg <= 1'b1;
+        load_in_reg <= 1'b0;
+        cv_keep_reg <= 1'b0;
+        go_idle_reg <= 1'b1;
+        go_taken_reg <= 1'b1;
+        last_reg <= KB == 1 && G == 1;
         for (t = 0; t <= ACC_STAGE; t = t + 1) begin
             tag_pipe[t*TAG_W] <= 1'b0;  // the valid bits: a tag's other fields count only with its valid
         end
