@@ -130,12 +130,14 @@ def two_conv_spec() -> S.Spec:
             'arrays': {'weight': RNG.integers(-8, 8, (3, 3, 2, 2)), 'bias': RNG.integers(-32, 32, 2)},
         }
     )
-    flat, dense = one.layers[1:]
-    flat = S.Layer(**{**vars(flat), 'input_shape': (4, 4, 2), 'output_shape': (32,)})
+    flat = S.Layer(**{**vars(one.layers[1]), 'input_shape': (4, 4, 2), 'output_shape': (32,)})
     return S.Spec('tiny2', one.input, one.output, [conv1, conv2, flat, _dense('fc', 32, 3, C8, 2)])
 
 
-def _timing_ii(stages, beats: int) -> int:
+def _ii_with_depth(stages, i: int, depth: int, beats: int) -> int:
+    """The model's II with stage i (a FIFO) `depth` beats deep, or left out at 0."""
+    stages = [replace(s, params={**s.params, 'DEPTH': depth}) if j == i else s for j, s in enumerate(stages)]
+    stages = stages[:i] + stages[i + 1 :] if depth == 0 else stages
     return pipeline_timing([(s.instance, s.module, s.params) for s in stages], beats).ii_cycles
 
 
@@ -161,14 +163,8 @@ def test_fifos_are_as_shallow_as_the_ii_allows(tmp_path, spec, overrides, queues
     assert [desc.stages[i].instance for i in fifos] == queues
     for i in fifos:
         depth = desc.stages[i].params['DEPTH']
-        shallower = [
-            replace(s, params={**s.params, 'DEPTH': depth - 1}) if j == i else s for j, s in enumerate(desc.stages)
-        ]
-        deeper = [
-            replace(s, params={**s.params, 'DEPTH': 4 * depth}) if j == i else s for j, s in enumerate(desc.stages)
-        ]
-        assert _timing_ii(shallower if depth > 1 else shallower[:i] + shallower[i + 1 :], beats) > ii
-        assert _timing_ii(deeper, beats) == ii
+        assert _ii_with_depth(desc.stages, i, depth - 1, beats) > ii
+        assert _ii_with_depth(desc.stages, i, 4 * depth, beats) == ii
 
 
 def _keras_same(size: int, kernel: int, stride: int) -> tuple[int, int]:

@@ -145,16 +145,17 @@ def size_fifos(design: Design) -> None:
     per_image = stream_timing([(s.module, s.params) for s in stages(dict.fromkeys(sized, 1))], beats, images=1)
     deep = {i: per_image[i]['in_per_image'] for i in sized}  # an image deep
 
-    def fewest_beats(images: int) -> dict[int, int]:
-        depths, target = dict(deep), ii(deep, images)
+    def fewest_beats(images: int, target: int) -> dict[int, int]:
+        depths = dict(deep)
         for i in sorted(sized, key=lambda i: -design.stages[i].params['DATA_W']):
             # an image deep meets the target: the FIFOs sized before were sized with this one so
             depths[i] = _fewest(lambda depth, i=i: ii({**depths, i: depth}, images) == target, deep[i])
         return depths
 
-    depths = fewest_beats(SIZING_IMAGES)
-    if ii(depths, MODELLED_IMAGES) != ii(deep, MODELLED_IMAGES):  # the short model missed what the whole one sees
-        depths = fewest_beats(MODELLED_IMAGES)
+    depths = fewest_beats(SIZING_IMAGES, ii(deep, SIZING_IMAGES))
+    target = ii(deep, MODELLED_IMAGES)
+    if ii(depths, MODELLED_IMAGES) != target:  # the short model missed what the whole one sees
+        depths = fewest_beats(MODELLED_IMAGES, target)
     design.stages = [
         dataclasses.replace(s, in_stream=_stream(n), out_stream=_stream(n + 1)) for n, s in enumerate(stages(depths))
     ]

@@ -260,7 +260,8 @@ end
  */
 reg                 s_axis_tready_reg;
 reg                 skid_valid_reg, skid_valid_next;
-reg                 cur_valid_reg, cur_valid_next;
+// the current-vector register holds a vector next clock (registered only as the flags below derive it)
+reg                 cur_valid_next;
 // the current vector, rotated by PI elements per step so that its block kb sits at the bottom; it and the
 // skid register (the next vector) are built in chunks (g_vec_chunk below)
 wire [IN_VEC_W-1:0] x_vec;
@@ -300,28 +301,27 @@ wire vector_taken = m_axis_tvalid && m_axis_tready;
 wire step = step_reg;
 // last step of the current vector
 wire cur_done = step && kb_last_reg && g_last_reg;
-// the current-vector register can take a new vector this cycle (= !cur_valid_reg || cur_done)
+// the current-vector register can take a new vector this cycle (it is empty or in its last step)
 wire cur_free = cur_free_reg;
 // ready next cycle unless the skid register is (or becomes) full while the current vector is busy
 wire s_axis_tready_early = cur_free || (!skid_valid_reg && !s_axis_tvalid);
 
+// a step may issue this clock, the output handshake aside (go_*_reg, below)
+wire go = vector_taken ? go_taken_reg : go_idle_reg;
+
 always @* begin
-    cur_valid_next = cur_valid_reg;
     skid_valid_next = skid_valid_reg;
 
-    // the vectors move as g_vec_chunk moves their data
-    if (s_axis_tready_reg) begin
-        // skid register is empty: the input goes to the current-vector register if it is free
-        if (cur_free) begin
-            cur_valid_next = s_axis_tvalid;
-        end else begin
-            skid_valid_next = s_axis_tvalid;
-        end
-    end else if (cur_free) begin
-        // skid register holds the next vector
-        cur_valid_next = skid_valid_reg;
+    // the vectors move as g_vec_chunk moves their data: with the skid register empty (s_axis_tready_reg) the
+    // input goes to the current-vector register if it is free, else to the skid register; a skid register
+    // holding the next vector empties into a free current-vector register. cur_valid_next: the same moves,
+    // from flags registered a clock early (load_in_reg = s_axis_tready_reg && cur_free, cv_keep_reg)
+    if (s_axis_tready_reg && !cur_free) begin
+        skid_valid_next = s_axis_tvalid;
+    end else if (!s_axis_tready_reg && cur_free) begin
         skid_valid_next = 1'b0;
     end
+    cur_valid_next = load_in_reg ? s_axis_tvalid : cv_keep_reg;
 
     kb_next = kb_reg;
     g_next = g_reg;
@@ -355,8 +355,8 @@ always @* begin
     end else begin
         credit_full_next = credit_full_reg;
     end
-    step_next = (load_in_reg ? s_axis_tvalid : cv_keep_reg) && (vector_taken ? go_taken_reg : go_idle_reg);
-    cur_free_next = !(load_in_reg ? s_axis_tvalid : cv_keep_reg) || ((vector_taken ? go_taken_reg : go_idle_reg) && last_reg);
+    step_next = cur_valid_next && go;
+    cur_free_next = !cur_valid_next || (go && last_reg);
 
     // the same decodes on the next state: vector_start_next, kb_last_next and g_last_next one clock on, and
     // whether the next clock's step starts a vector (it takes a credit)
@@ -672,7 +672,6 @@ out_fifo_inst (
 always @(posedge clk) begin
     s_axis_tready_reg <= s_axis_tready_early;
     skid_valid_reg <= skid_valid_next;
-    cur_valid_reg <= cur_valid_next;
     kb_reg <= kb_next;
     g_reg <= g_next;
     addr_reg <= addr_next;
@@ -714,7 +713,6 @@ always @(posedge clk) begin
     if (rst) begin
         s_axis_tready_reg <= 1'b0;
         skid_valid_reg <= 1'b0;
-        cur_valid_reg <= 1'b0;
         kb_reg <= {KBW{1'b0}};
         g_reg <= {GW{1'b0}};
         addr_reg <= {AW{1'b0}};

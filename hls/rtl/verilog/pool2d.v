@@ -32,8 +32,7 @@
  * the tree into the cast. Throughput and cycles per image are window_gen's (one scan position per
  * clock; IN_H*IN_W clocks per image with continuous input where its padding overlaps, see window_gen);
  * latency 3 clocks. Storage: window_gen's ((POOL_H-1)*IN_W*C*DIN_W line buffer bits, window register,
- * 2 x POOL_H*POOL_W*C*DIN_W
- * output skid) plus 2 x C*ACC_W tree bits (max: 2 x C*(N*ACC_W + N*(N-1)/2), the leaves and their compares)
+ * 2 x POOL_H*POOL_W*C*DIN_W output skid) plus 2 x C*ACC_W tree bits (max: 2 x C*(N*ACC_W + N*(N-1)/2), the leaves and their compares)
  * and 2 x C*DOUT_W output bits.
  *
  * Types: *_W total bits, *_FRAC fractional bits (ap_fixed width minus integer bits, may be
