@@ -178,7 +178,7 @@ def wrapper(inst: Instance, ports: dict[str, tuple[str, int]], work: Path) -> st
         f'(* keep_hierarchy *) {inst.module} {f"#({params}) " if params else ""}dut ({", ".join(conns)});',
         f'reg [{n_out - 1}:0] x0;',
         'always @(posedge clk) x0 <= q;',
-        'integer i;',
+        'genvar i;',  # a generate loop per level: an integer shared by the levels' processes has many drivers
     ]
     level, width = 0, n_out
     while width > 1:
@@ -186,7 +186,8 @@ def wrapper(inst: Instance, ports: dict[str, tuple[str, int]], work: Path) -> st
         lines += [
             f'wire [{4 * nxt - 1}:0] p{level} = x{level};',
             f'reg [{nxt - 1}:0] x{level + 1};',
-            f'always @(posedge clk) for (i = 0; i < {nxt}; i = i + 1) x{level + 1}[i] <= ^p{level}[4*i +: 4];',
+            f'for (i = 0; i < {nxt}; i = i + 1) begin : g_x{level + 1} '
+            f'always @(posedge clk) x{level + 1}[i] <= ^p{level}[4*i +: 4]; end',
         ]
         level, width = level + 1, nxt
     return '\n'.join([*lines, f'assign dout = x{level};', 'endmodule', ''])
