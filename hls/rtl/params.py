@@ -78,7 +78,7 @@ def dense_pipeline(p: dict) -> tuple[int, int]:
     _, pi, steps = dense_folding(p['N_IN'], p['N_OUT'], p['MULTS'])
     tree_levels = (pi - 1).bit_length() if p.get('ACC_OVERFLOW', 0) == 0 and pi > 1 else 0
     rom_stages = 1 if dense_rom_banks(steps)[0] > 1 else 0
-    acc_stage = 5 + rom_stages + -(-tree_levels // p.get('ADD_LEVELS', ADD_LEVELS))
+    acc_stage = 6 + rom_stages + -(-tree_levels // p.get('ADD_LEVELS', ADD_LEVELS))
     return acc_stage, 1 + -(-(acc_stage + 3) // steps)
 
 

@@ -19,23 +19,25 @@
  * (inputs kb*PI .. kb*PI+PI-1): one step, ROM address a = g*(N_IN/PI) + kb; STEPS = N_IN*N_OUT/MULTS
  * steps per vector, issued on consecutive cycles.
  *
- * Pipeline (stage k = k cycles after a step is issued; every stage is a register, so no path holds more
- * than one of: ROM read, multiplier, cast, ADD_LEVELS adder levels, accumulator add):
- *   1  weight ROM read (block RAM read register), input block register
- *   (1+1  only with ROM_BANKS > 1, ROM_STAGES = 1: the banks' words registered, input block delayed;
+ * Pipeline (stage k = k cycles after the issue logic issues a step; every stage is a register, so no path
+ * holds more than one of: ROM read, multiplier, cast, ADD_LEVELS adder levels, accumulator add):
+ *   1  the vector registers take the step (they run a clock behind the issue logic, below), the step's ROM
+ *      address registered
+ *   2  weight ROM read (block RAM read register), input block register
+ *   (2+1  only with ROM_BANKS > 1, ROM_STAGES = 1: the banks' words registered, input block delayed;
  *      the block RAM's slow clock-to-output (ECP5: 5.83 ns) ends here, in a flip-flop, not in the
  *      bank multiplexer: fc1 placed alone 96.3 MHz without this stage, its critical path that multiplexer)
- *   2  weight word register (the step's bank selected), input block delayed; the routes from the block
+ *   3  weight word register (the step's bank selected), input block delayed; the routes from the block
  *      RAMs end here, not at the multipliers (fc1 on the ECP5: 83 MHz without this stage)
- *   3  the multipliers' operand registers: each multiplier's weight and its own copy of its input element
- *   4  product register (exact x*w); stages 3 and 4 are mult_bank's (MULT_TARGET 1: inside the
+ *   4  the multipliers' operand registers: each multiplier's weight and its own copy of its input element
+ *   5  product register (exact x*w); stages 4 and 5 are mult_bank's (MULT_TARGET 1: inside the
  *      ECP5's DSP blocks)
- *   5  products cast to the accumulator type
- *   5+s  adder tree stage s = 1..TREE_STAGES (ADD_LEVELS levels each) over the PI cast products
- *   ACC_STAGE = 5+ROM_STAGES+TREE_STAGES  accumulator add: acc = (first block ? cast_acc(b) : acc) + sum
+ *   6  products cast to the accumulator type
+ *   6+s  adder tree stage s = 1..TREE_STAGES (ADD_LEVELS levels each) over the PI cast products
+ *   ACC_STAGE = 6+ROM_STAGES+TREE_STAGES  accumulator add: acc = (first block ? cast_acc(b) : acc) + sum
  *   ACC_STAGE+1  output cast of a group's last accumulator value into the result vector
  *   ACC_STAGE+2  the complete result vector written into the output FIFO
- * (stages 2 to 5+TREE_STAGES come ROM_STAGES cycles later than their numbers)
+ * (stages 3 to 6+TREE_STAGES come ROM_STAGES cycles later than their numbers)
  * A WRAP accumulator (ACC_OVERFLOW 0) sums the PI products of a step with a balanced tree: each cast
  * after an addition keeps the low ACC_W bits and addition modulo 2^ACC_W is associative, so the result
  * equals the golden model's chain. A saturating accumulator is order dependent: its PI products are
@@ -47,6 +49,9 @@
  * covers the pipeline's round trip, so a ready sink never holds the unit back.
  * Input: the next vector is accepted into a skid register while the current one is computed, and
  * starts on the cycle after the current one's last step (or when a credit frees up).
+ * The vector registers (skid and current, in 64-bit chunks) do what the issue logic decided a clock
+ * later, from the input beat registered once: their control copies are a two-level tree, so no decision
+ * made from the handshakes this clock is routed to every chunk of a wide vector before the next edge.
  * Cycle counts (ready sink): one vector per STEPS cycles in steady state; latency (input handshake to
  * output handshake) STEPS + ACC_STAGE + 3 cycles. lenet5_hls.rtl.timing models this cycle by cycle,
  * lenet5_hls.rtl.params.dense_pipeline computes ACC_STAGE and CREDITS as the localparams below.
@@ -158,6 +163,19 @@ function integer gcd;
     end
 endfunction
 
+// the smallest r with r*r >= n
+function integer ceil_sqrt;
+    input integer n;
+    integer r;
+    begin
+        r = 1;
+        while (r * r < n) begin
+            r = r + 1;
+        end
+        ceil_sqrt = r;
+    end
+endfunction
+
 // partial sums at adder-tree level lv: ceil(PI / 2^lv)
 function integer tree_width;
     input integer lv;
@@ -191,7 +209,7 @@ localparam integer ROM_STAGES = ROM_BANKS > 1 ? 1 : 0;
 localparam integer TREE_LEVELS = ACC_OVERFLOW == 0 && PI > 1 ? $clog2(PI) : 0;
 localparam integer TREE_STAGES = ADD_LEVELS > 0 ? (TREE_LEVELS + ADD_LEVELS - 1) / ADD_LEVELS : 0;
 // pipeline stage of the accumulator add (cycles after a step's issue)
-localparam integer ACC_STAGE = 5 + ROM_STAGES + TREE_STAGES;
+localparam integer ACC_STAGE = 6 + ROM_STAGES + TREE_STAGES;
 // vectors started and not yet taken from the output FIFO, at most (= FIFO depth): covers the round trip
 // from a vector's last step through the FIFO and back into the start condition
 localparam integer CREDITS = 1 + (ACC_STAGE + 3 + STEPS - 1) / STEPS;
@@ -268,8 +286,9 @@ wire [IN_VEC_W-1:0] x_vec;
 
 reg [KBW-1:0]       kb_reg, kb_next;
 reg [GW-1:0]        g_reg, g_next;
-// the step's weight ROM word: address within a bank, bank
-reg [AW-1:0]        addr_reg, addr_next;
+// the step's weight ROM word: address within a bank, bank; the address registered again for the ROM
+// read, which comes in stage 1, when the vector registers take the step
+reg [AW-1:0]        addr_reg, addr_next, rom_addr_reg;
 reg [BKW-1:0]       bank_reg, bank_next;
 reg [CW-1:0]        credit_cnt_reg, credit_cnt_next;
 // decoded a cycle early from the next state, so that the issue decisions (which select the wide vector
@@ -374,28 +393,57 @@ end
 /*
  * The vector registers in chunks of at most CHUNK_W bits, each with its own copy of the three issue
  * flip-flops its selects decode: one shared select would fan out to every bit of a wide vector (fc1's
- * 2,048 bits) and its routing would set the clock
+ * 2,048 bits) and its routing would set the clock. The copies are a tree of two register levels:
+ * CTRL_GROUPS flip-flops beside the issue logic, each driving the copies of CTRL_PER chunks. One level
+ * routed the issue logic's decision (from the output handshake, 4 LUT levels) to fc1's 32 chunks in one
+ * clock: the whole design's critical path at 82.7 MHz, 10.6 of its 12.1 ns routing. So the vector
+ * registers act a clock after the issue logic, on the input beat registered once (in_data_reg).
  */
 localparam integer CHUNK_W = 64;
 localparam integer CHUNKS = (IN_VEC_W + CHUNK_W - 1) / CHUNK_W;
+localparam integer CTRL_PER = ceil_sqrt(CHUNKS);
+localparam integer CTRL_GROUPS = (CHUNKS + CTRL_PER - 1) / CTRL_PER;
 
-// per chunk: copies of {step_reg, cur_free_reg, s_axis_tready_reg}
+// per group, then per chunk: copies of {step_reg, cur_free_reg, s_axis_tready_reg}, one and two clocks on
+wire [CTRL_GROUPS*3-1:0] group_ctrl;
 wire [CHUNKS*3-1:0] vec_ctrl;
+reg [IN_VEC_W-1:0] in_data_reg;
 
 ctrl_copies #(
     .CTRL_W(3),
-    .COPIES(CHUNKS),
+    .COPIES(CTRL_GROUPS),
     .RESET_VALUE(3'b010)
 )
-vec_ctrl_inst (
+group_ctrl_inst (
     .clk(clk),
     .rst(rst),
     .d({step_next, cur_free_next, s_axis_tready_early}),
-    .q(vec_ctrl)
+    .q(group_ctrl)
 );
 
-genvar ch;
+always @(posedge clk) begin
+    in_data_reg <= s_axis_tdata;
+end
+
+genvar ch, grp;
 generate
+for (grp = 0; grp < CTRL_GROUPS; grp = grp + 1) begin : g_ctrl_group
+    localparam integer FIRST = grp * CTRL_PER;
+    localparam integer N = CHUNKS - FIRST < CTRL_PER ? CHUNKS - FIRST : CTRL_PER;
+
+    ctrl_copies #(
+        .CTRL_W(3),
+        .COPIES(N),
+        .RESET_VALUE(3'b010)
+    )
+    vec_ctrl_inst (
+        .clk(clk),
+        .rst(rst),
+        .d(group_ctrl[grp*3 +: 3]),
+        .q(vec_ctrl[FIRST*3 +: N*3])
+    );
+end
+
 for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_vec_chunk
     localparam integer LO = ch * CHUNK_W;
     localparam integer W = IN_VEC_W - LO < CHUNK_W ? IN_VEC_W - LO : CHUNK_W;
@@ -409,10 +457,10 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_vec_chunk
 
     always @(posedge clk) begin
         if (in_ready_reg && !free_reg) begin
-            skid_reg <= s_axis_tdata[LO +: W];
+            skid_reg <= in_data_reg[LO +: W];
         end
         if (in_ready_reg && free_reg) begin
-            x_reg <= s_axis_tdata[LO +: W];
+            x_reg <= in_data_reg[LO +: W];
         end else if (free_reg) begin
             x_reg <= skid_reg;
         end else if (step_copy_reg) begin
@@ -437,24 +485,24 @@ end
 // stacks multiplexers on every bit and fans the address out to all of them (conv2 of the ecp5-85k design,
 // 40 words of 424 bits: 6 LUT levels, the whole design's critical path at 73.4 MHz; placed alone 116.4 MHz
 // in 12 DP16KD, 109.9 in 1,409 more LUT4)
-wire [ROM_WORD_W-1:0] weight_word;  // weight_rom[addr_reg]
+wire [ROM_WORD_W-1:0] weight_word;  // weight_rom[rom_addr_reg]
 
 generate
     if (STEPS > ROM_LUT_DEPTH) begin : g_rom_block
         (* rom_style = "block" *) reg [ROM_WORD_W-1:0] weight_rom [0:ROM_DEPTH-1];
         initial $readmemh(WEIGHT_FILE, weight_rom);
-        assign weight_word = weight_rom[addr_reg];
+        assign weight_word = weight_rom[rom_addr_reg];
     end else begin : g_rom_lut
         reg [ROM_WORD_W-1:0] weight_rom [0:ROM_DEPTH-1];
         initial $readmemh(WEIGHT_FILE, weight_rom);
-        assign weight_word = weight_rom[addr_reg];
+        assign weight_word = weight_rom[rom_addr_reg];
     end
 endgenerate
 
 reg [(ACC_STAGE+1)*TAG_W-1:0] tag_pipe;
 integer t;
-// stage 1: ROM read register (every bank), input block; with ROM_STAGES, both again (g_rom_bank_stage);
-// stage 2: the step's weight word, input block; stages 3 to 5 are in each output's g_out block
+// stage 2: ROM read register (every bank), input block; with ROM_STAGES, both again (g_rom_bank_stage);
+// stage 3: the step's weight word, input block; stages 4 to 6 are in each output's g_out block
 reg [ROM_WORD_W-1:0] weight_rd_reg;
 reg [BLOCK_W-1:0] x1_reg;
 // the step's bank word and input block one stage later (ROM_STAGES 1) or not
@@ -491,20 +539,22 @@ wire [IN_VEC_W-1:0] x_rot;
 
 generate
 if (ROM_STAGES > 0) begin : g_rom_bank_stage
-    // the step's bank in stages 1 and 1+1
+    // the step's bank in stages 1, 2 and 2+1
     reg [BKW-1:0] bank1_reg;
     reg [BKW-1:0] bank2_reg;
+    reg [BKW-1:0] bank3_reg;
     reg [ROM_WORD_W-1:0] weight_banks_reg;
     reg [BLOCK_W-1:0] xb_reg;
 
     always @(posedge clk) begin
         bank1_reg <= bank_reg;
-        weight_banks_reg <= weight_rd_reg;
         bank2_reg <= bank1_reg;
+        weight_banks_reg <= weight_rd_reg;
+        bank3_reg <= bank2_reg;
         xb_reg <= x1_reg;
     end
 
-    assign weight_sel = weight_banks_reg[bank2_reg*WWORD_W +: WWORD_W];
+    assign weight_sel = weight_banks_reg[bank3_reg*WWORD_W +: WWORD_W];
     assign x_sel = xb_reg;
 end else begin : g_rom_one_bank
     assign weight_sel = weight_rd_reg;
@@ -537,9 +587,9 @@ for (po = 0; po < PO; po = po + 1) begin : g_out
         .out_data(bias_acc[po*ACC_W +: ACC_W])
     );
 
-    // stages 3 and 4: this output's PI multipliers (mult_bank: registered operands, registered exact
+    // stages 4 and 5: this output's PI multipliers (mult_bank: registered operands, registered exact
     // products with PROD_FRAC fractional bits), each with its own copy of its input element, next to
-    // it, where a shared one would fan out to PO multipliers across the device; stage 5: the products
+    // it, where a shared one would fan out to PO multipliers across the device; stage 6: the products
     // cast to the accumulator type. Element pi at [pi*width +: width].
     wire [PI*PROD_W-1:0] prods;
     wire [PI*ACC_W-1:0] cprods;
@@ -676,6 +726,7 @@ always @(posedge clk) begin
     g_reg <= g_next;
     addr_reg <= addr_next;
     bank_reg <= bank_next;
+    rom_addr_reg <= addr_reg;
     addr_last_reg <= addr_next == ADDR_LAST;
     credit_cnt_reg <= credit_cnt_next;
     kb_first_reg <= kb_next == {KBW{1'b0}};
