@@ -245,6 +245,7 @@ LINT_CASES = {
         'default': {},
         'three-bits-five-copies': dict(CTRL_W=3, COPIES=5, RESET_VALUE="3'b101"),
         'one-bit-four-copies': dict(CTRL_W=1, COPIES=4),
+        'two-levels-ten-copies': dict(CTRL_W=3, COPIES=10, LEVELS=2),
     },
     'ap_ctrl_stream': {
         'lenet': dict(IN_BEATS=784, OUT_BEATS=1),

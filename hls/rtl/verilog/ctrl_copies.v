@@ -13,7 +13,12 @@
  * into one (fc1's output FIFO: one pointer copy drove the read addresses of all 390 LUT RAMs, 8.1 ns of
  * routing); with an initial value the copy stays where it is.
  *
- *   q[c*CTRL_W +: CTRL_W] = d one cycle later (RESET_VALUE while rst is high), for c = 0 .. COPIES-1
+ * With LEVELS 2 the copies are a tree: GROUPS = ceil(COPIES / PER) registered copies of d (PER =
+ * ceil(sqrt(COPIES))), each driving the copies of PER chunks, so that d, often a decision made this clock,
+ * is routed to a few flip-flops beside its logic and not across every chunk of the wide register (dense_unit's
+ * issue logic to fc1's 32 chunks: the whole design's critical path at 94.8 MHz, 9.3 ns of routing).
+ *
+ *   q[c*CTRL_W +: CTRL_W] = d LEVELS cycles later (RESET_VALUE while rst is high), for c = 0 .. COPIES-1
  */
 
 `resetall
@@ -26,7 +31,9 @@ module ctrl_copies #(
     // Copies of it, >= 1
     parameter integer COPIES = 1,
     // The word's value while in reset
-    parameter [CTRL_W-1:0] RESET_VALUE = {CTRL_W{1'b0}}
+    parameter [CTRL_W-1:0] RESET_VALUE = {CTRL_W{1'b0}},
+    // Register levels between d and q: 1, or 2 (a tree of copies)
+    parameter integer LEVELS = 1
 ) (
     input  wire                     clk,
     input  wire                     rst,            // synchronous, active high
@@ -35,15 +42,63 @@ module ctrl_copies #(
     output wire [COPIES*CTRL_W-1:0] q
 );
 
+// the smallest r with r*r >= n
+function integer ceil_sqrt;
+    input integer n;
+    integer r;
+    begin
+        r = 1;
+        while (r * r < n) begin
+            r = r + 1;
+        end
+        ceil_sqrt = r;
+    end
+endfunction
+
+// copies per first-level copy, and first-level copies (LEVELS 1: d is the one group)
+localparam integer PER = LEVELS > 1 ? ceil_sqrt(COPIES) : COPIES;
+localparam integer GROUPS = (COPIES + PER - 1) / PER;
+
 initial begin
     if (CTRL_W < 1 || COPIES < 1) begin
         $error("ctrl_copies: CTRL_W and COPIES must be >= 1 (got %0d, %0d)", CTRL_W, COPIES);
         $finish;
     end
+    if (LEVELS < 1 || LEVELS > 2) begin
+        $error("ctrl_copies: LEVELS must be 1 or 2 (got %0d)", LEVELS);
+        $finish;
+    end
 end
 
-genvar c;
+// what each group's copies take: d, or (LEVELS 2) the group's first-level copy
+wire [GROUPS*CTRL_W-1:0] group_d;
+
+genvar c, g;
 generate
+    for (g = 0; g < GROUPS; g = g + 1) begin : g_group
+        if (LEVELS > 1) begin : g_level1
+            (* keep *)
+            reg [CTRL_W-1:0] q_reg;
+
+            initial begin
+                q_reg = RESET_VALUE;
+            end
+
+            (* keep *)
+            always @(posedge clk) begin
+                if (rst) begin
+                    q_reg <= RESET_VALUE;
+                end else begin
+                    q_reg <= d;
+                end
+            end
+
+            assign group_d[g*CTRL_W +: CTRL_W] = q_reg;
+        end else begin : g_direct
+            assign group_d[g*CTRL_W +: CTRL_W] = d;
+        end
+    end
+
     for (c = 0; c < COPIES; c = c + 1) begin : g_copy
         (* keep *)
         reg [CTRL_W-1:0] q_reg;
@@ -57,7 +112,7 @@ generate
             if (rst) begin
                 q_reg <= RESET_VALUE;
             end else begin
-                q_reg <= d;
+                q_reg <= group_d[(c / PER)*CTRL_W +: CTRL_W];
             end
         end
 

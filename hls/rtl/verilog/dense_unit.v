@@ -163,19 +163,6 @@ function integer gcd;
     end
 endfunction
 
-// the smallest r with r*r >= n
-function integer ceil_sqrt;
-    input integer n;
-    integer r;
-    begin
-        r = 1;
-        while (r * r < n) begin
-            r = r + 1;
-        end
-        ceil_sqrt = r;
-    end
-endfunction
-
 // partial sums at adder-tree level lv: ceil(PI / 2^lv)
 function integer tree_width;
     input integer lv;
@@ -393,57 +380,38 @@ end
 /*
  * The vector registers in chunks of at most CHUNK_W bits, each with its own copy of the three issue
  * flip-flops its selects decode: one shared select would fan out to every bit of a wide vector (fc1's
- * 2,048 bits) and its routing would set the clock. The copies are a tree of two register levels:
- * CTRL_GROUPS flip-flops beside the issue logic, each driving the copies of CTRL_PER chunks. One level
- * routed the issue logic's decision (from the output handshake, 4 LUT levels) to fc1's 32 chunks in one
- * clock: the whole design's critical path at 82.7 MHz, 10.6 of its 12.1 ns routing. So the vector
- * registers act a clock after the issue logic, on the input beat registered once (in_data_reg).
+ * 2,048 bits) and its routing would set the clock. The copies are a tree of two register levels
+ * (ctrl_copies LEVELS 2): one level routed the issue logic's decision (from the output handshake, 3 LUT
+ * levels) to fc1's 32 chunks in one clock, the whole design's critical path at 94.8 MHz, 9.3 of its 10.5 ns
+ * routing. So the vector registers act a clock after the issue logic, on the input beat registered once
+ * (in_data_reg).
  */
 localparam integer CHUNK_W = 64;
 localparam integer CHUNKS = (IN_VEC_W + CHUNK_W - 1) / CHUNK_W;
-localparam integer CTRL_PER = ceil_sqrt(CHUNKS);
-localparam integer CTRL_GROUPS = (CHUNKS + CTRL_PER - 1) / CTRL_PER;
 
-// per group, then per chunk: copies of {step_reg, cur_free_reg, s_axis_tready_reg}, one and two clocks on
-wire [CTRL_GROUPS*3-1:0] group_ctrl;
+// per chunk: copies of {step_reg, cur_free_reg, s_axis_tready_reg}, two clocks on
 wire [CHUNKS*3-1:0] vec_ctrl;
 reg [IN_VEC_W-1:0] in_data_reg;
 
 ctrl_copies #(
     .CTRL_W(3),
-    .COPIES(CTRL_GROUPS),
-    .RESET_VALUE(3'b010)
+    .COPIES(CHUNKS),
+    .RESET_VALUE(3'b010),
+    .LEVELS(2)
 )
-group_ctrl_inst (
+vec_ctrl_inst (
     .clk(clk),
     .rst(rst),
     .d({step_next, cur_free_next, s_axis_tready_early}),
-    .q(group_ctrl)
+    .q(vec_ctrl)
 );
 
 always @(posedge clk) begin
     in_data_reg <= s_axis_tdata;
 end
 
-genvar ch, grp;
+genvar ch;
 generate
-for (grp = 0; grp < CTRL_GROUPS; grp = grp + 1) begin : g_ctrl_group
-    localparam integer FIRST = grp * CTRL_PER;
-    localparam integer N = CHUNKS - FIRST < CTRL_PER ? CHUNKS - FIRST : CTRL_PER;
-
-    ctrl_copies #(
-        .CTRL_W(3),
-        .COPIES(N),
-        .RESET_VALUE(3'b010)
-    )
-    vec_ctrl_inst (
-        .clk(clk),
-        .rst(rst),
-        .d(group_ctrl[grp*3 +: 3]),
-        .q(vec_ctrl[FIRST*3 +: N*3])
-    );
-end
-
 for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_vec_chunk
     localparam integer LO = ch * CHUNK_W;
     localparam integer W = IN_VEC_W - LO < CHUNK_W ? IN_VEC_W - LO : CHUNK_W;
