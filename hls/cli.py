@@ -575,6 +575,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f'lenet5-hls {args.command}: interrupted', file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of the output left (`lenet5-hls rtl ... | head`): stop quietly, as Unix tools do; stdout
+        # goes to /dev/null so that the interpreter's flush at exit does not hit the closed pipe again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the shell's status for a tool the pipe stopped
 
 
 if __name__ == '__main__':

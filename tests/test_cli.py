@@ -165,3 +165,22 @@ def test_committed_models_by_name(name, tmp_path, monkeypatch):
     assert metrics['arch'] == name if 'arch' in metrics else name == 'lenet5'
     monkeypatch.chdir(tmp_path)
     assert resolve_model('my.keras') == 'my.keras' and resolve_model(None) == resolve_model('lenet5')
+
+
+def test_output_into_a_closed_pipe_stops_quietly(tmp_path):
+    """`lenet5-hls rtl ... | head -0`: the reader has left before the first line; no traceback, SIGPIPE's
+    status (the RTL is written all the same)."""
+    import os
+
+    from test_spec import tiny_spec
+
+    tiny_spec().save(tmp_path / 'spec.json')
+    cmd = [sys.executable, '-m', 'lenet5_hls.cli', 'rtl', '--spec', tmp_path / 'spec.json', '--out', tmp_path / 'rtl']
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(cmd, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141, (result.returncode, result.stderr)
+    assert 'Traceback' not in result.stderr and 'BrokenPipeError' not in result.stderr, result.stderr
