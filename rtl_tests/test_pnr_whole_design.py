@@ -4,10 +4,11 @@ the static placer that `report --pnr` uses for the whole design). It takes 13 to
 machine (slow set).
 
 It routes since the folding leaves the router 30 % of the DSP blocks: at 153 of 156 the router did not
-converge, nor, on this RTL, after HeAP's placements. Its Fmax, 82.7 MHz with the static placer (85.2 on the
-RTL before the FIFOs the cycle model sizes), is below the 100 MHz target (issue 11): the guard catches a design
-that no longer routes or loses more than placement noise (a near-identical netlist routed at 64.5 with HeAP),
-not the target."""
+converge, nor, on this RTL, after HeAP's placements. Its Fmax depends on the placement more than on the last
+RTL change: since dense_unit's vector registers run a clock behind its issue logic, 11 runs (seeds 1 to 3,
+five netlists of nearly the same logic) gave 86.3 to 104.7 MHz, 3 of them at the 100 MHz target of issue 11;
+main's netlist 95.5 with seed 1 by hand. So the guard catches a design that no longer routes or loses more
+than that spread, not the target (docs/results.md)."""
 
 import importlib.util
 
@@ -24,7 +25,8 @@ pytestmark = [
     ),
 ]
 
-FMAX_GUARD_MHZ = 60  # routed at 82.7 MHz
+TARGET_MHZ = 100  # nextpnr's --freq
+FMAX_GUARD_MHZ = 80  # the lowest of the 11 runs: 86.3 MHz
 
 
 def test_ecp5_device_lenet5_routes_whole(lenet5_spec, tmp_path):
@@ -34,6 +36,8 @@ def test_ecp5_device_lenet5_routes_whole(lenet5_spec, tmp_path):
     assert (desc.folding.ii_cycles, desc.folding.multipliers) == (2880, 107)
     work = tmp_path / 'pnr'
     desc.copy_data_files(work)  # the top reads its ROM files relative to the run directory
-    row = P.place(Instance('design', desc.top, 'design', {}), desc.source_files(), work, 100, P.WHOLE_DESIGN_PLACER)
+    row = P.place(
+        Instance('design', desc.top, 'design', {}), desc.source_files(), work, TARGET_MHZ, P.WHOLE_DESIGN_PLACER
+    )
     assert row['why'] is None and row['dsp'] == 107, row
     assert row['fmax_mhz'] >= FMAX_GUARD_MHZ, f'the whole design routed at {row["fmax_mhz"]} MHz'
