@@ -70,36 +70,25 @@ initial begin
     end
 end
 
-// what each group's copies take: d, or (LEVELS 2) the group's first-level copy
-wire [GROUPS*CTRL_W-1:0] group_d;
+// the registers: with LEVELS 2 first the GROUPS first-level copies (from d), then the COPIES copies (each
+// from its group's first-level copy); with LEVELS 1 only the copies (from d)
+localparam integer FIRST = LEVELS > 1 ? GROUPS : 0;
 
-genvar c, g;
+wire [(FIRST+COPIES)*CTRL_W-1:0] regs;
+
+assign q = regs[FIRST*CTRL_W +: COPIES*CTRL_W];
+
+genvar r;
 generate
-    for (g = 0; g < GROUPS; g = g + 1) begin : g_group
-        if (LEVELS > 1) begin : g_level1
-            (* keep *)
-            reg [CTRL_W-1:0] q_reg;
+    for (r = 0; r < FIRST + COPIES; r = r + 1) begin : g_reg
+        wire [CTRL_W-1:0] src;
 
-            initial begin
-                q_reg = RESET_VALUE;
-            end
-
-            (* keep *)
-            always @(posedge clk) begin
-                if (rst) begin
-                    q_reg <= RESET_VALUE;
-                end else begin
-                    q_reg <= d;
-                end
-            end
-
-            assign group_d[g*CTRL_W +: CTRL_W] = q_reg;
-        end else begin : g_direct
-            assign group_d[g*CTRL_W +: CTRL_W] = d;
+        if (r < FIRST || LEVELS == 1) begin : g_from_d
+            assign src = d;
+        end else begin : g_from_group
+            assign src = regs[((r - FIRST) / PER)*CTRL_W +: CTRL_W];
         end
-    end
 
-    for (c = 0; c < COPIES; c = c + 1) begin : g_copy
         (* keep *)
         reg [CTRL_W-1:0] q_reg;
 
@@ -112,11 +101,11 @@ generate
             if (rst) begin
                 q_reg <= RESET_VALUE;
             end else begin
-                q_reg <= group_d[(c / PER)*CTRL_W +: CTRL_W];
+                q_reg <= src;
             end
         end
 
-        assign q[c*CTRL_W +: CTRL_W] = q_reg;
+        assign regs[r*CTRL_W +: CTRL_W] = q_reg;
     end
 endgenerate
 
