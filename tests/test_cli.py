@@ -1,5 +1,6 @@
 """The command line: bad input gives a clear error, exit status 2 and no half-written output."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -170,8 +171,6 @@ def test_committed_models_by_name(name, tmp_path, monkeypatch):
 def test_output_into_a_closed_pipe_stops_quietly(tmp_path):
     """`lenet5-hls rtl ... | head -0`: the reader has left before the first line; no traceback, SIGPIPE's
     status (the RTL is written all the same)."""
-    import os
-
     from test_spec import tiny_spec
 
     tiny_spec().save(tmp_path / 'spec.json')
