@@ -204,11 +204,9 @@ def cell_counts(cells: dict[str, int]) -> dict[str, int]:
     return counts
 
 
-def place(inst: Instance, sources: list[Path], work: Path, target_mhz: float, placer: str = DEFAULT_PLACER) -> dict:
-    """Synthesize and place-and-route one module with its parameters: the module's cell counts,
-    nextpnr's Fmax and device utilization (of the wrapped design), seconds per tool; placer: one of PLACERS."""
-    if placer not in PLACERS:
-        raise PnrError(f'unknown placer {placer!r}: choose one of {", ".join(PLACERS)}')
+def synthesize(inst: Instance, sources: list[Path], work: Path) -> dict:
+    """Synthesize one module with its parameters, wrapped (WORK/netlist.json, cell counts per module in
+    WORK/stat.json): the module's cell counts and Yosys's seconds."""
     work.mkdir(parents=True, exist_ok=True)
     srcs = [_rel(s, work) for s in sources]
     start = time.monotonic()
@@ -229,7 +227,7 @@ def place(inst: Instance, sources: list[Path], work: Path, target_mhz: float, pl
     )
     stat = json.loads((work / 'stat.json').read_text())['modules']
     dut_cells = next(m['num_cells_by_type'] for name, m in stat.items() if name.lstrip('\\') != 'pnr_top')
-    row = {
+    return {
         'instance': inst.instance,
         'module': inst.module,
         'layer': inst.layer,
@@ -238,6 +236,14 @@ def place(inst: Instance, sources: list[Path], work: Path, target_mhz: float, pl
         'cells': dut_cells,
         'yosys_seconds': round(yosys_s, 1),
     }
+
+
+def place(inst: Instance, sources: list[Path], work: Path, target_mhz: float, placer: str = DEFAULT_PLACER) -> dict:
+    """Synthesize and place-and-route one module with its parameters: the module's cell counts,
+    nextpnr's Fmax and device utilization (of the wrapped design), seconds per tool; placer: one of PLACERS."""
+    if placer not in PLACERS:
+        raise PnrError(f'unknown placer {placer!r}: choose one of {", ".join(PLACERS)}')
+    row = synthesize(inst, sources, work)
     why = overflow(row)
     if why:  # nextpnr would stop at packing; say why instead
         return {**row, 'fmax_mhz': None, 'why': '; '.join(why), 'nextpnr_seconds': 0}
