@@ -2,6 +2,7 @@
 the missing-tool error, and a tiny stage placed and routed at two sizes."""
 
 import importlib.util
+import json
 
 import pytest
 
@@ -26,10 +27,30 @@ def test_wrapper_drives_every_input_and_observes_every_output(tmp_path):
     }
     inst = Instance('x', 'relu_stream', 'x', {'N': 2, 'FILE': f'"{tmp_path}/w.mem"'}, ['FILE'])
     text = P.wrapper(inst, ports, tmp_path)
-    assert 'reg [16:0] sin;' in text and '.clk(clk)' in text and '.rst(sin[0 +: 1])' in text
-    assert '.s_axis_tdata(sin[1 +: 16])' in text and '.m_axis_tvalid(q[9 +: 1])' in text
+    assert '(* keep *) reg [16:0] sin;' in text and '.clk(clk)' in text and '.rst(pin[0 +: 1])' in text
+    assert '.s_axis_tdata(pin[1 +: 16])' in text and '.m_axis_tvalid(q[9 +: 1])' in text
     assert '.FILE("w.mem")' in text  # the tools see /tmp as their own directory: paths are relative
     assert 'assign dout = x2;' in text  # 10 output bits -> 3 -> 1
+
+
+@needs_yowasp
+def test_every_port_bit_keeps_a_register_of_its_own(tmp_path):
+    """The wrapper's port registers survive synthesis: an input port's register and the shift register's next
+    bit take the same bit, and Yosys would merge them, tying the port back to the chain that spans the die."""
+    inst = Instance('r', 'relu_stream', 'relu', {'N': 2})
+    P.synthesize(inst, sorted(RTL_DIR.glob('*.v')), tmp_path)
+    ports = json.loads((tmp_path / 'ports.json').read_text())['modules']['relu_stream']['ports']
+    widths = {
+        d: sum(len(p['bits']) for n, p in ports.items() if p['direction'] == d and n != 'clk')
+        for d in ('input', 'output')
+    }
+    tree, width = 0, widths['output']
+    while width > 1:  # the XOR tree's registers, four bits into one a level
+        width = -(-width // 4)
+        tree += width
+    ffs = json.loads((tmp_path / 'stat.json').read_text())['modules']['\\pnr_top']['num_cells_by_type']['TRELLIS_FF']
+    # input: shift register + port register; output: port register + the tree's first level
+    assert ffs == 2 * widths['input'] + 2 * widths['output'] + tree
 
 
 def test_cell_counts_and_overflow():
