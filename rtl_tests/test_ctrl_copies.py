@@ -1,5 +1,6 @@
 """ctrl_copies: every copy is the control word LEVELS clocks later, and RESET_VALUE while in reset, for one
-register level and for the two-level tree (first-level copies each driving a group of copies)."""
+register level and for the two-level tree (first-level copies each driving a group of copies; only the first
+level resets, so a copy is RESET_VALUE from a reset's second clock on and for one clock after it)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ async def copies_follow_d(dut):
     dut.d.value = 0
     cocotb.start_soon(Clock(dut.clk, 10, unit='ns').start())
     # the model: at each edge a first-level register takes RESET_VALUE in reset, else d; with two levels a
-    # copy takes RESET_VALUE in reset, else the first level's value before the edge
+    # copy takes the first level's value before the edge, in reset too
     first = copy = reset_value  # initial values
     for cycle in range(CYCLES):
         await FallingEdge(dut.clk)
@@ -41,12 +42,13 @@ async def copies_follow_d(dut):
         for c in range(copies):
             got = (q >> (c * width)) & ((1 << width) - 1)
             assert got == copy, f'cycle {cycle}: copy {c} = {got:#x}, expected {copy:#x}'
-        rst = cycle < 3 or 150 <= cycle < 153  # at the start (and the clock's first edge) and once mid-run
+        # at the start (and the clock's first edge), three clocks mid-run, one clock later
+        rst = cycle < 3 or 150 <= cycle < 153 or cycle == 220
         d = rng.getrandbits(width)
         dut.rst.value = int(rst)
         dut.d.value = d
         taken = reset_value if rst else d
-        copy = taken if levels == 1 else (reset_value if rst else first)
+        copy = taken if levels == 1 else first
         first = taken
 
 

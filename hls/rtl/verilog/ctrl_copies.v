@@ -16,9 +16,12 @@
  * With LEVELS 2 the copies are a tree: GROUPS = ceil(COPIES / PER) registered copies of d (PER =
  * ceil(sqrt(COPIES))), each driving the copies of PER chunks, so that d, often a decision made this clock,
  * is routed to a few flip-flops beside its logic and not across every chunk of the wide register (dense_unit's
- * issue logic to fc1's 32 chunks: the whole design's critical path at 94.8 MHz, 9.3 ns of routing).
+ * issue logic to fc1's 32 chunks: the whole design's critical path at 94.8 MHz, 9.3 ns of routing). Only
+ * the first level takes rst; the copies take its reset value a clock later, so rst, like d, reaches a few
+ * flip-flops and not every chunk (rst to fc1's copies: the critical path of one placement, 10.2 ns in one net).
  *
- *   q[c*CTRL_W +: CTRL_W] = d LEVELS cycles later (RESET_VALUE while rst is high), for c = 0 .. COPIES-1
+ *   q[c*CTRL_W +: CTRL_W] = d LEVELS cycles later, for c = 0 .. COPIES-1; RESET_VALUE while rst is high
+ *   (LEVELS 2: from a reset's second clock on, and for one clock after it)
  */
 
 `resetall
@@ -82,8 +85,10 @@ genvar r;
 generate
     for (r = 0; r < FIRST + COPIES; r = r + 1) begin : g_reg
         wire [CTRL_W-1:0] src;
+        // the registers d drives take rst; a second-level copy its group's reset value a clock later
+        localparam RESETS = r < FIRST || LEVELS == 1;
 
-        if (r < FIRST || LEVELS == 1) begin : g_from_d
+        if (RESETS) begin : g_from_d
             assign src = d;
         end else begin : g_from_group
             assign src = regs[((r - FIRST) / PER)*CTRL_W +: CTRL_W];
@@ -98,7 +103,7 @@ generate
 
         (* keep *)
         always @(posedge clk) begin
-            if (rst) begin
+            if (rst && RESETS) begin
                 q_reg <= RESET_VALUE;
             end else begin
                 q_reg <= src;
