@@ -27,8 +27,9 @@
  *   (2+1  only with ROM_BANKS > 1, ROM_STAGES = 1: the banks' words registered, input block delayed;
  *      the block RAM's slow clock-to-output (ECP5: 5.83 ns) ends here, in a flip-flop, not in the
  *      bank multiplexer: fc1 placed alone 96.3 MHz without this stage, its critical path that multiplexer)
- *   3  weight word register (the step's bank selected), input block delayed; the routes from the block
- *      RAMs end here, not at the multipliers (fc1 on the ECP5: 83 MHz without this stage)
+ *   3  weight word register (the step's bank selected), input block delayed, a copy per output beside
+ *      its multipliers; the routes from the block RAMs end here, not at the multipliers (fc1 on the
+ *      ECP5: 83 MHz without this stage)
  *   4  the multipliers' operand registers: each multiplier's weight and its own copy of its input element
  *   5  product register (exact x*w); stages 4 and 5 are mult_bank's (MULT_TARGET 1: inside the
  *      ECP5's DSP blocks)
@@ -473,11 +474,11 @@ integer t;
 // stage 3: the step's weight word, input block; stages 4 to 6 are in each output's g_out block
 reg [ROM_WORD_W-1:0] weight_rd_reg;
 reg [BLOCK_W-1:0] x1_reg;
-// the step's bank word and input block one stage later (ROM_STAGES 1) or not
+// the step's bank word and input block one stage later (ROM_STAGES 1) or not; stage 3's input block is
+// in each output's g_out block
 wire [WWORD_W-1:0] weight_sel;
 wire [BLOCK_W-1:0] x_sel;
 reg [WWORD_W-1:0] weight_reg;
-reg [BLOCK_W-1:0] x2_reg;
 // bias word read two stages before the accumulator, cast one stage before
 reg [BWORD_W-1:0] bias_rd_reg;
 reg [PO*ACC_W-1:0] bias_acc_reg;
@@ -562,6 +563,16 @@ for (po = 0; po < PO; po = po + 1) begin : g_out
     wire [PI*PROD_W-1:0] prods;
     wire [PI*ACC_W-1:0] cprods;
     reg [PI*ACC_W-1:0] cprod_reg;
+    // stage 3: this output's copy of the input block, so that no flip-flop drives the multipliers of
+    // every output: the ECP5's DSP blocks of one layer span the device, and one shared register routed
+    // to conv1's six outputs was the whole design's critical path at 95.5 MHz (9.9 ns in one net).
+    // Kept: synthesis would merge the PO identical registers into one.
+    (* keep *) reg [BLOCK_W-1:0] x2_reg;
+
+    (* keep *)
+    always @(posedge clk) begin
+        x2_reg <= x_sel;
+    end
 
     mult_bank #(
         .N(PI),
@@ -717,7 +728,6 @@ always @(posedge clk) begin
     weight_rd_reg <= weight_word;
     x1_reg <= x_vec[BLOCK_W-1:0];
     weight_reg <= weight_sel;
-    x2_reg <= x_sel;
     bias_rd_reg <= bias_word;
     bias_acc_reg <= bias_acc;
 
