@@ -60,3 +60,15 @@ def test_unknown_device_is_named(tmp_path, capsys):
     with pytest.raises(UserError, match=r"unknown device 'xc7'; choose one of: generic, ecp5-85k"):
         generate(tiny_spec(), tmp_path / 'rtl2', device='xc7')
     assert not (tmp_path / 'rtl2').exists()
+
+
+def test_device_registers_every_adder_tree_level_where_it_needs(tmp_path):
+    """The ECP5's DSP blocks of one output lie up to a row apart: its dense_units' adder trees get a register
+    after every level (more pipeline stages, the same II); the generic design keeps two levels a stage."""
+    generic = generate(tiny_spec(), tmp_path / 'generic')
+    ecp5 = generate(tiny_spec(), tmp_path / 'ecp5', device='ecp5-85k')
+    levels = [[s.params['ADD_LEVELS'] for s in d.stages if s.module == 'dense_unit'] for d in (generic, ecp5)]
+    assert levels == [[2, 2], [1, 1]]
+    # the conv's 9 products per output: a 4-level tree, 2 register stages in the generic design, 4 on the ECP5
+    assert ecp5.timing.latency_cycles == generic.timing.latency_cycles + 2
+    assert ecp5.timing.ii_cycles == generic.timing.ii_cycles

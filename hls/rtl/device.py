@@ -18,7 +18,7 @@ from lenet5_hls.core.errors import UserError
 from lenet5_hls.core.spec import Spec
 from lenet5_hls.rtl.description import Stage
 from lenet5_hls.rtl.folding import FoldingError, Plan, plan
-from lenet5_hls.rtl.params import MULT_TARGETS
+from lenet5_hls.rtl.params import ADD_LEVELS, MULT_TARGETS
 
 
 @dataclass(frozen=True)
@@ -28,12 +28,15 @@ class Device:
     dsp_operand_bits: int  # widest two's-complement operand one DSP multiplier takes (0: no DSP primitive)
     dsp_blocks: int | None  # DSP multipliers on the part (None: no budget)
     dsp_budget: int | None  # of those, what the folding may use, leaving the router room (None: no budget)
+    add_levels: int = ADD_LEVELS  # dense_unit's ADD_LEVELS: adder-tree levels between pipeline registers
 
 
 DEVICES = {
     'generic': Device('generic', 'generic', 0, None, None),
-    # Lattice LFE5U-85F: 156 sysDSP 18x18 multipliers (MULT18X18D), 70 % of them for the folding
-    'ecp5-85k': Device('ecp5-85k', 'ecp5', 18, 156, 109),
+    # Lattice LFE5U-85F: 156 sysDSP 18x18 multipliers (MULT18X18D), 70 % of them for the folding; a register
+    # after every adder-tree level, since one output's products come from DSP blocks up to a row apart (two
+    # levels between registers: conv2's tree the whole design's critical path at 94.8 MHz, split 50 columns)
+    'ecp5-85k': Device('ecp5-85k', 'ecp5', 18, 156, 109, add_levels=1),
 }
 
 
@@ -74,5 +77,13 @@ def place_multipliers(stages: list[Stage], dev: Device) -> list[Stage]:
         dataclasses.replace(s, params={**s.params, 'MULT_TARGET': code})
         if s.module == 'dense_unit' and code and _fits_dsp(s.params, dev)
         else s
+        for s in stages
+    ]
+
+
+def space_adder_registers(stages: list[Stage], dev: Device) -> list[Stage]:
+    """The stages with every dense_unit's adder tree registered every dev.add_levels levels."""
+    return [
+        dataclasses.replace(s, params={**s.params, 'ADD_LEVELS': dev.add_levels}) if s.module == 'dense_unit' else s
         for s in stages
     ]

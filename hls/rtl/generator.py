@@ -38,7 +38,7 @@ from lenet5_hls.rtl.description import (
     StreamPort,
     pad8,
 )
-from lenet5_hls.rtl.device import DEVICES, Device, fit_plan, place_multipliers
+from lenet5_hls.rtl.device import DEVICES, Device, fit_plan, place_multipliers, space_adder_registers
 from lenet5_hls.rtl.device import device as get_device  # `device` is generate()'s argument
 from lenet5_hls.rtl.folding import Plan
 from lenet5_hls.rtl.timing import MODELLED_IMAGES, Timing, pipeline_timing, register_elements, stream_timing
@@ -108,14 +108,15 @@ def build_design(
     dev: Device = DEVICES['generic'],
 ) -> Design:
     """Choose folding (fitting the device's DSP blocks) and lay out the stages, each kind its layers', the
-    multipliers on the device's DSP primitives; writes the ROM files into out/mem."""
+    multipliers on the device's DSP primitives, adder trees registered as the device needs; writes the ROM
+    files into out/mem."""
     _check_supported(spec)
     beats = [int(np.prod(p.shape)) // p.elements_per_beat for p in (spec.input, spec.output)]
     controller = Instance('ctrl', 'ap_ctrl_stream', 'control', {'IN_BEATS': beats[0], 'OUT_BEATS': beats[1]})
     design = Design(spec, fit_plan(spec, dev, target_ii, overrides), controller, out, device=dev)
     for i, layer in enumerate(spec.layers):
         kind(layer.kind).emit(design, layer, i)
-    design.stages = place_multipliers(design.stages, dev)
+    design.stages = space_adder_registers(place_multipliers(design.stages, dev), dev)
     size_fifos(design)
     return design
 

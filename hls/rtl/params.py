@@ -56,8 +56,9 @@ def dense_folding(n_in: int, n_out: int, mults: int) -> tuple[int, int, int]:
     return po, pi, n_in * n_out // mults
 
 
-# dense_unit's adder-tree levels between pipeline registers: two ~20-bit carry chains fit 10 ns on an
-# ECP5 at speed grade 6 (the conv1 MAC stage placed and routed at >= 100 MHz, rtl_tests/test_pnr_mac_stage.py)
+# dense_unit's adder-tree levels between pipeline registers, unless the device says otherwise
+# (rtl.device.Device.add_levels): two ~20-bit carry chains fit 10 ns on an ECP5 at speed grade 6 when the
+# products lie close together (conv1's MAC placed alone: >= 100 MHz, rtl_tests/test_pnr_mac_stage.py)
 ADD_LEVELS = 2
 # dense_unit's MULT_TARGET codes (mult_bank's TARGET): where the multipliers go
 MULT_TARGETS = {'generic': 0, 'ecp5': 1}
