@@ -162,7 +162,11 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
 
     // mem_read, bypass and mem_write of the always block above, decoded from the copies
     wire out_free = !out_valid_reg || m_axis_tready;
-    wire chunk_read = out_free && nonempty_reg;
+    // the output register reads the memory when it holds beats, else takes the input (bypass): the source
+    // is selected by a flip-flop and m_axis_tready only reaches the enables (as read and bypass selects,
+    // the consumer's ready went through three LUT levels to the data bits: fc1's output FIFO in the whole
+    // ecp5-85k design, 100.85 MHz)
+    wire out_load = out_free && (nonempty_reg || (s_axis_tvalid && in_ready_reg));
     wire chunk_bypass = out_free && !nonempty_reg && s_axis_tvalid && in_ready_reg;
     wire chunk_write = s_axis_tvalid && in_ready_reg && !chunk_bypass;
 
@@ -177,10 +181,8 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
         if (chunk_write) begin
             mem[wr_ptr_copy_reg] <= s_axis_tdata[LO +: W];
         end
-        if (chunk_read) begin
-            out_data_reg <= mem[rd_ptr_copy_reg];
-        end else if (chunk_bypass) begin
-            out_data_reg <= s_axis_tdata[LO +: W];
+        if (out_load) begin
+            out_data_reg <= nonempty_reg ? mem[rd_ptr_copy_reg] : s_axis_tdata[LO +: W];
         end
     end
 
