@@ -210,7 +210,7 @@ def test_fifo_sizing_checks_its_short_model(monkeypatch, tmp_path):
     monkeypatch.setattr(G, 'pipeline_timing', short_model_needs_nothing)
     desc = generate(two_conv_spec(), tmp_path, overrides={'conv': 2, 'conv2': 2})
     assert [(s.instance, s.params['DEPTH']) for s in desc.stages if s.module == 'axis_fifo'] == [
-        ('conv2_pixel_fifo', 4)
+        ('conv2_pixel_fifo', 3)
     ]
 
 

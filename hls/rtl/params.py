@@ -80,7 +80,7 @@ def dense_pipeline(p: dict) -> tuple[int, int]:
     tree_levels = (pi - 1).bit_length() if p.get('ACC_OVERFLOW', 0) == 0 and pi > 1 else 0
     rom_stages = 1 if dense_rom_banks(steps)[0] > 1 else 0
     acc_stage = 6 + rom_stages + -(-tree_levels // p.get('ADD_LEVELS', ADD_LEVELS))
-    return acc_stage, 1 + -(-(acc_stage + 3) // steps)
+    return acc_stage, 1 + -(-(acc_stage + 4) // steps)
 
 
 def weight_matrix(layer: Layer) -> np.ndarray:

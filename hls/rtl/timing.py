@@ -214,7 +214,7 @@ class _Scan(Element):
 class _Dense(Element):
     """dense_unit: a vector is loaded when it arrives and the previous one is done (one waits in the
     input skid register); it starts the cycle after, or once fewer than CREDITS started vectors are left
-    in the unit (one leaves when the output FIFO hands it on; the count is registered), then issues STEPS
+    in the unit (one leaves a clock after the output FIFO hands it on; the count is registered), then issues STEPS
     steps on consecutive cycles. The last step's result enters the output FIFO ACC_STAGE + 2 cycles later."""
 
     def __init__(self, p: dict):
@@ -230,7 +230,7 @@ class _Dense(Element):
         load = max(a, self.done[i - 1]) if i else a
         start = load + 1
         if i >= self.credits:
-            start = max(start, self.down.accepted(i - self.credits) + 1)
+            start = max(start, self.down.accepted(i - self.credits) + 2)
         self.acc.append(a)
         self.load.append(load)
         self.done.append(start + self.steps - 1)
