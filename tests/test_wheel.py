@@ -134,7 +134,7 @@ def test_installed_wheel_runs_the_flow(tmp_path):
     assert s['rtl_vs_golden_mismatches'] == s['golden_vs_csim_mismatches'] == s['golden_vs_keras_mismatches'] == 0
     assert set(s['accuracy']) == {'keras', 'csim', 'golden', 'rtl'} and len(set(s['accuracy'].values())) == 1
     assert s['ii_cycles'] is None and s['analytical']['ii_cycles'] == 784
-    assert s['latency_cycles'] == s['analytical']['latency_cycles'] == 3121
+    assert s['latency_cycles'] == s['analytical']['latency_cycles'] == 3122
     assert s['multipliers'] == 406 and s['rtl_images_per_s'] > 0 and s['csim_images_per_s'] > 0
     assert f'RTL vs golden           0 of {elements} elements differ' in flow.stdout
     # the console is ours: no TensorFlow / absl / oneDNN start-up notices, no warnings pages

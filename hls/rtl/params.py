@@ -62,6 +62,8 @@ def dense_folding(n_in: int, n_out: int, mults: int) -> tuple[int, int, int]:
 ADD_LEVELS = 2
 # dense_unit's MULT_TARGET codes (mult_bank's TARGET): where the multipliers go
 MULT_TARGETS = {'generic': 0, 'ecp5': 1}
+# dense_unit's weight ROM deeper than this is block RAM, its read registered again (its ROM_LUT_DEPTH)
+ROM_LUT_DEPTH = 16
 # dense_unit's weight ROM deeper than this is banks side by side (its ROM_BANK_DEPTH: one ECP5 block RAM
 # at its widest, 512 x 36)
 ROM_BANK_DEPTH = 512
@@ -78,7 +80,7 @@ def dense_pipeline(p: dict) -> tuple[int, int]:
     pipeline stage and the output FIFO's depth."""
     _, pi, steps = dense_folding(p['N_IN'], p['N_OUT'], p['MULTS'])
     tree_levels = (pi - 1).bit_length() if p.get('ACC_OVERFLOW', 0) == 0 and pi > 1 else 0
-    rom_stages = 1 if dense_rom_banks(steps)[0] > 1 else 0
+    rom_stages = 1 if steps > ROM_LUT_DEPTH else 0
     acc_stage = 6 + rom_stages + -(-tree_levels // p.get('ADD_LEVELS', ADD_LEVELS))
     return acc_stage, 1 + -(-(acc_stage + 4) // steps)
 

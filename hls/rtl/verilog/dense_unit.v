@@ -24,9 +24,11 @@
  *   1  the vector registers take the step (they run a clock behind the issue logic, below), the step's ROM
  *      address registered
  *   2  weight ROM read (block RAM read register), input block register
- *   (2+1  only with ROM_BANKS > 1, ROM_STAGES = 1: the banks' words registered, input block delayed;
- *      the block RAM's slow clock-to-output (ECP5: 5.83 ns) ends here, in a flip-flop, not in the
- *      bank multiplexer: fc1 placed alone 96.3 MHz without this stage, its critical path that multiplexer)
+ *   (2+1  only with a block-RAM ROM, ROM_STAGES = 1: the banks' words registered, input block delayed;
+ *      the block RAM's slow clock-to-output (ECP5: 5.83 ns) ends here, in a flip-flop beside it, not in
+ *      the bank multiplexer (fc1 placed alone 96.3 MHz without this stage, its critical path that
+ *      multiplexer) nor after a route across the part (conv2's one bank: the whole ecp5-85k design's
+ *      critical path at 84.2 MHz, 6.1 ns of routing to the weight word register))
  *   3  weight word register (the step's bank selected), input block delayed, a copy per output beside
  *      its multipliers; the routes from the block RAMs end here, not at the multipliers (fc1 on the
  *      ECP5: 83 MHz without this stage)
@@ -185,14 +187,13 @@ localparam integer STEPS = KB * G;
 // weight ROM: LUTs up to ROM_LUT_DEPTH words, else block RAM. A ROM deeper than ROM_BANK_DEPTH (one ECP5
 // block RAM at its widest, 512 x 36) is ROM_BANKS banks side by side in one ROM_DEPTH-deep word, so no
 // block RAM is cascaded in depth: synthesis would select the cascade's outputs with a multiplexer right
-// after the block RAM's clock-to-output; here the banks' words are registered first (ROM_STAGES). (The same
-// register after every block-RAM ROM, conv2's one bank too, sped up conv2's MAC placed alone, 101.7 -> 108.1
-// MHz, but the whole ecp5-85k design's router then stopped converging: banked ROMs only.)
+// after the block RAM's clock-to-output; here the banks' words are registered first (ROM_STAGES, after every
+// block-RAM ROM, one bank or more).
 localparam integer ROM_LUT_DEPTH = 16;
 localparam integer ROM_BANK_DEPTH = 512;
 localparam integer ROM_BANKS = STEPS > ROM_BANK_DEPTH ? (STEPS + ROM_BANK_DEPTH - 1) / ROM_BANK_DEPTH : 1;
 localparam integer ROM_DEPTH = (STEPS + ROM_BANKS - 1) / ROM_BANKS;
-localparam integer ROM_STAGES = ROM_BANKS > 1 ? 1 : 0;
+localparam integer ROM_STAGES = STEPS > ROM_LUT_DEPTH ? 1 : 0;
 // adder-tree levels over a step's PI products (WRAP accumulators only) and their register stages
 localparam integer TREE_LEVELS = ACC_OVERFLOW == 0 && PI > 1 ? $clog2(PI) : 0;
 localparam integer TREE_STAGES = ADD_LEVELS > 0 ? (TREE_LEVELS + ADD_LEVELS - 1) / ADD_LEVELS : 0;
@@ -474,7 +475,7 @@ endgenerate
 
 reg [(ACC_STAGE+1)*TAG_W-1:0] tag_pipe;
 integer t;
-// stage 2: ROM read register (every bank), input block; with ROM_STAGES, both again (g_rom_bank_stage);
+// stage 2: ROM read register (every bank), input block; with ROM_STAGES, both again (g_rom_stage);
 // stage 3: the step's weight word, input block; stages 4 to 6 are in each output's g_out block
 reg [ROM_WORD_W-1:0] weight_rd_reg;
 reg [BLOCK_W-1:0] x1_reg;
@@ -511,7 +512,7 @@ wire [OUT_VEC_W-1:0] res_shifted;
 wire [IN_VEC_W-1:0] x_rot;
 
 generate
-if (ROM_STAGES > 0) begin : g_rom_bank_stage
+if (ROM_STAGES > 0) begin : g_rom_stage
     // the step's bank in stages 1, 2 and 2+1
     reg [BKW-1:0] bank1_reg;
     reg [BKW-1:0] bank2_reg;
@@ -529,7 +530,7 @@ if (ROM_STAGES > 0) begin : g_rom_bank_stage
 
     assign weight_sel = weight_banks_reg[bank3_reg*WWORD_W +: WWORD_W];
     assign x_sel = xb_reg;
-end else begin : g_rom_one_bank
+end else begin : g_no_rom_stage
     assign weight_sel = weight_rd_reg;
     assign x_sel = x1_reg;
 end
