@@ -270,42 +270,7 @@ wire step     = out_ok && (!need_in_reg || s_axis_tvalid);
 
 assign s_axis_tready = (need_in_reg || decide_reg) && out_ok;
 
-// ------------------------------------------------------------------------------- line buffer
-
-wire [LB_W-1:0]  lb_rd;
-
-generate
-    if (KH > 1) begin : g_lb
-        reg [LB_W-1:0] lb_mem [0:IN_W-1];
-        wire [LB_AW-1:0] lb_addr = ix_reg[LB_AW-1:0];
-        wire [LB_W-1:0]  lb_wr;
-        integer i;
-
-        // zeros from the configuration: what is read before a row was written is never a window's but
-        // reaches the output register (which takes its input whether or not it is a beat), so no X
-        initial begin
-            for (i = 0; i < IN_W; i = i + 1) begin
-                lb_mem[i] = {LB_W{1'b0}};
-            end
-        end
-
-        assign lb_rd = lb_mem[lb_addr];
-        // shift the column up by one row: slot k <- slot k+1, slot KH-2 <- the new pixel
-        if (KH > 2) begin : g_shift
-            assign lb_wr = {s_axis_tdata, lb_rd[LB_W-1:PIX_W]};
-        end else begin : g_noshift
-            assign lb_wr = s_axis_tdata;
-        end
-
-        always @(posedge clk) begin
-            if (step && real_col_reg) begin
-                lb_mem[lb_addr] <= lb_wr;
-            end
-        end
-    end else begin : g_nolb
-        assign lb_rd = {LB_W{1'b0}};
-    end
-endgenerate
+wire [LB_W-1:0]  lb_rd;                 // the line buffer's column at ix (g_lb, below)
 
 // ------------------------------------------------------------------------ window assembly
 
@@ -506,10 +471,79 @@ always @(posedge clk) begin
     end
 end
 
-// the window register in chunks of at most CHUNK_W bits, each with its own copy of the flip-flops its
-// enable (the step) decodes: one shared step would fan out to every bit of a wide window register (conv2's
-// 960 bits) and its routing would set the clock
+// ------------------------------------------------------------------------------- line buffer
+
+// The line buffer and the window register are built in chunks of at most CHUNK_W bits, each with its own
+// copies of the flip-flops its enable (the step) and, in the line buffer, its address decode: one shared
+// step or address would fan out to every bit (conv2's window register: 960 bits; its line buffer: 96 LUT
+// RAMs, whose one address register was the whole ecp5-85k design's critical path at 93.7 MHz, 7.6 ns of
+// routing) and its routing would set the clock.
 localparam integer CHUNK_W = 64;
+
+generate
+    if (KH > 1) begin : g_lb
+        localparam integer LB_CHUNKS = (LB_W + CHUNK_W - 1) / CHUNK_W;
+        localparam integer LB_CTRL_W = LB_AW + 3;
+        wire [LB_W-1:0] lb_wr;
+        // per chunk: copies of {the address (ix), real_col, emit, need_in}
+        wire [LB_CHUNKS*LB_CTRL_W-1:0] lb_ctrl;
+
+        ctrl_copies #(
+            .CTRL_W(LB_CTRL_W),
+            .COPIES(LB_CHUNKS),
+            .RESET_VALUE({{LB_AW{1'b0}}, 1'b1, EMIT_START, 1'b1})
+        )
+        lb_ctrl_inst (
+            .clk(clk),
+            .rst(rst),
+            .d({ix_next[LB_AW-1:0], real_col_next, emit_next, need_in_next}),
+            .q(lb_ctrl)
+        );
+
+        // shift the column up by one row: slot k <- slot k+1, slot KH-2 <- the new pixel
+        if (KH > 2) begin : g_shift
+            assign lb_wr = {s_axis_tdata, lb_rd[LB_W-1:PIX_W]};
+        end else begin : g_noshift
+            assign lb_wr = s_axis_tdata;
+        end
+
+        genvar lc;
+        for (lc = 0; lc < LB_CHUNKS; lc = lc + 1) begin : g_lb_chunk
+            localparam integer LO = lc * CHUNK_W;
+            localparam integer W = LB_W - LO < CHUNK_W ? LB_W - LO : CHUNK_W;
+
+            wire need_in_copy_reg = lb_ctrl[lc*LB_CTRL_W];
+            wire emit_copy_reg = lb_ctrl[lc*LB_CTRL_W+1];
+            wire real_col_copy_reg = lb_ctrl[lc*LB_CTRL_W+2];
+            wire [LB_AW-1:0] addr_copy_reg = lb_ctrl[lc*LB_CTRL_W+3 +: LB_AW];
+            // step && real_col_reg, decoded from the copies
+            wire chunk_write = real_col_copy_reg && (!emit_copy_reg || win_tready)
+                               && (!need_in_copy_reg || s_axis_tvalid);
+            reg [W-1:0] lb_mem [0:IN_W-1];
+            integer i;
+
+            // zeros from the configuration: what is read before a row was written is never a window's but
+            // reaches the output register (which takes its input whether or not it is a beat), so no X
+            initial begin
+                for (i = 0; i < IN_W; i = i + 1) begin
+                    lb_mem[i] = {W{1'b0}};
+                end
+            end
+
+            assign lb_rd[LO +: W] = lb_mem[addr_copy_reg];
+
+            always @(posedge clk) begin
+                if (chunk_write) begin
+                    lb_mem[addr_copy_reg] <= lb_wr[LO +: W];
+                end
+            end
+        end
+    end else begin : g_nolb
+        assign lb_rd = {LB_W{1'b0}};
+    end
+endgenerate
+
+// the window register's chunks (see CHUNK_W)
 localparam integer CHUNKS = (WR_W + CHUNK_W - 1) / CHUNK_W;
 
 // per chunk: copies of {emit, need_in}
