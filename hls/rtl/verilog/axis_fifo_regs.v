@@ -31,13 +31,16 @@ module axis_fifo_regs #(
     // Width of one beat, bits, >= 1
     parameter DATA_W = 8,
     // Capacity in beats (memory plus output register), >= 1; need not be a power of two
-    parameter DEPTH = 16
+    parameter DEPTH = 16,
+    // Copies of s_axis_tvalid the producer drives (identical flip-flops): 1, or one per chunk, so that the
+    // valid reaches each chunk's enables from a flip-flop of its own (see CHUNK_W)
+    parameter VALID_COPIES = 1
 ) (
     input  wire              clk,
     input  wire              rst,            // synchronous, active high
 
     input  wire [DATA_W-1:0] s_axis_tdata,
-    input  wire              s_axis_tvalid,
+    input  wire [VALID_COPIES-1:0] s_axis_tvalid,
     output wire              s_axis_tready,
 
     output wire [DATA_W-1:0] m_axis_tdata,
@@ -54,6 +57,12 @@ localparam [CNT_W-1:0] DEPTH_CNT = DEPTH[CNT_W-1:0];
 localparam integer ALMOST = DEPTH - 1;
 localparam [CNT_W-1:0] ALMOST_CNT = ALMOST[CNT_W-1:0];
 
+// the memory and the output register are built in chunks of at most CHUNK_W bits, each with its own copy
+// of the control flip-flops its enables decode: one shared enable would fan out to every bit of a wide
+// beat (a 1,560-bit result vector, a 1,200-bit window) and its routing would set the clock
+localparam integer CHUNK_W = 64;
+localparam integer CHUNKS = (DATA_W + CHUNK_W - 1) / CHUNK_W;
+
 initial begin
     if (DATA_W < 1) begin
         $error("axis_fifo_regs: DATA_W must be >= 1 (got %0d)", DATA_W);
@@ -63,13 +72,11 @@ initial begin
         $error("axis_fifo_regs: DEPTH must be >= 1 (got %0d)", DEPTH);
         $finish;
     end
+    if (VALID_COPIES != 1 && VALID_COPIES != CHUNKS) begin
+        $error("axis_fifo_regs: VALID_COPIES must be 1 or the chunks, %0d (got %0d)", CHUNKS, VALID_COPIES);
+        $finish;
+    end
 end
-
-// the memory and the output register are built in chunks of at most CHUNK_W bits, each with its own copy
-// of the control flip-flops its enables decode: one shared enable would fan out to every bit of a wide
-// beat (a 1,560-bit result vector, a 1,200-bit window) and its routing would set the clock
-localparam integer CHUNK_W = 64;
-localparam integer CHUNKS = (DATA_W + CHUNK_W - 1) / CHUNK_W;
 
 reg [PTR_W-1:0]  wr_ptr_reg, wr_ptr_next;
 reg [PTR_W-1:0]  rd_ptr_reg, rd_ptr_next;
@@ -81,7 +88,8 @@ reg              s_axis_tready_reg, s_axis_tready_next;
 reg mem_write, mem_read, bypass;
 
 // beats moving in and out this cycle
-wire beat_in = s_axis_tvalid && s_axis_tready_reg;
+// the control logic decodes the first copy of the input valid, each chunk its own (in_valid)
+wire beat_in = s_axis_tvalid[0] && s_axis_tready_reg;
 wire beat_out = m_axis_tvalid_reg && m_axis_tready;
 
 assign s_axis_tready = s_axis_tready_reg;
@@ -161,14 +169,15 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
     wire [PTR_W-1:0] rd_ptr_copy_reg = ctrl[ch*CTRL_W+3+PTR_W +: PTR_W];
 
     // mem_read, bypass and mem_write of the always block above, decoded from the copies
+    wire in_valid = s_axis_tvalid[VALID_COPIES > 1 ? ch : 0];
     wire out_free = !out_valid_reg || m_axis_tready;
     // the output register reads the memory when it holds beats, else takes the input (bypass): the source
     // is selected by a flip-flop and m_axis_tready only reaches the enables (as read and bypass selects,
     // the consumer's ready went through three LUT levels to the data bits: fc1's output FIFO in the whole
     // ecp5-85k design, 100.85 MHz)
-    wire out_load = out_free && (nonempty_reg || (s_axis_tvalid && in_ready_reg));
-    wire chunk_bypass = out_free && !nonempty_reg && s_axis_tvalid && in_ready_reg;
-    wire chunk_write = s_axis_tvalid && in_ready_reg && !chunk_bypass;
+    wire out_load = out_free && (nonempty_reg || (in_valid && in_ready_reg));
+    wire chunk_bypass = out_free && !nonempty_reg && in_valid && in_ready_reg;
+    wire chunk_write = in_valid && in_ready_reg && !chunk_bypass;
 
     reg [W-1:0] mem [0:DEPTH-1];
     reg [W-1:0] out_data_reg;
