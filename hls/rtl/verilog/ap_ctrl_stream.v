@@ -5,11 +5,15 @@
  * One "invocation" of the HLS top function is one image: IN_BEATS input beats, OUT_BEATS output
  * beats. The input stream is accepted only while ap_start is high (gate_tvalid / gate_tready, as an
  * un-started HLS block does not read its input). Then:
- *   ap_ready  pulses for one cycle when the last input beat of an image is accepted (the block can
- *             take the next invocation's input),
- *   ap_done   pulses for one cycle when the last output beat of an image is accepted,
- *   ap_idle   is high when ap_start is low and no image is in flight (started, not yet done).
+ *   ap_ready  pulses for one cycle, two cycles after the last input beat of an image is accepted (the
+ *             block can take the next invocation's input),
+ *   ap_done   pulses for one cycle, two cycles after the last output beat of an image is accepted,
+ *   ap_idle   is high when ap_start is low and no image is in flight (started, not yet done; an image
+ *             counts as done a clock after its ap_done would have, one clock late, never early).
  * Hold ap_start high to stream images back to back.
+ * The beats are registered before they are counted: the input's ready comes from the first stage's
+ * scan state through LUTs, and with the counters behind it, it was a critical path of the whole
+ * ecp5-85k design (91.5 MHz: conv1's window generator to the image counters, 4.7 ns of routing).
  */
 
 `resetall
@@ -73,8 +77,10 @@ reg [FLIGHT_CW-1:0] flight_reg, flight_next;
 reg ready_reg, ready_next;
 reg done_reg, done_next;
 
-wire in_beat = s_tvalid && s_tready && ap_start;
-wire out_beat = m_tvalid && m_tready;
+// the beats of the clock before
+reg in_beat_reg, out_beat_reg;
+wire in_beat = in_beat_reg;
+wire out_beat = out_beat_reg;
 wire in_last = in_beat && in_count_reg == IN_LAST;
 wire out_last = out_beat && out_count_reg == OUT_LAST;
 wire image_start = in_beat && in_count_reg == {IN_CW{1'b0}};
@@ -83,7 +89,8 @@ assign gate_tvalid = s_tvalid && ap_start;
 assign gate_tready = s_tready && ap_start;
 assign ap_ready = ready_reg;
 assign ap_done = done_reg;
-assign ap_idle = !ap_start && flight_reg == {FLIGHT_CW{1'b0}};
+// (a beat registered and not yet counted may start an image)
+assign ap_idle = !ap_start && flight_reg == {FLIGHT_CW{1'b0}} && !in_beat_reg;
 
 always @* begin
     in_count_next = in_count_reg;
@@ -106,12 +113,16 @@ end
 
 always @(posedge clk) begin
     if (rst) begin
+        in_beat_reg <= 1'b0;
+        out_beat_reg <= 1'b0;
         in_count_reg <= {IN_CW{1'b0}};
         out_count_reg <= {OUT_CW{1'b0}};
         flight_reg <= {FLIGHT_CW{1'b0}};
         ready_reg <= 1'b0;
         done_reg <= 1'b0;
     end else begin
+        in_beat_reg <= s_tvalid && s_tready && ap_start;
+        out_beat_reg <= m_tvalid && m_tready;
         in_count_reg <= in_count_next;
         out_count_reg <= out_count_next;
         flight_reg <= flight_next;
