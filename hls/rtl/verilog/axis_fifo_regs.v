@@ -34,7 +34,10 @@ module axis_fifo_regs #(
     parameter DEPTH = 16,
     // Copies of s_axis_tvalid the producer drives (identical flip-flops): 1, or one per chunk, so that the
     // valid reaches each chunk's enables from a flip-flop of its own (see CHUNK_W)
-    parameter VALID_COPIES = 1
+    parameter VALID_COPIES = 1,
+    // Copies of m_axis_tready taken (identical, from the consumer's flip-flops): 1, or one per chunk (see
+    // CHUNK_W); the control logic decodes the first, each chunk its own
+    parameter M_READY_COPIES = 1
 ) (
     input  wire              clk,
     input  wire              rst,            // synchronous, active high
@@ -45,7 +48,7 @@ module axis_fifo_regs #(
 
     output wire [DATA_W-1:0] m_axis_tdata,
     output wire              m_axis_tvalid,
-    input  wire              m_axis_tready
+    input  wire [M_READY_COPIES-1:0] m_axis_tready
 );
 
 // pointer width (at least 1 bit) and occupancy counter width (counts 0..DEPTH)
@@ -72,6 +75,10 @@ initial begin
         $error("axis_fifo_regs: DEPTH must be >= 1 (got %0d)", DEPTH);
         $finish;
     end
+    if (M_READY_COPIES != 1 && M_READY_COPIES != CHUNKS) begin
+        $error("axis_fifo_regs: M_READY_COPIES must be 1 or the chunks, %0d (got %0d)", CHUNKS, M_READY_COPIES);
+        $finish;
+    end
     if (VALID_COPIES != 1 && VALID_COPIES != CHUNKS) begin
         $error("axis_fifo_regs: VALID_COPIES must be 1 or the chunks, %0d (got %0d)", CHUNKS, VALID_COPIES);
         $finish;
@@ -90,7 +97,8 @@ reg mem_write, mem_read, bypass;
 // beats moving in and out this cycle
 // the control logic decodes the first copy of the input valid, each chunk its own (in_valid)
 wire beat_in = s_axis_tvalid[0] && s_axis_tready_reg;
-wire beat_out = m_axis_tvalid_reg && m_axis_tready;
+wire m_ready = m_axis_tready[0];
+wire beat_out = m_axis_tvalid_reg && m_ready;
 
 assign s_axis_tready = s_axis_tready_reg;
 assign m_axis_tvalid = m_axis_tvalid_reg;
@@ -104,7 +112,7 @@ always @* begin
     mem_read  = 1'b0;
     bypass    = 1'b0;
 
-    if (!m_axis_tvalid_reg || m_axis_tready) begin
+    if (!m_axis_tvalid_reg || m_ready) begin
         // the output register is free at the end of this cycle: refill it, oldest beat first
         if (mem_count_reg != {CNT_W{1'b0}}) begin
             mem_read = 1'b1;
@@ -170,7 +178,8 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
 
     // mem_read, bypass and mem_write of the always block above, decoded from the copies
     wire in_valid = s_axis_tvalid[VALID_COPIES > 1 ? ch : 0];
-    wire out_free = !out_valid_reg || m_axis_tready;
+    wire out_ready = m_axis_tready[M_READY_COPIES > 1 ? ch : 0];
+    wire out_free = !out_valid_reg || out_ready;
     // the output register reads the memory when it holds beats, else takes the input (bypass): the source
     // is selected by a flip-flop and m_axis_tready only reaches the enables (as read and bypass selects,
     // the consumer's ready went through three LUT levels to the data bits: fc1's output FIFO in the whole

@@ -27,26 +27,25 @@
 
 module axis_skid_buffer #(
     // Width of one beat (s_axis_tdata / m_axis_tdata), bits, >= 1
-    parameter DATA_W = 8
+    parameter DATA_W = 8,
+    // Copies of s_axis_tready driven (identical flip-flops), >= 1: one per 64-bit chunk of the producer's
+    // output register, so that each chunk's enables see a ready flip-flop of its own
+    parameter S_READY_COPIES = 1,
+    // Copies of m_axis_tready taken (identical, from the consumer's flip-flops): 1, or one per chunk (see
+    // CHUNK_W); the control logic decodes the first, each chunk its own
+    parameter M_READY_COPIES = 1
 ) (
     input  wire              clk,
     input  wire              rst,            // synchronous, active high
 
     input  wire [DATA_W-1:0] s_axis_tdata,
     input  wire              s_axis_tvalid,
-    output wire              s_axis_tready,
+    output wire [S_READY_COPIES-1:0] s_axis_tready,
 
     output wire [DATA_W-1:0] m_axis_tdata,
     output wire              m_axis_tvalid,
-    input  wire              m_axis_tready
+    input  wire [M_READY_COPIES-1:0] m_axis_tready
 );
-
-initial begin
-    if (DATA_W < 1) begin
-        $error("axis_skid_buffer: DATA_W must be >= 1 (got %0d)", DATA_W);
-        $finish;
-    end
-end
 
 // the data registers are updated in chunks of at most CHUNK_W bits, each with its own copy of the control
 // state its enables are decoded from: one shared enable would fan out to all DATA_W flip-flops of a wide
@@ -54,15 +53,43 @@ end
 localparam integer CHUNK_W = 64;
 localparam integer CHUNKS = (DATA_W + CHUNK_W - 1) / CHUNK_W;
 
+initial begin
+    if (DATA_W < 1) begin
+        $error("axis_skid_buffer: DATA_W must be >= 1 (got %0d)", DATA_W);
+        $finish;
+    end
+    if (S_READY_COPIES < 1 || (M_READY_COPIES != 1 && M_READY_COPIES != CHUNKS)) begin
+        $error("axis_skid_buffer: S_READY_COPIES must be >= 1 (got %0d), M_READY_COPIES 1 or the chunks, %0d (got %0d)",
+               S_READY_COPIES, CHUNKS, M_READY_COPIES);
+        $finish;
+    end
+end
+
 reg              m_axis_tvalid_reg,           m_axis_tvalid_next;
 reg              temp_tvalid_reg,           temp_tvalid_next;
 reg              s_axis_tready_reg;
 
 // ready for the next cycle: the output register is empty, or it will stay so / drain, and the
 // temporary register cannot be filled by a beat accepted this cycle
-wire s_axis_tready_early = m_axis_tready || (!temp_tvalid_reg && (!m_axis_tvalid_reg || !s_axis_tvalid));
+wire m_ready = m_axis_tready[0];
+wire s_axis_tready_early = m_ready || (!temp_tvalid_reg && (!m_axis_tvalid_reg || !s_axis_tvalid));
 
-assign s_axis_tready = s_axis_tready_reg;
+generate
+    if (S_READY_COPIES > 1) begin : g_ready_copies
+        ctrl_copies #(
+            .CTRL_W(1),
+            .COPIES(S_READY_COPIES)
+        )
+        ready_copies_inst (
+            .clk(clk),
+            .rst(rst),
+            .d(s_axis_tready_early),
+            .q(s_axis_tready)
+        );
+    end else begin : g_ready
+        assign s_axis_tready = s_axis_tready_reg;
+    end
+endgenerate
 assign m_axis_tvalid = m_axis_tvalid_reg;
 
 always @* begin
@@ -71,12 +98,12 @@ always @* begin
 
     if (s_axis_tready_reg) begin
         // input side is open: the accepted beat goes to the output register or the skid register
-        if (m_axis_tready || !m_axis_tvalid_reg) begin
+        if (m_ready || !m_axis_tvalid_reg) begin
             m_axis_tvalid_next = s_axis_tvalid;
         end else begin
             temp_tvalid_next   = s_axis_tvalid;
         end
-    end else if (m_axis_tready) begin
+    end else if (m_ready) begin
         // input side closed: the consumer takes the output, the skid register refills it
         m_axis_tvalid_next = temp_tvalid_reg;
         temp_tvalid_next   = 1'b0;
@@ -129,12 +156,13 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
     // the data moves as in the always block above: input -> output or skid register, skid -> output
     // the registers take the input whether or not it is a beat (a register not holding one is free): the
     // enables then decode three flip-flop outputs, never s_axis_tvalid
-    wire out_free = m_axis_tready || !out_valid_reg;
+    wire out_ready = m_axis_tready[M_READY_COPIES > 1 ? ch : 0];
+    wire out_free = out_ready || !out_valid_reg;
     // the output register takes the input (ready) or the temporary register (not ready): the source is
     // selected by a flip-flop and m_axis_tready only reaches the enables, one LUT from the clock-enable pins
     // (as two selects, the consumer's ready went through two LUT levels to every data bit: fc2's ReLU in
     // the whole ecp5-85k design, 98.2 MHz)
-    wire out_load = in_ready_reg ? out_free : m_axis_tready;
+    wire out_load = in_ready_reg ? out_free : out_ready;
     wire in_to_temp = in_ready_reg && !out_free;
 
     always @(posedge clk) begin

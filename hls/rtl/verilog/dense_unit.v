@@ -129,7 +129,13 @@ module dense_unit #
     // $readmemh file of the weight ROM (layout above); give an absolute path
     parameter WEIGHT_FILE = "weights.mem",
     // $readmemh file of the bias ROM (layout above); give an absolute path
-    parameter BIAS_FILE = "biases.mem"
+    parameter BIAS_FILE = "biases.mem",
+    // Copies of s_axis_tready driven (identical flip-flops), >= 1: one per 64-bit chunk of the producer's
+    // output register, so that each chunk's enables see a ready flip-flop of its own
+    parameter integer S_READY_COPIES = 1,
+    // Copies of m_axis_tready taken (identical, from the consumer's flip-flops): 1, or one per 64-bit chunk
+    // of the output vector (the output FIFO's chunks each decode their own)
+    parameter integer M_READY_COPIES = 1
 )
 (
     input  wire                   clk,
@@ -140,14 +146,14 @@ module dense_unit #
      */
     input  wire [N_IN*IN_W-1:0]   s_axis_tdata,
     input  wire                   s_axis_tvalid,
-    output wire                   s_axis_tready,
+    output wire [S_READY_COPIES-1:0] s_axis_tready,
 
     /*
      * Output vectors: N_OUT elements of OUT_W bits, element j at [j*OUT_W +: OUT_W]
      */
     output wire [N_OUT*OUT_W-1:0] m_axis_tdata,
     output wire                   m_axis_tvalid,
-    input  wire                   m_axis_tready
+    input  wire [M_READY_COPIES-1:0] m_axis_tready
 );
 
 function integer gcd;
@@ -301,8 +307,6 @@ reg                 load_in_reg, cv_keep_reg, go_idle_reg, go_taken_reg, last_re
 reg                 load_in_next, cv_keep_next, go_idle_next, go_taken_next, last_next;
 reg                 vector_start_after, kb_last_after, g_last_after, credit_start_after;
 
-assign s_axis_tready = s_axis_tready_reg;
-
 // a vector left the output FIFO last clock: its credit returns a clock after the handshake, so the
 // consumer's ready (a flip-flop anywhere on the part) ends in a flip-flop here, not four LUT levels deep in
 // the credit logic (the whole ecp5-85k design, 99.3 MHz: the logits' output port through its FIFO's valid,
@@ -317,6 +321,24 @@ wire cur_done = step && kb_last_reg && g_last_reg;
 wire cur_free = cur_free_reg;
 // ready next cycle unless the skid register is (or becomes) full while the current vector is busy
 wire s_axis_tready_early = cur_free || (!skid_valid_reg && !s_axis_tvalid);
+
+// the ready the producer sees: the register, or as many copies of it as the producer has chunks
+generate
+    if (S_READY_COPIES > 1) begin : g_ready_copies
+        ctrl_copies #(
+            .CTRL_W(1),
+            .COPIES(S_READY_COPIES)
+        )
+        ready_copies_inst (
+            .clk(clk),
+            .rst(rst),
+            .d(s_axis_tready_early),
+            .q(s_axis_tready)
+        );
+    end else begin : g_ready
+        assign s_axis_tready = s_axis_tready_reg;
+    end
+endgenerate
 
 // a step may issue this clock, the output handshake aside (go_*_reg, below)
 wire go = vector_taken ? go_taken_reg : go_idle_reg;
@@ -743,7 +765,8 @@ res_valid_inst (
 axis_fifo_regs #(
     .DATA_W(OUT_VEC_W),
     .DEPTH(CREDITS),
-    .VALID_COPIES(RES_CHUNKS)
+    .VALID_COPIES(RES_CHUNKS),
+    .M_READY_COPIES(M_READY_COPIES)
 )
 out_fifo_inst (
     .clk(clk),
@@ -766,7 +789,7 @@ always @(posedge clk) begin
     rom_addr_reg <= addr_reg;
     addr_last_reg <= addr_next == ADDR_LAST;
     credit_cnt_reg <= credit_cnt_next;
-    vector_taken_reg <= m_axis_tvalid && m_axis_tready;
+    vector_taken_reg <= m_axis_tvalid && m_axis_tready[0];
     kb_first_reg <= kb_next == {KBW{1'b0}};
     kb_last_reg <= kb_last_next;
     g_last_reg <= g_last_next;

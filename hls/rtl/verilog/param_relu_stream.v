@@ -47,7 +47,13 @@ module param_relu_stream #
     // Output rounding mode code: 0 TRN, 1 TRN_ZERO, 2 RND, 3 RND_ZERO, 4 RND_MIN_INF, 5 RND_INF, 6 RND_CONV
     parameter integer ROUNDING = 0,
     // Output overflow mode code: 0 WRAP, 1 SAT, 2 SAT_ZERO, 3 SAT_SYM
-    parameter integer OVERFLOW = 0
+    parameter integer OVERFLOW = 0,
+    // Copies of s_axis_tready driven (identical flip-flops), >= 1: one per 64-bit chunk of the producer's
+    // output register, so that each chunk's enables see a ready flip-flop of its own
+    parameter S_READY_COPIES = 1,
+    // Copies of m_axis_tready taken (identical, from the consumer's flip-flops): 1, or one per 64-bit chunk
+    // of the output register (each chunk's enables decode their own)
+    parameter M_READY_COPIES = 1
 )
 (
     input  wire                   clk,
@@ -58,14 +64,14 @@ module param_relu_stream #
      */
     input  wire [N*IN_W-1:0]      s_axis_tdata,
     input  wire                   s_axis_tvalid,
-    output wire                   s_axis_tready,
+    output wire [S_READY_COPIES-1:0] s_axis_tready,
 
     /*
      * Output stream: N elements of OUT_W bits, element i at [i*OUT_W +: OUT_W]
      */
     output wire [N*OUT_W-1:0]     m_axis_tdata,
     output wire                   m_axis_tvalid,
-    input  wire                   m_axis_tready
+    input  wire [M_READY_COPIES-1:0] m_axis_tready
 );
 
 // the comparison's common scale and the left shift of each side onto it
@@ -148,7 +154,9 @@ end
 endgenerate
 
 axis_skid_buffer #(
-    .DATA_W(N * OUT_W)
+    .DATA_W(N * OUT_W),
+    .S_READY_COPIES(S_READY_COPIES),
+    .M_READY_COPIES(M_READY_COPIES)
 )
 out_reg (
     .clk(clk),

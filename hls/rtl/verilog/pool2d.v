@@ -94,7 +94,10 @@ module pool2d #(
     // Output rounding mode code
     parameter DOUT_ROUNDING = 0,
     // Output overflow mode code
-    parameter DOUT_OVERFLOW = 0
+    parameter DOUT_OVERFLOW = 0,
+    // Copies of m_axis_tready taken (identical, from the consumer's flip-flops): 1, or one per 64-bit chunk
+    // of the output register (each chunk's enables decode their own)
+    parameter M_READY_COPIES = 1
 ) (
     input  wire                  clk,
     input  wire                  rst,            // synchronous, active high
@@ -105,7 +108,7 @@ module pool2d #(
 
     output wire [C*DOUT_W-1:0]   m_axis_tdata,   // one output pixel, C elements
     output wire                  m_axis_tvalid,
-    input  wire                  m_axis_tready
+    input  wire [M_READY_COPIES-1:0] m_axis_tready
 );
 
 // values per window and tree size: N leaves, N-1 operations, 2N-1 nodes
@@ -422,7 +425,8 @@ endgenerate
 // ------------------------------------------------------------------------------- output
 
 axis_skid_buffer #(
-    .DATA_W(C * DOUT_W)
+    .DATA_W(C * DOUT_W),
+    .M_READY_COPIES(M_READY_COPIES)
 ) out_reg (
     .clk(clk),
     .rst(rst),

@@ -26,7 +26,10 @@ module stream_flatten #(
     // Elements per input beat (channels of a pixel), >= 1
     parameter C = 16,
     // Input beats per output beat (IN_H*IN_W pixels of an image), >= 1
-    parameter BEATS = 25
+    parameter BEATS = 25,
+    // Copies of m_axis_tready taken (identical, from the consumer's flip-flops): 1, or one per chunk (see
+    // CHUNK_W); the control logic decodes the first, each chunk its own
+    parameter M_READY_COPIES = 1
 ) (
     input  wire                        clk,
     input  wire                        rst,            // synchronous, active high
@@ -37,7 +40,7 @@ module stream_flatten #(
 
     output wire [BEATS*C*ELEM_W-1:0]   m_axis_tdata,   // the whole vector, BEATS*C elements
     output wire                        m_axis_tvalid,
-    input  wire                        m_axis_tready
+    input  wire [M_READY_COPIES-1:0]   m_axis_tready
 );
 
 // one input beat and one output beat, bits
@@ -48,17 +51,21 @@ localparam CNT_W = (BEATS > 1) ? $clog2(BEATS) : 1;
 localparam integer BEATS_M1 = BEATS - 1;
 localparam [CNT_W-1:0] CNT_LAST = BEATS_M1[CNT_W-1:0];
 
+// the register in chunks of at most CHUNK_W bits, each loading on its own copy of m_axis_tvalid_reg: one
+// enable for every bit of fc1's 2,048-bit vector set its clock
+localparam integer CHUNK_W = 64;
+localparam integer CHUNKS = (OUT_DW + CHUNK_W - 1) / CHUNK_W;
+
 initial begin
     if (ELEM_W < 1 || C < 1 || BEATS < 1) begin
         $error("stream_flatten: ELEM_W, C, BEATS must be >= 1 (got %0d, %0d, %0d)", ELEM_W, C, BEATS);
         $finish;
     end
+    if (M_READY_COPIES != 1 && M_READY_COPIES != CHUNKS) begin
+        $error("stream_flatten: M_READY_COPIES must be 1 or the chunks, %0d (got %0d)", CHUNKS, M_READY_COPIES);
+        $finish;
+    end
 end
-
-// the register in chunks of at most CHUNK_W bits, each loading on its own copy of m_axis_tvalid_reg: one
-// enable for every bit of fc1's 2,048-bit vector set its clock
-localparam integer CHUNK_W = 64;
-localparam integer CHUNKS = (OUT_DW + CHUNK_W - 1) / CHUNK_W;
 
 wire [OUT_DW-1:0] data;
 wire [CHUNKS-1:0] valid_copy;  // m_axis_tvalid_reg, one copy per chunk
@@ -77,13 +84,14 @@ generate
     end
 endgenerate
 
-assign s_axis_tready = !m_axis_tvalid_reg || m_axis_tready;
+wire m_ready = m_axis_tready[0];
+assign s_axis_tready = !m_axis_tvalid_reg || m_ready;
 assign m_axis_tdata  = data;
 assign m_axis_tvalid = m_axis_tvalid_reg;
 
 always @* begin
     cnt_next = cnt_reg;
-    m_axis_tvalid_next = m_axis_tvalid_reg && !m_axis_tready;
+    m_axis_tvalid_next = m_axis_tvalid_reg && !m_ready;
     if (accept) begin
         if (cnt_reg == CNT_LAST) begin
             cnt_next = {CNT_W{1'b0}};
@@ -117,7 +125,7 @@ generate
         end
 
         always @(posedge clk) begin
-            if (s_axis_tvalid && (!valid_copy[ch] || m_axis_tready)) begin
+            if (s_axis_tvalid && (!valid_copy[ch] || m_axis_tready[M_READY_COPIES > 1 ? ch : 0])) begin
                 data_reg <= shifted[LO +: W];
             end
         end

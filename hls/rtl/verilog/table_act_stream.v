@@ -56,7 +56,13 @@ module table_act_stream #
     // Output overflow mode code: 0 WRAP, 1 SAT, 2 SAT_ZERO, 3 SAT_SYM
     parameter integer OVERFLOW = 0,
     // $readmemh file with the TABLE_SIZE table entries
-    parameter TABLE_FILE = "table.mem"
+    parameter TABLE_FILE = "table.mem",
+    // Copies of s_axis_tready driven (identical flip-flops), >= 1: one per 64-bit chunk of the producer's
+    // output register, so that each chunk's enables see a ready flip-flop of its own
+    parameter S_READY_COPIES = 1,
+    // Copies of m_axis_tready taken (identical, from the consumer's flip-flops): 1, or one per 64-bit chunk
+    // of the output register (each chunk's enables decode their own)
+    parameter M_READY_COPIES = 1
 )
 (
     input  wire                   clk,
@@ -67,14 +73,14 @@ module table_act_stream #
      */
     input  wire [N*IN_W-1:0]      s_axis_tdata,
     input  wire                   s_axis_tvalid,
-    output wire                   s_axis_tready,
+    output wire [S_READY_COPIES-1:0] s_axis_tready,
 
     /*
      * Output stream: N elements of OUT_W bits, element i at [i*OUT_W +: OUT_W]
      */
     output wire [N*OUT_W-1:0]     m_axis_tdata,
     output wire                   m_axis_tvalid,
-    input  wire                   m_axis_tready
+    input  wire [M_READY_COPIES-1:0] m_axis_tready
 );
 
 // index bits (INDEX_MODE 0: exactly log2(TABLE_SIZE); INDEX_MODE 1: >= IN_W)
@@ -174,7 +180,9 @@ end
 endgenerate
 
 axis_skid_buffer #(
-    .DATA_W(N * OUT_W)
+    .DATA_W(N * OUT_W),
+    .S_READY_COPIES(S_READY_COPIES),
+    .M_READY_COPIES(M_READY_COPIES)
 )
 out_reg (
     .clk(clk),

@@ -83,7 +83,10 @@ module window_gen #(
     // Zero columns left of the image, 0 .. KW-1
     parameter PAD_L = 0,
     // Zero columns right of the image, 0 .. KW-1
-    parameter PAD_R = 0
+    parameter PAD_R = 0,
+    // Copies of m_axis_tready taken (identical, from the consumer's flip-flops): 1, or one per 64-bit chunk
+    // of the output register (each chunk's enables decode their own)
+    parameter M_READY_COPIES = 1
 ) (
     input  wire                          clk,
     input  wire                          rst,            // synchronous, active high
@@ -94,7 +97,7 @@ module window_gen #(
 
     output wire [KH*KW*C*ELEM_W-1:0]     m_axis_tdata,   // one window, KH*KW*C elements
     output wire                          m_axis_tvalid,
-    input  wire                          m_axis_tready
+    input  wire [M_READY_COPIES-1:0] m_axis_tready
 );
 
 // one pixel and one window, bits
@@ -589,7 +592,8 @@ endgenerate
 // --------------------------------------------------------------------------------- output
 
 axis_skid_buffer #(
-    .DATA_W(WIN_W)
+    .DATA_W(WIN_W),
+    .M_READY_COPIES(M_READY_COPIES)
 ) out_reg (
     .clk(clk),
     .rst(rst),
