@@ -43,6 +43,23 @@ def test_ports_follow_the_vitis_contract(lenet5_rtl, lenet5_spec):
         assert re.search(rf'\b(input|output)\s+wire\s+(\[\d+:0\]\s+)?{name}\b', text), f'port {name} missing'
 
 
+def test_wide_streams_carry_a_ready_copy_per_chunk(lenet5_rtl):
+    """Between two stages that take them, a stream's ready is one flip-flop copy per 64-bit chunk of its beat,
+    both ends and the top's wire sized alike (fc1's input, the flatten's 2,048-bit vector: 32); a stream into a
+    module without copies keeps one (the flatten's 128-bit pixels)."""
+    desc, _ = lenet5_rtl
+    text = desc.path(desc.top_file).read_text()
+    copies = {}
+    for producer, consumer in zip(desc.stages, desc.stages[1:]):
+        n = producer.params.get('M_READY_COPIES', 1)
+        assert consumer.params.get('S_READY_COPIES', 1) == n, (producer.instance, consumer.instance)
+        wire = rf'wire \[{n - 1}:0\] {producer.out_stream}_tready;' if n > 1 else rf'wire {producer.out_stream}_tready;'
+        assert re.search(wire, text), wire
+        copies[consumer.instance] = n
+    assert copies['fc1_mac'] == 2048 // 64 and copies['conv2_mac'] == -(-1200 // 64)
+    assert copies['fc1_gather'] == 1
+
+
 def test_generated_rtl_lints_clean(lenet5_rtl):
     desc, _ = lenet5_rtl
     assert_lint_clean(desc.top, desc.source_files())

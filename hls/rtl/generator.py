@@ -45,6 +45,11 @@ from lenet5_hls.rtl.timing import MODELLED_IMAGES, Timing, pipeline_timing, regi
 
 RTL_DIR = Path(__file__).resolve().parent / 'verilog'
 MEM_DIR = 'mem'  # ROM files, in the output directory
+# library modules that drive their input stream's ready as copies (S_READY_COPIES) and that take their output
+# stream's as copies (M_READY_COPIES), one per READY_CHUNK_BITS of the beat (the library's CHUNK_W)
+READY_COPIES_IN = {'dense_unit', 'relu_stream', 'param_relu_stream', 'table_act_stream'}
+READY_COPIES_OUT = READY_COPIES_IN | {'stream_flatten', 'window_gen', 'pool2d'}
+READY_CHUNK_BITS = 64
 # size_fifos: images of the cycle model per trial (a third of MODELLED_IMAGES' time; the same depths for LeNet-5
 # and the textbook one at every II tried, with 2 images too), then MODELLED_IMAGES to check the result
 SIZING_IMAGES = 3
@@ -118,7 +123,23 @@ def build_design(
         kind(layer.kind).emit(design, layer, i)
     design.stages = space_adder_registers(place_multipliers(design.stages, dev), dev)
     size_fifos(design)
+    design.stages = copy_readies(design.stages)
     return design
+
+
+def copy_readies(stages: list[Stage]) -> list[Stage]:
+    """The stages with the ready of each stream between two that take copies as one copy per 64-bit chunk of its
+    beat: the consumer drives identical flip-flops (S_READY_COPIES), the producer's output register decodes one
+    in each chunk (M_READY_COPIES). One ready flip-flop routed to every chunk of a wide output register set the
+    clock of the whole ecp5-85k design (fc1's ready to the flatten's 2,048-bit vector: 8.0 ns of routing)."""
+    out = list(stages)
+    for k in range(len(out) - 1):
+        producer, consumer = out[k], out[k + 1]
+        copies = -(-producer.out_width // READY_CHUNK_BITS)
+        if copies > 1 and producer.module in READY_COPIES_OUT and consumer.module in READY_COPIES_IN:
+            out[k] = dataclasses.replace(producer, params={**producer.params, 'M_READY_COPIES': copies})
+            out[k + 1] = dataclasses.replace(consumer, params={**consumer.params, 'S_READY_COPIES': copies})
+    return out
 
 
 def size_fifos(design: Design) -> None:
@@ -232,10 +253,11 @@ def top_verilog(design: Design, timing: Timing) -> str:
         f'wire {first}_tready;',
     ]
     for stage in design.stages:
+        copies = stage.params.get('M_READY_COPIES', 1)
         lines += [
             f'wire [{stage.out_width - 1}:0] {stage.out_stream}_tdata;  // {stage.instance}',
             f'wire {stage.out_stream}_tvalid;',
-            f'wire {stage.out_stream}_tready;',
+            f'wire [{copies - 1}:0] {stage.out_stream}_tready;' if copies > 1 else f'wire {stage.out_stream}_tready;',
         ]
     lines += _instance(
         design.controller,

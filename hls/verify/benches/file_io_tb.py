@@ -17,7 +17,7 @@ from lenet5_hls.rtl.description import RtlDescription
 from lenet5_hls.verify.benches.config import BenchConfig
 from lenet5_hls.verify.benches.file_io_bench import INPUT_LOG, OUTPUT, read_results
 from lenet5_hls.verify.benches.scoreboard import Timing, assert_no_extra_beats, check_cycles, score
-from lenet5_hls.verify.benches.streams import CLOCK_NS
+from lenet5_hls.verify.benches.streams import CLOCK_NS, level
 from lenet5_hls.verify.benches.top_bench import assert_bit_exact, load_case, load_description
 
 
@@ -33,7 +33,7 @@ def stall_report(dut, desc: RtlDescription) -> str:
     blocked = []
     for stream, driver in streams:
         valid, ready = getattr(dut.dut, f'{stream}_tvalid', None), getattr(dut.dut, f'{stream}_tready', None)
-        if valid is not None and ready is not None and str(valid.value) == '1' and str(ready.value) == '0':
+        if valid is not None and ready is not None and level(valid.value) == 1 and level(ready.value) == 0:
             blocked.append(f'{stream} ({driver} output)')
     if blocked:
         lines.append(f'blocked internal streams (valid, not ready): {", ".join(blocked)}; stalled at {blocked[-1]}')

@@ -17,7 +17,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 
 from lenet5_hls.rtl.description import Stage
 from lenet5_hls.verify.benches.config import BenchConfig
-from lenet5_hls.verify.benches.streams import unpack
+from lenet5_hls.verify.benches.streams import level, unpack
 from lenet5_hls.verify.benches.top_bench import assert_bit_exact
 
 
@@ -80,7 +80,7 @@ class LayerProbe:
             await RisingEdge(clk)
             await ReadOnly()
             for name, (valid, ready, data) in self.signals.items():
-                if valid.value == 1 and ready.value == 1:
+                if level(valid.value) == 1 and level(ready.value) == 1:
                     self.words[name].append(int(data.value))
 
     def stop(self) -> None:

@@ -17,6 +17,13 @@ def resolvable(value) -> bool:
     return not _UNRESOLVED.search(str(value))
 
 
+def level(value) -> int | None:
+    """1 or 0 when every bit of a handshake signal is: a stream's ready may be copies, identical flip-flops (one
+    per 64-bit chunk of the beat, lenet5_hls.rtl.generator.copy_readies); None while unknown."""
+    bits = set(str(value))
+    return int(bits.pop()) if len(bits) == 1 and bits <= {'0', '1'} else None
+
+
 def sim_ns(steps: int) -> float:
     """Simulator time steps (e.g. cocotbext-axi's frame.sim_time_start) -> ns."""
     from cocotb.utils import get_time_from_sim_steps
