@@ -74,22 +74,18 @@ reg              s_axis_tready_reg;
 wire m_ready = m_axis_tready[0];
 wire s_axis_tready_early = m_ready || (!temp_tvalid_reg && (!m_axis_tvalid_reg || !s_axis_tvalid));
 
-generate
-    if (S_READY_COPIES > 1) begin : g_ready_copies
-        ctrl_copies #(
-            .CTRL_W(1),
-            .COPIES(S_READY_COPIES)
-        )
-        ready_copies_inst (
-            .clk(clk),
-            .rst(rst),
-            .d(s_axis_tready_early),
-            .q(s_axis_tready)
-        );
-    end else begin : g_ready
-        assign s_axis_tready = s_axis_tready_reg;
-    end
-endgenerate
+// the ready the producer sees: S_READY_COPIES copies of s_axis_tready_reg (with one, a second flip-flop)
+ctrl_copies #(
+    .CTRL_W(1),
+    .COPIES(S_READY_COPIES)
+)
+ready_copies_inst (
+    .clk(clk),
+    .rst(rst),
+    .d(s_axis_tready_early),
+    .q(s_axis_tready)
+);
+
 assign m_axis_tvalid = m_axis_tvalid_reg;
 
 always @* begin

@@ -322,23 +322,17 @@ wire cur_free = cur_free_reg;
 // ready next cycle unless the skid register is (or becomes) full while the current vector is busy
 wire s_axis_tready_early = cur_free || (!skid_valid_reg && !s_axis_tvalid);
 
-// the ready the producer sees: the register, or as many copies of it as the producer has chunks
-generate
-    if (S_READY_COPIES > 1) begin : g_ready_copies
-        ctrl_copies #(
-            .CTRL_W(1),
-            .COPIES(S_READY_COPIES)
-        )
-        ready_copies_inst (
-            .clk(clk),
-            .rst(rst),
-            .d(s_axis_tready_early),
-            .q(s_axis_tready)
-        );
-    end else begin : g_ready
-        assign s_axis_tready = s_axis_tready_reg;
-    end
-endgenerate
+// the ready the producer sees: S_READY_COPIES copies of s_axis_tready_reg (with one, a second flip-flop)
+ctrl_copies #(
+    .CTRL_W(1),
+    .COPIES(S_READY_COPIES)
+)
+ready_copies_inst (
+    .clk(clk),
+    .rst(rst),
+    .d(s_axis_tready_early),
+    .q(s_axis_tready)
+);
 
 // a step may issue this clock, the output handshake aside (go_*_reg, below)
 wire go = vector_taken ? go_taken_reg : go_idle_reg;
