@@ -45,10 +45,10 @@ from lenet5_hls.rtl.timing import MODELLED_IMAGES, Timing, pipeline_timing, regi
 
 RTL_DIR = Path(__file__).resolve().parent / 'verilog'
 MEM_DIR = 'mem'  # ROM files, in the output directory
-# library modules that drive their input stream's ready as copies (S_READY_COPIES) and that take their output
-# stream's as copies (M_READY_COPIES), one per READY_CHUNK_BITS of the beat (the library's CHUNK_W)
-READY_COPIES_IN = {'dense_unit', 'relu_stream', 'param_relu_stream', 'table_act_stream'}
-READY_COPIES_OUT = READY_COPIES_IN | {'stream_flatten', 'window_gen', 'pool2d'}
+# library module -> the streams whose ready it takes as copies, one per READY_CHUNK_BITS of the beat (the
+# library's CHUNK_W): 'in' drives its input's as S_READY_COPIES flip-flops, 'out' decodes its output's
+# M_READY_COPIES in its output register's chunks; a layer kind's module adds its own (register_module)
+READY_COPIES = {'dense_unit': {'in', 'out'}, 'stream_flatten': {'out'}, 'window_gen': {'out'}, 'pool2d': {'out'}}
 READY_CHUNK_BITS = 64
 # size_fifos: images of the cycle model per trial (a third of MODELLED_IMAGES' time; the same depths for LeNet-5
 # and the textbook one at every II tried, with 2 images too), then MODELLED_IMAGES to check the result
@@ -136,7 +136,11 @@ def copy_readies(stages: list[Stage]) -> list[Stage]:
     for k in range(len(out) - 1):
         producer, consumer = out[k], out[k + 1]
         copies = -(-producer.out_width // READY_CHUNK_BITS)
-        if copies > 1 and producer.module in READY_COPIES_OUT and consumer.module in READY_COPIES_IN:
+        if (
+            copies > 1
+            and 'out' in READY_COPIES.get(producer.module, ())
+            and 'in' in READY_COPIES.get(consumer.module, ())
+        ):
             out[k] = dataclasses.replace(producer, params={**producer.params, 'M_READY_COPIES': copies})
             out[k + 1] = dataclasses.replace(consumer, params={**consumer.params, 'S_READY_COPIES': copies})
     return out
@@ -307,13 +311,16 @@ MODULE_DEPENDENCIES = {
 }
 
 
-def register_module(module: str, instantiates: set[str], elements) -> None:
-    """A library module of one layer kind (rtl/verilog/<module>.v): the library modules it instantiates, and the
-    function giving its cycle model's elements (rtl.timing.register_elements)."""
+def register_module(module: str, instantiates: set[str], elements, ready_copies: set[str] = frozenset()) -> None:
+    """A library module of one layer kind (rtl/verilog/<module>.v): the library modules it instantiates, the
+    function giving its cycle model's elements (rtl.timing.register_elements), and the streams whose ready it
+    takes as copies (READY_COPIES)."""
     if module in MODULE_DEPENDENCIES:
         raise ValueError(f'library module {module!r} is registered twice')
     MODULE_DEPENDENCIES[module] = set(instantiates)
     register_elements(module)(elements)
+    if ready_copies:
+        READY_COPIES[module] = set(ready_copies)
 
 
 def with_dependencies(modules) -> list[str]:
