@@ -184,9 +184,10 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_chunk
     // is selected by a flip-flop and m_axis_tready only reaches the enables (as read and bypass selects,
     // the consumer's ready went through three LUT levels to the data bits: fc1's output FIFO in the whole
     // ecp5-85k design, 100.85 MHz)
-    wire out_load = out_free && (nonempty_reg || (in_valid && in_ready_reg));
-    wire chunk_bypass = out_free && !nonempty_reg && in_valid && in_ready_reg;
-    wire chunk_write = in_valid && in_ready_reg && !chunk_bypass;
+    wire chunk_in = in_valid && in_ready_reg;
+    wire out_load = out_free && (nonempty_reg || chunk_in);
+    wire chunk_bypass = out_free && !nonempty_reg && chunk_in;
+    wire chunk_write = chunk_in && !chunk_bypass;
 
     reg [W-1:0] mem [0:DEPTH-1];
     reg [W-1:0] out_data_reg;

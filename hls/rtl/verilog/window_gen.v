@@ -182,6 +182,12 @@ function [KH*KW-1:0] outer(input [KH-1:0] rows, input [KW-1:0] cols);
     end
 endfunction
 
+// a scan step: the output takes the window if one ends here, the input has the pixel if one is needed (the
+// scan state's flip-flops, or a chunk's copies of them)
+function step_of(input emit, input need_in, input out_ready, input in_valid);
+    step_of = (!emit || out_ready) && (!need_in || in_valid);
+endfunction
+
 // sized constants for comparisons and loads
 localparam integer ROWS_M1 = ROWS - 1;
 localparam integer COLS_M1 = COLS - 1;
@@ -269,7 +275,7 @@ wire restart   = flush_now && flush_last_reg;        // the flush is over: the i
 
 wire win_tready;                        // output skid buffer can take a window
 wire out_ok   = !emit_reg || win_tready;
-wire step     = out_ok && (!need_in_reg || s_axis_tvalid);
+wire step     = step_of(emit_reg, need_in_reg, win_tready, s_axis_tvalid);
 
 assign s_axis_tready = (need_in_reg || decide_reg) && out_ok;
 
@@ -520,8 +526,8 @@ generate
             wire real_col_copy_reg = lb_ctrl[lc*LB_CTRL_W+2];
             wire [LB_AW-1:0] addr_copy_reg = lb_ctrl[lc*LB_CTRL_W+3 +: LB_AW];
             // step && real_col_reg, decoded from the copies
-            wire chunk_write = real_col_copy_reg && (!emit_copy_reg || win_tready)
-                               && (!need_in_copy_reg || s_axis_tvalid);
+            wire chunk_write = real_col_copy_reg
+                               && step_of(emit_copy_reg, need_in_copy_reg, win_tready, s_axis_tvalid);
             reg [W-1:0] lb_mem [0:IN_W-1];
             integer i;
 
@@ -574,7 +580,7 @@ for (ch = 0; ch < CHUNKS; ch = ch + 1) begin : g_win_chunk
     wire emit_copy_reg = win_ctrl[ch*2+1];
 
     // step, decoded from the copies
-    wire chunk_step = (!emit_copy_reg || win_tready) && (!need_in_copy_reg || s_axis_tvalid);
+    wire chunk_step = step_of(emit_copy_reg, need_in_copy_reg, win_tready, s_axis_tvalid);
     reg [W-1:0] win_chunk_reg;
 
     initial win_chunk_reg = {W{1'b0}};  // as the line buffer
