@@ -43,21 +43,33 @@ def test_ports_follow_the_vitis_contract(lenet5_rtl, lenet5_spec):
         assert re.search(rf'\b(input|output)\s+wire\s+(\[\d+:0\]\s+)?{name}\b', text), f'port {name} missing'
 
 
-def test_wide_streams_carry_a_ready_copy_per_chunk(lenet5_rtl):
-    """Between two stages that take them, a stream's ready is one flip-flop copy per 64-bit chunk of its beat,
-    both ends and the top's wire sized alike (fc1's input, the flatten's 2,048-bit vector: 32); a stream into a
-    module without copies keeps one (the flatten's 128-bit pixels)."""
+@pytest.mark.parametrize(
+    'signal, expected',
+    [
+        # fc1's input, the flatten's 2,048-bit vector: 32; conv2's 1,200-bit windows: 19; the flatten's 128-bit
+        # pixels go to a module without ready copies
+        ('ready', {'fc1_mac': 2048 // 64, 'conv2_mac': -(-1200 // 64), 'fc1_gather': 1}),
+        # pool2's pixels are loaded into the flatten's 2,048-bit vector: 32; conv2's windows go to a MAC without
+        # valid copies
+        ('valid', {'fc1_gather': 2048 // 64, 'conv2_mac': 1, 'fc1_mac': 1}),
+    ],
+)
+def test_wide_streams_carry_a_handshake_copy_per_chunk(lenet5_rtl, signal, expected):
+    """Between two stages that take them, a stream's ready (valid) is one flip-flop copy per 64-bit chunk of the
+    register it enables, both ends and the top's wire sized alike; a stream into a module without copies keeps
+    one."""
     desc, _ = lenet5_rtl
     text = desc.path(desc.top_file).read_text()
+    name = signal.upper()
     copies = {}
     for producer, consumer in zip(desc.stages, desc.stages[1:]):
-        n = producer.params.get('M_READY_COPIES', 1)
-        assert consumer.params.get('S_READY_COPIES', 1) == n, (producer.instance, consumer.instance)
-        wire = rf'wire \[{n - 1}:0\] {producer.out_stream}_tready;' if n > 1 else rf'wire {producer.out_stream}_tready;'
+        n = producer.params.get(f'M_{name}_COPIES', 1)
+        assert consumer.params.get(f'S_{name}_COPIES', 1) == n, (producer.instance, consumer.instance)
+        stream = f'{producer.out_stream}_t{signal}'
+        wire = rf'wire \[{n - 1}:0\] {stream};' if n > 1 else rf'wire {stream};'
         assert re.search(wire, text), wire
         copies[consumer.instance] = n
-    assert copies['fc1_mac'] == 2048 // 64 and copies['conv2_mac'] == -(-1200 // 64)
-    assert copies['fc1_gather'] == 1
+    assert {k: copies[k] for k in expected} == expected
 
 
 def test_generated_rtl_lints_clean(lenet5_rtl):

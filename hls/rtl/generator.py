@@ -45,11 +45,15 @@ from lenet5_hls.rtl.timing import MODELLED_IMAGES, Timing, pipeline_timing, regi
 
 RTL_DIR = Path(__file__).resolve().parent / 'verilog'
 MEM_DIR = 'mem'  # ROM files, in the output directory
-# library module -> the streams whose ready it takes as copies, one per READY_CHUNK_BITS of the beat (the
+# library module -> the streams whose ready it takes as copies, one per COPY_CHUNK_BITS of the beat (the
 # library's CHUNK_W): 'in' drives its input's as S_READY_COPIES flip-flops, 'out' decodes its output's
 # M_READY_COPIES in its output register's chunks; a layer kind's module adds its own (register_module)
 READY_COPIES = {'dense_unit': {'in', 'out'}, 'stream_flatten': {'out'}, 'window_gen': {'out'}, 'pool2d': {'out'}}
-READY_CHUNK_BITS = 64
+# library module -> the streams whose valid it takes as copies, one per COPY_CHUNK_BITS of the consumer's output
+# register (the register the valid loads): 'out' drives its output's as M_VALID_COPIES flip-flops, 'in' decodes
+# its input's S_VALID_COPIES in its output register's chunks
+VALID_COPIES = {'pool2d': {'out'}, 'stream_flatten': {'in'}}
+COPY_CHUNK_BITS = 64
 # size_fifos: images of the cycle model per trial (a third of MODELLED_IMAGES' time; the same depths for LeNet-5
 # and the textbook one at every II tried, with 2 images too), then MODELLED_IMAGES to check the result
 SIZING_IMAGES = 3
@@ -123,26 +127,29 @@ def build_design(
         kind(layer.kind).emit(design, layer, i)
     design.stages = space_adder_registers(place_multipliers(design.stages, dev), dev)
     size_fifos(design)
-    design.stages = copy_readies(design.stages)
+    design.stages = copy_handshakes(design.stages)
     return design
 
 
-def copy_readies(stages: list[Stage]) -> list[Stage]:
-    """The stages with the ready of each stream between two that take copies as one copy per 64-bit chunk of its
-    beat: the consumer drives identical flip-flops (S_READY_COPIES), the producer's output register decodes one
-    in each chunk (M_READY_COPIES). One ready flip-flop routed to every chunk of a wide output register set the
-    clock of the whole ecp5-85k design (fc1's ready to the flatten's 2,048-bit vector: 8.0 ns of routing)."""
+def copy_handshakes(stages: list[Stage]) -> list[Stage]:
+    """The stages with the handshake of each stream between two that take copies as one copy per 64-bit chunk
+    of the wide register it enables, identical flip-flops at one end, decoded one per chunk at the other.
+
+    A ready is copied per chunk of the producer's output register: the consumer drives S_READY_COPIES, the
+    producer takes M_READY_COPIES (fc1's ready to the flatten's 2,048-bit vector: 8.0 ns of routing, the clock
+    of the whole ecp5-85k design). A valid is copied per chunk of the consumer's output register: the producer
+    drives M_VALID_COPIES, the consumer takes S_VALID_COPIES (pool2's valid to the same vector: 7.9 ns)."""
     out = list(stages)
     for k in range(len(out) - 1):
         producer, consumer = out[k], out[k + 1]
-        copies = -(-producer.out_width // READY_CHUNK_BITS)
-        if (
-            copies > 1
-            and 'out' in READY_COPIES.get(producer.module, ())
-            and 'in' in READY_COPIES.get(consumer.module, ())
+        for table, width, signal in (
+            (READY_COPIES, producer.out_width, 'READY'),
+            (VALID_COPIES, consumer.out_width, 'VALID'),
         ):
-            out[k] = dataclasses.replace(producer, params={**producer.params, 'M_READY_COPIES': copies})
-            out[k + 1] = dataclasses.replace(consumer, params={**consumer.params, 'S_READY_COPIES': copies})
+            copies = -(-width // COPY_CHUNK_BITS)
+            if copies > 1 and 'out' in table.get(producer.module, ()) and 'in' in table.get(consumer.module, ()):
+                out[k] = dataclasses.replace(out[k], params={**out[k].params, f'M_{signal}_COPIES': copies})
+                out[k + 1] = dataclasses.replace(out[k + 1], params={**out[k + 1].params, f'S_{signal}_COPIES': copies})
     return out
 
 
@@ -257,12 +264,11 @@ def top_verilog(design: Design, timing: Timing) -> str:
         f'wire {first}_tready;',
     ]
     for stage in design.stages:
-        copies = stage.params.get('M_READY_COPIES', 1)
-        lines += [
-            f'wire [{stage.out_width - 1}:0] {stage.out_stream}_tdata;  // {stage.instance}',
-            f'wire {stage.out_stream}_tvalid;',
-            f'wire [{copies - 1}:0] {stage.out_stream}_tready;' if copies > 1 else f'wire {stage.out_stream}_tready;',
-        ]
+        lines += [f'wire [{stage.out_width - 1}:0] {stage.out_stream}_tdata;  // {stage.instance}']
+        for signal in ('valid', 'ready'):
+            copies = stage.params.get(f'M_{signal.upper()}_COPIES', 1)
+            bus = f'[{copies - 1}:0] ' if copies > 1 else ''
+            lines.append(f'wire {bus}{stage.out_stream}_t{signal};')
     lines += _instance(
         design.controller,
         [

@@ -97,7 +97,9 @@ module pool2d #(
     parameter DOUT_OVERFLOW = 0,
     // Copies of m_axis_tready taken (identical, from the consumer's flip-flops): 1, or one per 64-bit chunk
     // of the output register (each chunk's enables decode their own)
-    parameter M_READY_COPIES = 1
+    parameter M_READY_COPIES = 1,
+    // Copies of m_axis_tvalid driven (identical flip-flops), >= 1: one per chunk of the consumer's wide register
+    parameter M_VALID_COPIES = 1
 ) (
     input  wire                  clk,
     input  wire                  rst,            // synchronous, active high
@@ -107,7 +109,7 @@ module pool2d #(
     output wire                  s_axis_tready,
 
     output wire [C*DOUT_W-1:0]   m_axis_tdata,   // one output pixel, C elements
-    output wire                  m_axis_tvalid,
+    output wire [M_VALID_COPIES-1:0] m_axis_tvalid,
     input  wire [M_READY_COPIES-1:0] m_axis_tready
 );
 
@@ -426,7 +428,8 @@ endgenerate
 
 axis_skid_buffer #(
     .DATA_W(C * DOUT_W),
-    .M_READY_COPIES(M_READY_COPIES)
+    .M_READY_COPIES(M_READY_COPIES),
+    .M_VALID_COPIES(M_VALID_COPIES)
 ) out_reg (
     .clk(clk),
     .rst(rst),

@@ -14,7 +14,8 @@
  *   s_axis_tready = !m_axis_tvalid || m_axis_tready   (one combinational path from m_axis_tready)
  * Throughput: one input beat per clock, BEATS clocks per output vector; latency 1 clock.
  * Storage: N*ELEM_W register bits (the output word itself; no second buffer), in 64-bit chunks each with
- * its own copy of m_axis_tvalid_reg. Reset clears the register, so m_axis_tdata never shows X.
+ * its own copy of m_axis_tvalid_reg and, given them (S_VALID_COPIES, M_READY_COPIES), of the input's valid and
+ * the output's ready. The register starts at zero (its initial value), so m_axis_tdata never shows X.
  */
 
 `timescale 1ns / 1ps
@@ -29,13 +30,16 @@ module stream_flatten #(
     parameter BEATS = 25,
     // Copies of m_axis_tready taken (identical, from the consumer's flip-flops): 1, or one per chunk (see
     // CHUNK_W); the control logic decodes the first, each chunk its own
-    parameter M_READY_COPIES = 1
+    parameter M_READY_COPIES = 1,
+    // Copies of s_axis_tvalid taken (identical, from the producer's flip-flops): 1, or one per chunk; the
+    // control logic decodes the first, each chunk its own
+    parameter S_VALID_COPIES = 1
 ) (
     input  wire                        clk,
     input  wire                        rst,            // synchronous, active high
 
     input  wire [C*ELEM_W-1:0]         s_axis_tdata,   // one pixel, C elements
-    input  wire                        s_axis_tvalid,
+    input  wire [S_VALID_COPIES-1:0]   s_axis_tvalid,
     output wire                        s_axis_tready,
 
     output wire [BEATS*C*ELEM_W-1:0]   m_axis_tdata,   // the whole vector, BEATS*C elements
@@ -65,6 +69,10 @@ initial begin
         $error("stream_flatten: M_READY_COPIES must be 1 or the chunks, %0d (got %0d)", CHUNKS, M_READY_COPIES);
         $finish;
     end
+    if (S_VALID_COPIES != 1 && S_VALID_COPIES != CHUNKS) begin
+        $error("stream_flatten: S_VALID_COPIES must be 1 or the chunks, %0d (got %0d)", CHUNKS, S_VALID_COPIES);
+        $finish;
+    end
 end
 
 wire [OUT_DW-1:0] data;
@@ -72,7 +80,8 @@ wire [CHUNKS-1:0] valid_copy;  // m_axis_tvalid_reg, one copy per chunk
 reg               m_axis_tvalid_reg, m_axis_tvalid_next;
 reg [CNT_W-1:0]   cnt_reg, cnt_next;
 
-wire accept = s_axis_tvalid && s_axis_tready;
+wire s_valid = s_axis_tvalid[0];
+wire accept = s_valid && s_axis_tready;
 
 // the register after shifting in the accepted beat at the top
 wire [OUT_DW-1:0] shifted;
@@ -124,8 +133,11 @@ generate
             data_reg = {W{1'b0}};  // zero from configuration, not from rst (see axis_skid_buffer)
         end
 
+        wire in_valid = s_axis_tvalid[S_VALID_COPIES > 1 ? ch : 0];
+        wire out_ready = m_axis_tready[M_READY_COPIES > 1 ? ch : 0];
+
         always @(posedge clk) begin
-            if (s_axis_tvalid && (!valid_copy[ch] || m_axis_tready[M_READY_COPIES > 1 ? ch : 0])) begin
+            if (in_valid && (!valid_copy[ch] || out_ready)) begin
                 data_reg <= shifted[LO +: W];
             end
         end

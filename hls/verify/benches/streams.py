@@ -19,7 +19,7 @@ def resolvable(value) -> bool:
 
 def level(value) -> int | None:
     """1 or 0 when every bit of a handshake signal is: a stream's ready may be copies, identical flip-flops (one
-    per 64-bit chunk of the beat, lenet5_hls.rtl.generator.copy_readies); None while unknown."""
+    per 64-bit chunk of the beat, lenet5_hls.rtl.generator.copy_handshakes); None while unknown."""
     bits = set(str(value))
     return int(bits.pop()) if len(bits) == 1 and bits <= {'0', '1'} else None
 
