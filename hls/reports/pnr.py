@@ -73,8 +73,8 @@ PLACERS = ('heap', 'static')
 DEFAULT_PLACER = 'heap'  # report --pnr's, for each stage
 # the whole design's: HeAP packed conv2's window, FIFO and MAC (their 1,200-bit vectors) so densely that
 # nextpnr's router did not converge in six runs (488 to 11,500 wires overused when stopped); static spreads
-# them and routed the II 2,880 LeNet-5 in 33 iterations at 85.2 MHz then (seed 1); 90 to 111 MHz (seeds 1 to 5)
-# on the RTL of edb4e18. HeAP at density 0.6 (--placer-heap-beta) routed 2c68410's, at 92.1 MHz (seed 1)
+# them and routed the II 2,880 LeNet-5 in 33 iterations at 85.2 MHz then (seed 1); 96.9 to 110.2 MHz (seeds 1
+# to 7) on the RTL of df23ced. HeAP at density 0.6 (--placer-heap-beta) routed 2c68410's, at 92.1 MHz (seed 1)
 WHOLE_DESIGN_PLACER = 'static'
 NEXTPNR = [
     '--85k',
