@@ -15,7 +15,7 @@ from lenet5_hls.rtl.generator import MEM_DIR, register_module
 from lenet5_hls.rtl.params import TABLE_FILE_PARAMS, table_act_params, write_table_file
 from lenet5_hls.rtl.timing import two_beat_stage
 
-register_module('table_act_stream', {'fxp_requant', 'axis_skid_buffer'}, two_beat_stage, ready_copies={'in', 'out'})
+register_module('table_act_stream', {'fxp_requant', 'axis_skid_buffer'}, two_beat_stage)
 
 
 class Elementwise(LayerKind):

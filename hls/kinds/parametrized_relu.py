@@ -30,7 +30,7 @@ from lenet5_hls.rtl.timing import two_beat_stage
 MAX_PARAM_W = 31  # the RTL takes THETA and ALPHA as Verilog integers
 ONE = FixedType(2, 2)  # linear's slope 1 (raw 1)
 
-register_module('param_relu_stream', {'fxp_requant', 'axis_skid_buffer'}, two_beat_stage, ready_copies={'in', 'out'})
+register_module('param_relu_stream', {'fxp_requant', 'axis_skid_buffer'}, two_beat_stage)
 
 
 class PiecewiseLinear(Elementwise):

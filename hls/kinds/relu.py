@@ -15,7 +15,7 @@ from lenet5_hls.rtl.generator import register_module
 from lenet5_hls.rtl.params import requant_params
 from lenet5_hls.rtl.timing import two_beat_stage
 
-register_module('relu_stream', {'fxp_requant', 'axis_skid_buffer'}, two_beat_stage, ready_copies={'in', 'out'})
+register_module('relu_stream', {'fxp_requant', 'axis_skid_buffer'}, two_beat_stage)
 
 
 @register

@@ -14,7 +14,9 @@ rtl/description.py for how tools find them).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,15 +47,9 @@ from lenet5_hls.rtl.timing import MODELLED_IMAGES, Timing, pipeline_timing, regi
 
 RTL_DIR = Path(__file__).resolve().parent / 'verilog'
 MEM_DIR = 'mem'  # ROM files, in the output directory
-# library module -> the streams whose ready it takes as copies, one per COPY_CHUNK_BITS of the beat (the
-# library's CHUNK_W): 'in' drives its input's as S_READY_COPIES flip-flops, 'out' decodes its output's
-# M_READY_COPIES in its output register's chunks; a layer kind's module adds its own (register_module)
-READY_COPIES = {'dense_unit': {'in', 'out'}, 'stream_flatten': {'out'}, 'window_gen': {'out'}, 'pool2d': {'out'}}
-# library module -> the streams whose valid it takes as copies, one per COPY_CHUNK_BITS of the consumer's output
-# register (the register the valid loads): 'out' drives its output's as M_VALID_COPIES flip-flops, 'in' decodes
-# its input's S_VALID_COPIES in its output register's chunks
-VALID_COPIES = {'pool2d': {'out'}, 'stream_flatten': {'in'}}
+# a stream's handshake copies: one per COPY_CHUNK_BITS of the wide register they enable (the library's CHUNK_W)
 COPY_CHUNK_BITS = 64
+_COPIES_PARAMETER = re.compile(r'\bparameter\s+(?:integer\s+)?([SM]_(?:READY|VALID)_COPIES)\b')
 # size_fifos: images of the cycle model per trial (a third of MODELLED_IMAGES' time; the same depths for LeNet-5
 # and the textbook one at every II tried, with 2 images too), then MODELLED_IMAGES to check the result
 SIZING_IMAGES = 3
@@ -142,15 +138,20 @@ def copy_handshakes(stages: list[Stage]) -> list[Stage]:
     out = list(stages)
     for k in range(len(out) - 1):
         producer, consumer = out[k], out[k + 1]
-        for table, width, signal in (
-            (READY_COPIES, producer.out_width, 'READY'),
-            (VALID_COPIES, consumer.out_width, 'VALID'),
-        ):
+        for width, signal in ((producer.out_width, 'READY'), (consumer.out_width, 'VALID')):
             copies = -(-width // COPY_CHUNK_BITS)
-            if copies > 1 and 'out' in table.get(producer.module, ()) and 'in' in table.get(consumer.module, ()):
-                out[k] = dataclasses.replace(out[k], params={**out[k].params, f'M_{signal}_COPIES': copies})
-                out[k + 1] = dataclasses.replace(out[k + 1], params={**out[k + 1].params, f'S_{signal}_COPIES': copies})
+            m_param, s_param = f'M_{signal}_COPIES', f'S_{signal}_COPIES'
+            if copies > 1 and m_param in copies_taken(producer.module) and s_param in copies_taken(consumer.module):
+                out[k] = dataclasses.replace(out[k], params={**out[k].params, m_param: copies})
+                out[k + 1] = dataclasses.replace(out[k + 1], params={**out[k + 1].params, s_param: copies})
     return out
+
+
+@functools.cache
+def copies_taken(module: str) -> frozenset[str]:
+    """The handshake copies a library module takes (S_READY_COPIES, M_READY_COPIES, S_VALID_COPIES,
+    M_VALID_COPIES), read from its parameters: the module's Verilog is the one place that says which."""
+    return frozenset(_COPIES_PARAMETER.findall((RTL_DIR / f'{module}.v').read_text()))
 
 
 def size_fifos(design: Design) -> None:
@@ -317,16 +318,13 @@ MODULE_DEPENDENCIES = {
 }
 
 
-def register_module(module: str, instantiates: set[str], elements, ready_copies: set[str] = frozenset()) -> None:
-    """A library module of one layer kind (rtl/verilog/<module>.v): the library modules it instantiates, the
-    function giving its cycle model's elements (rtl.timing.register_elements), and the streams whose ready it
-    takes as copies (READY_COPIES)."""
+def register_module(module: str, instantiates: set[str], elements) -> None:
+    """A library module of one layer kind (rtl/verilog/<module>.v): the library modules it instantiates, and the
+    function giving its cycle model's elements (rtl.timing.register_elements)."""
     if module in MODULE_DEPENDENCIES:
         raise ValueError(f'library module {module!r} is registered twice')
     MODULE_DEPENDENCIES[module] = set(instantiates)
     register_elements(module)(elements)
-    if ready_copies:
-        READY_COPIES[module] = set(ready_copies)
 
 
 def with_dependencies(modules) -> list[str]:
